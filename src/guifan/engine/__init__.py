@@ -1,0 +1,66 @@
+"""The engine: runs the registered rules over conversations and returns findings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable
+
+from guifan.engine.context import CheckContext
+from guifan.engine.matcher import PhraseMatcher
+from guifan.engine.registry import Rule, all_rules, get_rule, register, select_rules
+from guifan.model import Conversation, Finding
+from guifan.rulebook import Rulebook, default_rulebook
+
+__all__ = ["Engine", "Rule", "register", "all_rules", "get_rule", "select_rules", "CheckContext"]
+
+
+def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
+    categories = dict(rulebook.phrases)
+    for clause, forbidden in rulebook.forbidden.items():
+        categories[clause] = forbidden.phrases
+    categories["profanity"] = rulebook.profanity
+    return PhraseMatcher(categories)
+
+
+class Engine:
+    """Checks conversations against a rulebook with a chosen set of rules."""
+
+    def __init__(
+        self,
+        rulebook: Rulebook | None = None,
+        select: Iterable[str] | None = None,
+        ignore: Iterable[str] | None = None,
+    ):
+        self.rulebook = rulebook or default_rulebook()
+        self.matcher = build_matcher(self.rulebook)
+        chosen = select_rules(list(select or []), list(ignore or []))
+        overrides = self.rulebook.rules
+        self.rules: list[Rule] = []
+        for cls in chosen:
+            override = overrides.get(cls.code)
+            if override is not None and override.enabled is False:
+                continue
+            self.rules.append(cls(self.rulebook))
+
+    def context(self, conversation: Conversation) -> CheckContext:
+        return CheckContext(conversation, self.rulebook, self.matcher)
+
+    def check(self, conversation: Conversation) -> list[Finding]:
+        ctx = self.context(conversation)
+        findings: list[Finding] = []
+        overrides = self.rulebook.rules
+        for rule in self.rules:
+            override = overrides.get(rule.code)
+            channels = override.channels if override and override.channels else None
+            if channels is not None and conversation.channel not in channels:
+                continue
+            if channels is None and not rule.applies(ctx):
+                continue
+            if channels is not None and rule.needs_timing and not ctx.timed:
+                continue
+            for finding in rule.check(ctx):
+                if override is not None and override.severity is not None:
+                    finding = replace(finding, severity=override.severity)
+                findings.append(finding)
+        findings.sort(key=lambda f: (f.turn if f.turn is not None else 1 << 30, f.rule))
+        return findings

@@ -1,0 +1,175 @@
+"""What rules see of one conversation: normalized turns, phrase hits, and shared analyses."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterator
+
+from guifan import text as textnorm
+from guifan.engine.matcher import Hit, PhraseMatcher
+from guifan.model import Conversation, Role, Turn
+from guifan.rulebook import Rulebook
+
+_OPEN_QUOTES = "“「『‘《"
+_CLOSE_QUOTES = "”」』’》"
+_REPORTING_CUES = ("你说", "你提到", "你反映", "你觉得", "你认为", "你的意思是", "你刚才说", "你说的")
+
+
+@dataclass(slots=True)
+class TurnView:
+    index: int
+    turn: Turn
+    basic: str
+    loose: str
+    hits: list[Hit]
+    _by_category: dict[str, list[Hit]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for hit in self.hits:
+            self._by_category.setdefault(hit.category, []).append(hit)
+
+    @property
+    def role(self) -> Role:
+        return self.turn.role
+
+    @property
+    def text(self) -> str:
+        return self.turn.text
+
+    @property
+    def is_agent(self) -> bool:
+        return self.turn.role is Role.AGENT
+
+    @property
+    def is_customer(self) -> bool:
+        return self.turn.role is Role.CUSTOMER
+
+    def find(self, category: str) -> list[Hit]:
+        return self._by_category.get(category, [])
+
+    def has(self, *categories: str) -> bool:
+        return any(c in self._by_category for c in categories)
+
+    def first(self, category: str) -> Hit | None:
+        found = self._by_category.get(category)
+        return min(found, key=lambda h: h.start) if found else None
+
+    def span(self, hit: Hit) -> tuple[int, int]:
+        return textnorm.original_span(self.text, hit.phrase.form, hit.start, hit.end)
+
+    def quote(self, hit: Hit) -> str:
+        start, end = self.span(hit)
+        return self.text[start:end]
+
+
+
+def ends_clause(text: str, hit: Hit) -> bool:
+    """Nothing but fillers between the hit and the next punctuation (or the end of the text)."""
+    end = textnorm.original_span(text, hit.phrase.form, hit.start, hit.end)[1]
+    for ch in text[end:]:
+        if ch in textnorm.FILLERS:
+            continue
+        return not unicodedata.category(ch).startswith(("L", "N"))
+    return True
+
+
+class CheckContext:
+    """One conversation prepared for the rules. Built once; every rule reads it."""
+
+    def __init__(self, conversation: Conversation, rulebook: Rulebook, matcher: PhraseMatcher):
+        self.conversation = conversation
+        self.rulebook = rulebook
+        self.settings = rulebook.settings
+        views = []
+        for index, turn in enumerate(conversation.turns):
+            basic = textnorm.basic(turn.text)
+            loose = textnorm.loosen(basic)
+            hits = [
+                h for h in matcher.scan(basic, loose)
+                if not h.phrase.entry.ends_clause or ends_clause(turn.text, h)
+            ]
+            views.append(TurnView(index, turn, basic, loose, hits))
+        self.turns: list[TurnView] = views
+        self.agent: list[TurnView] = [v for v in views if v.is_agent]
+        self.customer: list[TurnView] = [v for v in views if v.is_customer]
+
+    # -- navigation -----------------------------------------------------------------------------
+
+    def next_agent(self, index: int) -> TurnView | None:
+        """The first agent turn after turn ``index``."""
+        return next((v for v in self.turns[index + 1:] if v.is_agent), None)
+
+    def agent_after(self, index: int) -> Iterator[TurnView]:
+        return (v for v in self.turns[index + 1:] if v.is_agent)
+
+    def agent_before(self, index: int) -> list[TurnView]:
+        return [v for v in self.turns[:index] if v.is_agent]
+
+    @property
+    def last_agent(self) -> TurnView | None:
+        return self.agent[-1] if self.agent else None
+
+    @property
+    def ends_with_agent(self) -> bool:
+        spoken = [v for v in self.turns if v.role is not Role.SYSTEM]
+        return bool(spoken) and spoken[-1].is_agent
+
+    def agent_hits(self, category: str) -> Iterator[tuple[TurnView, Hit]]:
+        """Every hit of a category in agent turns, in order, skipping the agent's quotes of the customer."""
+        for view in self.agent:
+            for hit in sorted(view.find(category), key=lambda h: h.start):
+                if not self.is_quoted(view, hit):
+                    yield view, hit
+
+    # -- quotes ---------------------------------------------------------------------------------
+
+    def is_quoted(self, view: TurnView, hit: Hit) -> bool:
+        """True when the agent is quoting or restating the customer rather than speaking for itself.
+
+        Either the phrase sits inside quotation marks, or the agent introduces it with a reporting
+        cue (您说/您提到/您反映…) and the customer said it earlier.
+        """
+        start, _ = view.span(hit)
+        before = view.text[:start]
+        if any(before.count(o) > before.count(c) for o, c in zip(_OPEN_QUOTES, _CLOSE_QUOTES)):
+            return True
+        if before.count('"') % 2 == 1:
+            return True
+        said_by_customer = any(
+            hit.phrase.key in (c.loose if hit.phrase.form == "loose" else c.basic)
+            for c in self.customer
+            if c.index < view.index
+        )
+        if not said_by_customer:
+            return False
+        prefix = view.basic[: hit.start] if hit.phrase.form == "basic" else view.loose[: hit.start]
+        return any(cue in prefix for cue in _REPORTING_CUES)
+
+    # -- timing ---------------------------------------------------------------------------------
+
+    @property
+    def timed(self) -> bool:
+        return self.conversation.timed
+
+    def gaps(self) -> Iterator[tuple[TurnView, TurnView, float]]:
+        """Silences between consecutive timed turns: (before, after, seconds)."""
+        timed = [v for v in self.turns if v.turn.timed]
+        latest_end = None
+        previous = None
+        for view in timed:
+            if previous is not None and latest_end is not None:
+                gap = view.turn.start - latest_end
+                if gap > 0:
+                    yield previous, view, gap
+            if latest_end is None or view.turn.end >= latest_end:
+                latest_end = view.turn.end
+                previous = view
+
+    # -- shared analyses ------------------------------------------------------------------------
+
+    @cached_property
+    def complaint_turns(self) -> list[TurnView]:
+        """Customer turns that complain or show dissatisfaction (drives S-D1 and the D family)."""
+        return [v for v in self.customer if v.has("customer_complaint", "customer_strong_complaint")]

@@ -1,0 +1,108 @@
+"""One Aho-Corasick pass per normalized form finds every rulebook phrase in a text.
+
+All phrase categories (greeting, closing, forbidden S-F1…S-F9, customer triggers …) are compiled
+into two automata, one over the ``basic`` form and one over the ``loose`` form (see guifan.text).
+A phrase goes into the loose automaton when it keeps at least three characters without fillers:
+"什么呀" stays in the basic form, because "什么" alone would match everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import ahocorasick_rs
+
+from guifan import text as textnorm
+from guifan.rulebook import PhraseEntry
+
+_EDITORIAL = re.compile(r"[((][^))]*[))]")
+MIN_LOOSE_CHARS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A compiled phrase: its category, the wording shown to users and its normalized key."""
+
+    category: str
+    text: str
+    key: str
+    form: str  # "basic" or "loose"
+    entry: PhraseEntry
+    # Near-miss guards in the same normalized form as ``key``.
+    not_followed_by: tuple[str, ...] = ()
+    not_preceded_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    phrase: Phrase
+    start: int  # in the phrase's normalized form of the text
+    end: int
+
+    @property
+    def category(self) -> str:
+        return self.phrase.category
+
+
+def phrase_keys(entry: PhraseEntry) -> list[tuple[str, str]]:
+    """The (form, key) pairs one entry is matched by: its text and variants, '/'-alternatives split."""
+    texts = []
+    for raw in (entry.text, *entry.variants):
+        texts.extend(part for part in _EDITORIAL.sub("", raw).split("/") if part.strip())
+    keys: list[tuple[str, str]] = []
+    for t in texts:
+        b = textnorm.basic(t)
+        loose = textnorm.loosen(b)
+        pair = ("loose", loose) if len(loose) >= MIN_LOOSE_CHARS else ("basic", b)
+        if pair[1] and pair not in keys:
+            keys.append(pair)
+    return keys
+
+
+class PhraseMatcher:
+    def __init__(self, categories: Mapping[str, Iterable[PhraseEntry]]):
+        by_form: dict[str, dict[str, list[Phrase]]] = {"basic": {}, "loose": {}}
+        for category, entries in categories.items():
+            for entry in entries:
+                for form, key in phrase_keys(entry):
+                    norm = textnorm.basic if form == "basic" else textnorm.loose
+                    phrase = Phrase(
+                        category, entry.text, key, form, entry,
+                        tuple(norm(x) for x in entry.unless_followed_by),
+                        tuple(norm(x) for x in entry.unless_preceded_by),
+                    )
+                    by_form[form].setdefault(key, []).append(phrase)
+        self._keys = {form: list(table) for form, table in by_form.items()}
+        self._phrases = {form: [table[k] for k in self._keys[form]] for form, table in by_form.items()}
+        self._automata = {
+            form: ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)
+            for form, keys in self._keys.items()
+            if keys
+        }
+
+    @property
+    def size(self) -> int:
+        return sum(len(k) for k in self._keys.values())
+
+    def scan(self, basic: str, loose: str) -> list[Hit]:
+        hits: list[Hit] = []
+        for form, haystack in (("basic", basic), ("loose", loose)):
+            automaton = self._automata.get(form)
+            if automaton is None or not haystack:
+                continue
+            phrases = self._phrases[form]
+            for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
+                for phrase in phrases[index]:
+                    if _vetoed(phrase, haystack, start, end):
+                        continue
+                    hits.append(Hit(phrase, start, end))
+        return hits
+
+
+def _vetoed(phrase: Phrase, haystack: str, start: int, end: int) -> bool:
+    """Near-miss guard: "我不知道您是否方便" is not 推卸语, "请您先听我说明" is not 命令语."""
+    if phrase.not_followed_by and haystack.startswith(phrase.not_followed_by, end):
+        return True
+    return any(haystack[:start].endswith(x) for x in phrase.not_preceded_by)

@@ -1,0 +1,278 @@
+"""The rulebook: the standard's wording as data (YAML), validated, with company overrides merged in.
+
+``load_rulebook()`` returns the bundled default; ``load_rulebook(["company.yaml"])`` merges a
+company file over it. Mappings merge key by key, lists replace, and ``add_phrases`` /
+``add_forbidden`` / ``remove_phrases`` edit a phrase category without restating it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from guifan.errors import RulebookError
+from guifan.model import Channel, Severity
+
+_TIME_RANGE = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhraseEntry(_Strict):
+    """One phrase. ``text`` is matched with editorial parentheses removed; ``variants`` too."""
+
+    text: str
+    seed: str | None = None
+    variants: tuple[str, ...] = ()
+    ends_clause: bool = False
+    unless_followed_by: tuple[str, ...] = ()
+    unless_preceded_by: tuple[str, ...] = ()
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("短语不能为空")
+        return v
+
+
+def _as_entries(value: Any) -> Any:
+    if isinstance(value, list):
+        # Bare numbers (12315) are phrases too.
+        return [v if isinstance(v, dict) else {"text": str(v)} for v in value]
+    return value
+
+
+class ForbiddenCategory(_Strict):
+    name: str
+    phrases: tuple[PhraseEntry, ...]
+
+    _coerce = field_validator("phrases", mode="before")(classmethod(lambda cls, v: _as_entries(v)))
+
+
+class Clause(_Strict):
+    title: str
+    wording: tuple[str, ...] = ()
+
+
+class Company(_Strict):
+    name: str = ""
+    agent_id_pattern: str = r"\d{3,6}"
+    service_hours: tuple[str, ...] = ("08:00-12:00", "14:00-18:00")
+    promised_response: str = "24小时"
+    escalation_chain: tuple[str, ...] = ()
+    holidays: dict[date, str] = Field(default_factory=dict)
+    jargon: tuple[str, ...] = ()
+
+    @field_validator("agent_id_pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"不是有效的正则表达式: {exc}") from exc
+        return v
+
+    @field_validator("service_hours")
+    @classmethod
+    def _hours(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            if not _TIME_RANGE.match(item):
+                raise ValueError(f"服务时间 {item!r} 应写成 HH:MM-HH:MM")
+        return v
+
+
+class Settings(_Strict):
+    hold_min_seconds: float = 5
+    hold_reassure_seconds: float = 60
+    dead_air_seconds: float = 10
+    silent_call_wait_seconds: dict[Channel, float] = Field(default_factory=lambda: {Channel.PHONE: 5, Channel.CHAT: 3})
+    max_ring_seconds: float = 15
+    seconds_per_ring: float = 5
+    interruption_tolerance_seconds: float = 0.5
+    backchannel_max_chars: int = 6
+    long_customer_turn_seconds: float = 20
+    soothing_repeat_limit: int = 3
+    closing_window: int = 3
+    min_turns_for_confirmation: int = 4
+
+
+class ScoreCategory(_Strict):
+    name: str
+    weight: float = Field(ge=0)
+
+
+class Scorecard(_Strict):
+    deductions: dict[Severity, float]
+    categories: dict[str, ScoreCategory]
+
+    @model_validator(mode="after")
+    def _weights(self) -> "Scorecard":
+        total = sum(c.weight for c in self.categories.values())
+        if abs(total - 100) > 1e-6:
+            raise ValueError(f"评分表各类别权重之和应为 100,实际为 {total:g}")
+        return self
+
+
+class RuleOverride(_Strict):
+    enabled: bool | None = None
+    severity: Severity | None = None
+    category: str | None = None
+    deduction: float | None = Field(default=None, ge=0)
+    channels: tuple[Channel, ...] | None = None
+
+
+class Rulebook(_Strict):
+    version: int = 1
+    name: str
+    company: Company = Company()
+    settings: Settings = Settings()
+    clauses: dict[str, Clause]
+    phrases: dict[str, tuple[PhraseEntry, ...]]
+    forbidden: dict[str, ForbiddenCategory]
+    profanity: tuple[PhraseEntry, ...] = ()
+    scorecard: Scorecard
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    # Where this rulebook came from, e.g. "default + company.yaml"; recorded with every result.
+    origin: str = "default"
+
+    @field_validator("phrases", mode="before")
+    @classmethod
+    def _coerce_phrases(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: _as_entries(items or []) for k, items in v.items()}
+        return v
+
+    _coerce_profanity = field_validator("profanity", mode="before")(classmethod(lambda cls, v: _as_entries(v)))
+
+    @model_validator(mode="after")
+    def _categories_exist(self) -> "Rulebook":
+        for code, override in self.rules.items():
+            if override.category and override.category not in self.scorecard.categories:
+                raise ValueError(f"rules.{code}.category: 评分表中没有类别 {override.category!r}")
+        return self
+
+    def clause_title(self, clause: str) -> str:
+        found = self.clauses.get(clause)
+        return found.title if found else clause
+
+    def wording(self, clause: str) -> tuple[str, ...]:
+        """The standard wording for a clause, with company placeholders filled in."""
+        found = self.clauses.get(clause)
+        return tuple(self.fill(w) for w in found.wording) if found else ()
+
+    def fill(self, text: str) -> str:
+        chain = self.company.escalation_chain
+        values = {
+            "[公司]": self.company.name or "[公司]",
+            "[承诺时限]": self.company.promised_response,
+            "[升级第一级]": chain[0] if chain else "值班长",
+        }
+        for key, value in values.items():
+            text = text.replace(key, value)
+        return text
+
+    def phrase_list(self, category: str) -> tuple[PhraseEntry, ...]:
+        try:
+            return self.phrases[category]
+        except KeyError:
+            raise RulebookError(f"规则手册缺少短语类别 phrases.{category}") from None
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return copy.deepcopy(override)
+
+
+def _apply_edits(data: dict, edits: dict, source: str) -> None:
+    """Apply ``add_phrases``, ``remove_phrases`` and ``add_forbidden`` of a company file."""
+
+    def text_of(entry: Any) -> str:
+        return entry if isinstance(entry, str) else entry.get("text", "")
+
+    for category, items in (edits.get("add_phrases") or {}).items():
+        data.setdefault("phrases", {}).setdefault(category, [])
+        data["phrases"][category] = list(data["phrases"][category]) + list(items or [])
+    for category, items in (edits.get("remove_phrases") or {}).items():
+        if category not in data.get("phrases", {}):
+            raise RulebookError(f"{source}: remove_phrases.{category}: 没有这个短语类别")
+        drop = set(items or [])
+        data["phrases"][category] = [e for e in data["phrases"][category] if text_of(e) not in drop]
+    for clause, items in (edits.get("add_forbidden") or {}).items():
+        if clause not in data.get("forbidden", {}):
+            raise RulebookError(f"{source}: add_forbidden.{clause}: 没有这个忌语类别 (应为 S-F1…S-F9)")
+        data["forbidden"][clause]["phrases"] = list(data["forbidden"][clause]["phrases"]) + list(items or [])
+
+
+_EDIT_KEYS = ("add_phrases", "remove_phrases", "add_forbidden")
+
+
+def _read_yaml(path: Path | str, text: str | None = None) -> dict:
+    name = str(path)
+    try:
+        if text is None:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        data = yaml.safe_load(text)
+    except FileNotFoundError:
+        raise RulebookError(f"{name}: 文件不存在") from None
+    except UnicodeDecodeError:
+        raise RulebookError(f"{name}: 规则文件须为 UTF-8 编码") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise RulebookError(f"{name}{where}: YAML 格式错误: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RulebookError(f"{name}: 顶层应为映射 (key: value)")
+    return data
+
+
+@lru_cache(maxsize=1)
+def _default_data() -> dict:
+    text = resources.files("guifan.rulebook").joinpath("default.yaml").read_text(encoding="utf-8")
+    return _read_yaml("default.yaml", text)
+
+
+def _format_validation(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: 规则手册校验失败"]
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"])
+        lines.append(f"  {path}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_rulebook(overrides: Iterable[Path | str] = ()) -> Rulebook:
+    """The default rulebook with each override file merged over it, in order."""
+    data = copy.deepcopy(_default_data())
+    origin = ["default"]
+    for path in overrides:
+        extra = _read_yaml(path)
+        edits = {k: extra.pop(k) for k in _EDIT_KEYS if k in extra}
+        data = _merge(data, extra)
+        _apply_edits(data, edits, str(path))
+        origin.append(Path(path).name)
+    data["origin"] = " + ".join(origin)
+    try:
+        return Rulebook.model_validate(data)
+    except ValidationError as exc:
+        raise RulebookError(_format_validation(exc, " + ".join(origin[1:]) or "default.yaml")) from None
+
+
+@lru_cache(maxsize=1)
+def default_rulebook() -> Rulebook:
+    return load_rulebook()

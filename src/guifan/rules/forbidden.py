@@ -1,0 +1,269 @@
+"""服务忌语: forbidden language (S-F1 … S-F11) and profanity.
+
+The phrase lists live in the rulebook (``forbidden`` and ``profanity``); these rules look them up
+in agent turns only, skip the agent's quotes of the customer, and report each offending turn once
+per category.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, Iterator
+
+from guifan.engine.context import CheckContext
+from guifan.engine.registry import Rule, register
+from guifan.model import Finding, Severity
+
+
+class ForbiddenPhraseRule(Rule):
+    """Base: any phrase of ``phrase_category`` in an agent turn is a finding."""
+
+    category = "forbidden"
+    phrase_category: ClassVar[str]
+    label: ClassVar[str]
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        reported: set[int] = set()
+        for view, hit in ctx.agent_hits(self.phrase_category):
+            if view.index in reported:
+                continue
+            reported.add(view.index)
+            yield self.finding(view, f"客服使用了{self.label}:「{view.quote(hit)}」", hit)
+
+
+@register
+class Sarcasm(ForbiddenPhraseRule):
+    code = "FBD001"
+    name = "sarcasm"
+    clauses = ("S-F1",)
+    phrase_category = "S-F1"
+    label = "讽刺语"
+    what = "客服话语中出现讽刺客户的语句(规则手册 forbidden.S-F1)。"
+    why = "讽刺语直接伤害客户感受,是服务忌语的第一类。"
+    bad = ("客户: 这个套餐太贵了\n客服: 你有钱你找贵的充啊!",)
+    good = ("客户: 这个套餐太贵了\n客服: 理解您的想法,我帮您看看有没有更合适的套餐。",)
+
+
+@register
+class Ordering(ForbiddenPhraseRule):
+    code = "FBD002"
+    name = "ordering-customer"
+    clauses = ("S-F2",)
+    phrase_category = "S-F2"
+    label = "命令语"
+    what = "客服用命令口吻要求客户(「声音大点」「你先听我说」「快一点」等)。"
+    why = "命令语让客户感到被呵斥;请求应使用「请」「好吗」等礼貌形式。"
+    bad = (
+        "客户: 喂?\n客服: 声音大点,我听不到。",
+        "客户: 你们这个到底怎么回事\n客服: 你先听我说。",
+    )
+    good = (
+        "客户: 喂?\n客服: 对不起,请您大声一点,好吗?",
+        "客户: 你们这个到底怎么回事\n客服: 请您先听我说明一下具体情况。",
+    )
+
+
+@register
+class Blaming(ForbiddenPhraseRule):
+    code = "FBD003"
+    name = "blaming-customer"
+    clauses = ("S-F3",)
+    phrase_category = "S-F3"
+    label = "责备语"
+    what = "客服责备客户(「你是不是搞错了」「你怎么还不明白」等)。"
+    why = "责备客户会激化矛盾;应主动澄清、耐心解释。"
+    bad = ("客户: 我订单上显示的不是这个\n客服: 你是不是搞错了?",)
+    good = ("客户: 我订单上显示的不是这个\n客服: 请问还有什么问题吗?我帮您再核对一下订单。",)
+
+
+@register
+class Grumbling(ForbiddenPhraseRule):
+    code = "FBD004"
+    name = "grumbling"
+    clauses = ("S-F4",)
+    phrase_category = "S-F4"
+    label = "埋怨语"
+    what = "客服埋怨客户(「我不是已经说了吗」「刚才不是讲过了吗」等)。"
+    why = "埋怨语把沟通问题推给客户;应换一种说法再解释一次。"
+    bad = ("客户: 那退款什么时候到?\n客服: 刚才不是讲过了吗?三到五个工作日。",)
+    good = ("客户: 那退款什么时候到?\n客服: 不好意思,可能我刚才没说清楚,退款会在三到五个工作日内到账。",)
+
+
+@register
+class Lecturing(ForbiddenPhraseRule):
+    code = "FBD005"
+    name = "lecturing"
+    clauses = ("S-F5",)
+    phrase_category = "S-F5"
+    label = "教训语"
+    what = "客服教训客户(「急什么?」「你会不会讲话」等)。"
+    why = "教训语居高临下,损害客户体验。"
+    bad = ("客户: 快点帮我查一下\n客服: 急什么?系统正在查。",)
+    good = ("客户: 快点帮我查一下\n客服: 请您不要着急,我正在为您查询。",)
+
+
+@register
+class Shirking(ForbiddenPhraseRule):
+    code = "FBD006"
+    name = "shirking-responsibility"
+    clauses = ("S-F6",)
+    phrase_category = "S-F6"
+    label = "推卸语"
+    what = "客服推卸责任(「我不知道。」「那不是我的工作」「你自己去问问吧」等)。"
+    why = "推卸语让客户求助无门;应承诺核实或转交并说明原因。"
+    bad = (
+        "客户: 这个什么时候能修好?\n客服: 我不知道。",
+        "客户: 发票怎么开?\n客服: 这是其它部门的问题,不关我的事。",
+    )
+    good = (
+        "客户: 这个什么时候能修好?\n客服: 我不知道您是否方便留个电话,核实后我第一时间回复您。",
+        "客户: 发票怎么开?\n客服: 很抱歉,请您稍等一下,我帮您核实。",
+        "客户: 他说「我不知道」就挂了\n客服: 非常抱歉,同事说“我不知道”给您带来了不好的体验,我来帮您处理。",
+    )
+
+
+@register
+class Impatience(ForbiddenPhraseRule):
+    code = "FBD007"
+    name = "impatience"
+    clauses = ("S-F7",)
+    phrase_category = "S-F7"
+    label = "烦躁语"
+    what = "客服表现出不耐烦(「知道了,知道了」「你催什么」「有能耐你告去」等)。"
+    why = "烦躁语让客户感到被敷衍甚至被挑衅,容易引发投诉。"
+    bad = ("客户: 你们到底什么时候处理?\n客服: 你催什么,我都不急,你急什么?",)
+    good = ("客户: 你们到底什么时候处理?\n客服: 理解您着急的心情,我马上为您加急处理。",)
+
+
+@register
+class AgreeingProductIsBad(ForbiddenPhraseRule):
+    code = "FBD008"
+    name = "agreeing-company-is-bad"
+    clauses = ("S-F8",)
+    phrase_category = "S-F8"
+    label = "随意附和语"
+    what = "客服附和客户对公司或产品的负面评价(「没错,我们公司确实很差」等)。"
+    why = "随意附和损害公司形象,也不解决问题;应致歉并反馈改进。"
+    bad = ("客户: 你们公司太差了\n客服: 没错,我们公司确实很差。",)
+    good = ("客户: 你们公司太差了\n客服: 非常抱歉给您带来了不好的体验,您的意见我们会反馈给相关部门改进。",)
+
+
+@register
+class RudeOpener(ForbiddenPhraseRule):
+    code = "FBD009"
+    name = "rude-opener-or-threat"
+    clauses = ("S-F9",)
+    phrase_category = "S-F9"
+    label = "无礼开场或威胁"
+    what = "客服以「喂,说话呀!」「喂,说吧!」开场,或威胁挂机(「再不说话我就挂了」)。"
+    why = "来电无声或听不清时应按无声电话流程礼貌处理,不得催促或威胁客户。"
+    bad = ("客户: ……\n客服: 喂,说话呀!再不说话我就挂了啊!",)
+    good = ("客户: ……\n客服: 您好!请问有什么可以帮助您?",)
+
+
+@register
+class AgentProfanity(ForbiddenPhraseRule):
+    code = "FBD020"
+    name = "agent-profanity"
+    clauses = ("S-C8",)
+    severity = Severity.FATAL
+    phrase_category = "profanity"
+    label = "不文明用语"
+    what = "客服使用脏话或辱骂性语言(规则手册 profanity),包括以牙还牙回骂客户。"
+    why = "辱骂客户是致命错误,本通评分直接为零(S-C8:不得以不文明语言回应客户)。"
+    bad = ("客户: 你们就是一群骗子\n客服: 你有病吧。",)
+    good = ("客户: 你们就是一群骗子\n客服: 为了和您保持良好的沟通,希望您使用文明用语。",)
+
+    def suggestion(self, clause: str | None = None) -> str:
+        return self.rulebook.wording("S-C8")[0]
+
+
+# 你 addressing the customer: not inside words such as 迷你, and not 你们 in "你们好" greetings to groups
+# (still counted by the gold labels, so kept). 妳 is the traditional female form.
+_NI = re.compile(r"(?<!迷)[你妳]")
+_THEY_COMPANY = re.compile(r"他们(?:公司|部门|同事|领导|客服|售后|财务|仓库|技术|那边的同事|主管)")
+
+
+@register
+class AddressWithNi(Rule):
+    code = "FBD010"
+    name = "addressing-customer-as-ni"
+    clauses = ("S-F10",)
+    severity = Severity.MINOR
+    category = "courtesy"
+    what = "客服称呼客户用「你」而不是「您」(含「你好」「你的」「你们」)。"
+    why = "服务用语要求称呼客户为「您」;「你」显得随意、不尊重。"
+    bad = ("客户: 在吗\n客服: 你好,请问有什么可以帮你?",)
+    good = ("客户: 在吗\n客服: 您好,请问有什么可以帮您?", "客户: 我要买迷你音箱\n客服: 好的,迷你音箱有货的哦,亲。")
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        for view in ctx.agent:
+            match = _NI.search(view.text)
+            if match is None or self._quoted(view.text, match.start()):
+                continue
+            yield self.finding(view, "称呼客户应使用「您」,不要使用「你」", span=match.span(), suggestion="您")
+
+    @staticmethod
+    def _quoted(text: str, pos: int) -> bool:
+        before = text[:pos]
+        return any(before.count(o) > before.count(c) for o, c in zip("“「『", "”」』"))
+
+
+@register
+class CompanyAsThey(Rule):
+    code = "FBD011"
+    name = "company-as-they"
+    clauses = ("S-F10",)
+    severity = Severity.MINOR
+    category = "courtesy"
+    what = "客服把自己的公司或同事称为「他们」(「他们公司」「他们售后」)而不是「我们」。"
+    why = "说「我们」体现责任担当(「不说他们只说我们」);说「他们」等于把问题推出去。"
+    bad = ("客户: 退款怎么还没到\n客服: 这个要等他们财务审核。",)
+    good = ("客户: 退款怎么还没到\n客服: 这个需要我们财务审核,我帮您催促一下。",)
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        for view in ctx.agent:
+            match = _THEY_COMPANY.search(view.text)
+            if match:
+                yield self.finding(
+                    view,
+                    "提到本公司或同事时应说「我们」,不要说「他们」",
+                    span=match.span(),
+                    suggestion=match.group(0).replace("他们", "我们"),
+                )
+
+
+@register
+class UnexplainedJargon(Rule):
+    code = "FBD012"
+    name = "unexplained-jargon"
+    clauses = ("S-F11",)
+    severity = Severity.MINOR
+    category = "courtesy"
+    what = "客服使用内部术语或缩写(公司设置 company.jargon)而没有随即解释。"
+    why = "客户听不懂内部简称,会误解或反复追问。"
+    bad = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,已经派单了。",)
+    good = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,也就是第三方商家发货的订单,已经安排配送了。",)
+
+    def __init__(self, rulebook) -> None:
+        super().__init__(rulebook)
+        terms = sorted(rulebook.company.jargon, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
+        self._explain = tuple(e.text for e in rulebook.phrase_list("explain_jargon"))
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        if self._pattern is None:
+            return
+        for view in ctx.agent:
+            match = self._pattern.search(view.text)
+            if match is None:
+                continue
+            after = view.text[match.end(): match.end() + 12]
+            if any(e in after for e in self._explain):
+                continue
+            yield self.finding(
+                view,
+                f"使用了内部术语「{match.group(0)}」且未解释",
+                span=match.span(),
+                suggestion=f"{match.group(0)},也就是……(用客户听得懂的话解释)",
+            )

@@ -1,0 +1,120 @@
+"""The QA form: a score per conversation and per category, from the findings.
+
+Each category of the rulebook's scorecard starts at its weight; every finding deducts its rule's
+deduction (by severity unless the rulebook overrides it) from its rule's category, never below
+zero; any fatal finding zeroes the whole score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from guifan.engine import Engine, all_rules
+from guifan.errors import InputError
+from guifan.model import Conversation, Finding, Severity
+from guifan.rulebook import Rulebook
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryScore:
+    key: str
+    name: str
+    weight: float
+    score: float
+    findings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    total: float
+    fatal: bool
+    categories: tuple[CategoryScore, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One checked conversation: its findings, its score and the rulebook it was checked with."""
+
+    conversation: Conversation
+    findings: tuple[Finding, ...]
+    score: Score
+    rulebook: str
+
+
+@dataclass
+class BatchSummary:
+    read: int = 0
+    checked: int = 0
+    failed: int = 0
+    errors: list[InputError] = field(default_factory=list)
+
+
+class Scorer:
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        card = rulebook.scorecard
+        self._category = {code: cls.category for code, cls in all_rules().items()}
+        self._deduction: dict[str, float] = {}
+        for code, override in rulebook.rules.items():
+            if override.category:
+                self._category[code] = override.category
+            if override.deduction is not None:
+                self._deduction[code] = override.deduction
+        self._card = card
+
+    def category_of(self, rule: str) -> str:
+        return self._category.get(rule, "courtesy")
+
+    def deduction_of(self, finding: Finding) -> float:
+        if finding.rule in self._deduction:
+            return self._deduction[finding.rule]
+        return self._card.deductions.get(finding.severity, 0.0)
+
+    def score(self, findings: Iterable[Finding]) -> Score:
+        lost: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        fatal = False
+        for finding in findings:
+            fatal = fatal or finding.severity is Severity.FATAL
+            key = self.category_of(finding.rule)
+            lost[key] = lost.get(key, 0.0) + self.deduction_of(finding)
+            counts[key] = counts.get(key, 0) + 1
+        categories = tuple(
+            CategoryScore(key, cat.name, cat.weight, max(0.0, cat.weight - lost.get(key, 0.0)), counts.get(key, 0))
+            for key, cat in self._card.categories.items()
+        )
+        total = 0.0 if fatal else round(sum(c.score for c in categories), 2)
+        return Score(total=total, fatal=fatal, categories=categories)
+
+
+class Checker:
+    """Engine plus scorer: what the CLI, the web app and the benchmarks call."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.scorer = Scorer(engine.rulebook)
+
+    def check(self, conversation: Conversation) -> CheckResult:
+        findings = tuple(self.engine.check(conversation))
+        return CheckResult(conversation, findings, self.scorer.score(findings), self.engine.rulebook.origin)
+
+    def check_all(
+        self, items: Iterable[Conversation | InputError], summary: BatchSummary | None = None
+    ) -> Iterator[CheckResult]:
+        """Check every readable conversation; count and keep every error in ``summary``."""
+        summary = summary if summary is not None else BatchSummary()
+        for item in items:
+            summary.read += 1
+            if isinstance(item, InputError):
+                summary.failed += 1
+                summary.errors.append(item)
+                continue
+            try:
+                result = self.check(item)
+            except Exception as exc:  # a rule bug must not lose the rest of the batch
+                summary.failed += 1
+                summary.errors.append(InputError(item.source or item.id, f"检查对话 {item.id} 时出错: {exc!r}"))
+                continue
+            summary.checked += 1
+            yield result
