@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
@@ -23,12 +23,11 @@ class TurnView:
     turn: Turn
     basic: str
     loose: str
-    hits: list[Hit]
-    _by_category: dict[str, list[Hit]] = field(default_factory=dict)
+    _by_category: dict[str, list[Hit]]
 
-    def __post_init__(self) -> None:
-        for hit in self.hits:
-            self._by_category.setdefault(hit.category, []).append(hit)
+    @property
+    def hits(self) -> list[Hit]:
+        return [hit for hits in self._by_category.values() for hit in hits]
 
     @property
     def role(self) -> Role:
@@ -82,15 +81,22 @@ class CheckContext:
         self.conversation = conversation
         self.rulebook = rulebook
         self.settings = rulebook.settings
+        self.timed = conversation.timed
         views = []
         for index, turn in enumerate(conversation.turns):
             basic = textnorm.basic(turn.text)
             loose = textnorm.loosen(basic)
-            hits = [
-                h for h in matcher.scan(basic, loose)
-                if not h.phrase.entry.ends_clause or ends_clause(turn.text, h)
-            ]
-            views.append(TurnView(index, turn, basic, loose, hits))
+            found = matcher.scan(basic, loose)
+            for category in matcher.clause_end_categories.intersection(found):
+                # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
+                hits = found[category]
+                if any(h.phrase.entry.ends_clause for h in hits):
+                    kept = [h for h in hits if not h.phrase.entry.ends_clause or ends_clause(turn.text, h)]
+                    if kept:
+                        found[category] = kept
+                    else:
+                        del found[category]
+            views.append(TurnView(index, turn, basic, loose, found))
         self.turns: list[TurnView] = views
         self.agent: list[TurnView] = [v for v in views if v.is_agent]
         self.customer: list[TurnView] = [v for v in views if v.is_customer]
@@ -148,10 +154,6 @@ class CheckContext:
         return any(cue in prefix for cue in _REPORTING_CUES)
 
     # -- timing ---------------------------------------------------------------------------------
-
-    @property
-    def timed(self) -> bool:
-        return self.conversation.timed
 
     def gaps(self) -> Iterator[tuple[TurnView, TurnView, float]]:
         """Silences between consecutive timed turns: (before, after, seconds)."""

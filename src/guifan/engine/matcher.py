@@ -34,6 +34,10 @@ class Phrase:
     not_followed_by: tuple[str, ...] = ()
     not_preceded_by: tuple[str, ...] = ()
 
+    @property
+    def guarded(self) -> bool:
+        return bool(self.not_followed_by or self.not_preceded_by)
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -75,6 +79,10 @@ class PhraseMatcher:
                     )
                     by_form[form].setdefault(key, []).append(phrase)
         self._keys = {form: list(table) for form, table in by_form.items()}
+        # Categories holding phrases that must end a clause; only these need the original-text check.
+        self.clause_end_categories = frozenset(
+            p.category for table in by_form.values() for group in table.values() for p in group if p.entry.ends_clause
+        )
         self._phrases = {form: [table[k] for k in self._keys[form]] for form, table in by_form.items()}
         self._automata = {
             form: ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)
@@ -86,8 +94,9 @@ class PhraseMatcher:
     def size(self) -> int:
         return sum(len(k) for k in self._keys.values())
 
-    def scan(self, basic: str, loose: str) -> list[Hit]:
-        hits: list[Hit] = []
+    def scan(self, basic: str, loose: str) -> dict[str, list[Hit]]:
+        """Every phrase found in a text, grouped by category, in order of position per form."""
+        found: dict[str, list[Hit]] = {}
         for form, haystack in (("basic", basic), ("loose", loose)):
             automaton = self._automata.get(form)
             if automaton is None or not haystack:
@@ -95,10 +104,14 @@ class PhraseMatcher:
             phrases = self._phrases[form]
             for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
                 for phrase in phrases[index]:
-                    if _vetoed(phrase, haystack, start, end):
+                    if phrase.guarded and _vetoed(phrase, haystack, start, end):
                         continue
-                    hits.append(Hit(phrase, start, end))
-        return hits
+                    hits = found.get(phrase.category)
+                    if hits is None:
+                        found[phrase.category] = [Hit(phrase, start, end)]
+                    else:
+                        hits.append(Hit(phrase, start, end))
+        return found
 
 
 def _vetoed(phrase: Phrase, haystack: str, start: int, end: int) -> bool:

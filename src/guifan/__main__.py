@@ -1,0 +1,3 @@
+from guifan.cli import app
+
+app()

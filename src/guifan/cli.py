@@ -1,0 +1,184 @@
+"""The `guifan` command line: check conversations, list and explain rules, generate the reference.
+
+Exit codes: 0 every input was read and checked; 1 some inputs could not be read (they are listed
+in the report and on standard error, the rest is still checked); 2 bad usage or rulebook.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from guifan.engine import Engine, all_rules, get_rule
+from guifan.errors import GuifanError
+from guifan.readers import read_paths
+from guifan.reporters import guess_format, write_report
+from guifan.rulebook import Rulebook, load_rulebook
+from guifan.scoring import BatchSummary, CheckResult, Checker
+
+app = typer.Typer(
+    name="guifan",
+    help="规范 Guifan:按客户服务规范检查对话,逐条说明违规、条款与标准用语。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    html = "html"
+    xlsx = "xlsx"
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]错误:[/] {escape(message)}", highlight=False, markup=True)
+    raise typer.Exit(2)
+
+
+def _split_codes(values: list[str] | None) -> list[str]:
+    return [code.strip() for value in values or [] for code in value.split(",") if code.strip()]
+
+
+def _load(config: list[Path] | None) -> Rulebook:
+    try:
+        return load_rulebook(config or [])
+    except GuifanError as exc:
+        _fail(str(exc))
+        raise
+
+
+@app.command()
+def check(
+    paths: list[Path] = typer.Argument(..., help="对话文件或目录 (JSON/JSONL/CSV/XLSX/TXT/SRT/VTT)"),
+    format: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="报告格式 (默认按 -o 的扩展名,否则 text)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="报告文件 (默认输出到标准输出)"),
+    config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件 (YAML),可多次指定"),
+    select: Optional[list[str]] = typer.Option(None, "--select", help="只启用这些规则 (代码、代码前缀、名称或条款,如 FBD,S-F6)"),
+    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="停用这些规则 (同上)"),
+    max_file_mb: int = typer.Option(100, "--max-file-mb", help="整体读取的文件大小上限 (MB);JSONL 流式读取不受限"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="在标准错误上显示进度"),
+) -> None:
+    """检查对话并输出报告。 Check conversations and write a report."""
+    if format is None:
+        format = OutputFormat(guess_format(output) or "text") if output else OutputFormat.text
+    rulebook = _load(config)
+    try:
+        engine = Engine(rulebook, select=_split_codes(select), ignore=_split_codes(ignore))
+    except KeyError as exc:
+        _fail(f"未知的规则或条款: {exc.args[0]} (运行 guifan rules 查看全部规则)")
+    checker = Checker(engine)
+    summary = BatchSummary()
+    results: list[CheckResult] = []
+    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("检查对话"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("失败 {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not progress,
+    ) as bar:
+        task = bar.add_task("check", total=None, failed=0)
+        for result in checker.check_all(items, summary):
+            results.append(result)
+            bar.update(task, completed=summary.read, failed=summary.failed)
+    for error in summary.errors:
+        err.print(f"[yellow]无法读取[/] {escape(str(error))}", highlight=False, markup=True)
+    if format is OutputFormat.xlsx and output is None and sys.stdout.isatty():
+        _fail("XLSX 报告请用 -o 指定输出文件")
+    try:
+        write_report(format.value, results, summary, rulebook, output)
+    except GuifanError as exc:
+        _fail(str(exc))
+    findings = sum(len(r.findings) for r in results)
+    err.print(
+        f"读取 {summary.read} · 检查 {summary.checked} · 失败 {summary.failed} · 发现问题 {findings} 条"
+        + (f" · 报告已写入 {output}" if output else ""),
+        highlight=False,
+    )
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+@app.command("rules")
+def list_rules(
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+    config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件"),
+) -> None:
+    """列出全部规则。 List every rule."""
+    rulebook = _load(config)
+    rules = all_rules()
+    if as_json:
+        rows = [
+            {
+                "code": cls.code,
+                "name": cls.name,
+                "clauses": list(cls.clauses),
+                "severity": cls.severity.value,
+                "category": cls.category,
+                "enabled": not (rulebook.rules.get(code) and rulebook.rules[code].enabled is False),
+                "what": cls.what,
+            }
+            for code, cls in rules.items()
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"规则 ({len(rules)} 条) · 规则手册 {rulebook.origin}")
+    for column in ("代码", "名称", "条款", "程度", "检查什么"):
+        table.add_column(column)
+    for code, cls in rules.items():
+        clauses = " ".join(f"{c} {rulebook.clause_title(c)}" for c in cls.clauses)
+        table.add_row(code, cls.name, clauses, cls.severity.value, cls.what)
+    Console().print(table)
+
+
+@app.command("rule")
+def show_rule(
+    code: str = typer.Argument(..., help="规则代码或名称,如 FBD006"),
+    config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件"),
+) -> None:
+    """显示一条规则的说明、条款、标准用语与示例。 Show one rule's docs."""
+    from guifan.docs import rule_markdown
+
+    rulebook = _load(config)
+    try:
+        cls = get_rule(code)
+    except KeyError:
+        _fail(f"没有规则 {code} (运行 guifan rules 查看全部规则)")
+    typer.echo(rule_markdown(cls, rulebook, level=1))
+
+
+@app.command("docs")
+def generate_docs(
+    output: Path = typer.Option(Path("docs/rules.md"), "--output", "-o", help="输出文件"),
+) -> None:
+    """生成规则参考文档 (条款 → 规则 → 示例)。 Generate the rule reference."""
+    from guifan.docs import reference_markdown
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(reference_markdown(load_rulebook()), encoding="utf-8")
+    err.print(f"规则参考已写入 {output}", highlight=False)
+
+
+@app.command("validate")
+def validate_config(config: list[Path] = typer.Argument(..., help="公司规则手册覆盖文件")) -> None:
+    """校验公司规则手册覆盖文件。 Validate company rulebook overrides."""
+    rulebook = _load(config)
+    Engine(rulebook)  # compiles every phrase: an unusable phrase fails here, not mid-batch
+    typer.echo(f"规则手册有效: {rulebook.origin}")
+
+

@@ -1,0 +1,204 @@
+"""Field values shared by every reader, and the one place where a conversation is validated.
+
+Readers only find raw values in their files (a JSON value, a CSV string, an Excel cell) and put
+them in a mapping shaped like the interchange JSON; `build` turns that mapping into a
+`Conversation` or raises `FieldError` saying which key of which turn is wrong, and the reader
+translates that into its own location (a JSON path, a CSV row and column, a text line).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterable, Mapping
+
+from guifan.model import Channel, Conversation, Role, Turn
+
+
+class FieldError(ValueError):
+    """A value that cannot be used. `key` names the field, `index` the turn it belongs to (if any)."""
+
+    def __init__(self, message: str, key: str | None = None, index: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.index = index
+
+
+MISSING = "缺少必填字段"
+
+ROLE_ALIASES: dict[str, Role] = {
+    "agent": Role.AGENT, "客服": Role.AGENT, "坐席": Role.AGENT, "座席": Role.AGENT,
+    "customer": Role.CUSTOMER, "客户": Role.CUSTOMER, "用户": Role.CUSTOMER, "顾客": Role.CUSTOMER,
+    "system": Role.SYSTEM, "系统": Role.SYSTEM,
+}
+CHANNEL_ALIASES: dict[str, Channel] = {
+    "phone": Channel.PHONE, "电话": Channel.PHONE, "语音": Channel.PHONE, "通话": Channel.PHONE,
+    "热线": Channel.PHONE, "chat": Channel.CHAT, "在线": Channel.CHAT, "文字": Channel.CHAT,
+    "聊天": Channel.CHAT, "在线客服": Channel.CHAT, "im": Channel.CHAT,
+}
+
+
+def speaker_pattern(extra: Iterable[str] = ()) -> str:
+    """Regex for a speaker name: a role word, optionally followed by a short name or number.
+
+    "客服小王", "坐席(1024)" and "agent_2" are agents; Latin words must end there, so that
+    "admin" or "systematic" are not read as a role. The role word is captured as `who`.
+    """
+    chinese = [k for k in ROLE_ALIASES if not k.isascii()]
+    latin = [k for k in ROLE_ALIASES if k.isascii()] + list(extra)
+    return (
+        rf"(?P<who>{'|'.join(chinese)}|(?:{'|'.join(latin)})(?![a-z]))"
+        r"(?:\s*[\(（\[【][^\)）\]】]*[\)）\]】]|[^\s:：]{0,8}?)"
+    )
+
+
+_SPEAKER_NAME = re.compile(rf"^{speaker_pattern()}$", re.IGNORECASE)
+
+
+def parse_role(value: Any) -> Role:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise FieldError(MISSING, "role")
+    if isinstance(value, str):
+        match = _SPEAKER_NAME.match(value.strip())
+        if match:
+            return ROLE_ALIASES[match["who"].lower()]
+    raise FieldError(f"无法识别的角色 {value!r} (应为 agent / customer / system,或 客服 / 客户 / 系统)", "role")
+
+
+def parse_channel(value: Any) -> Channel:
+    if value is None or value == "":
+        return Channel.CHAT
+    channel = CHANNEL_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
+    if channel is None:
+        raise FieldError(f"无法识别的渠道 {value!r} (应为 phone 或 chat,或 电话 / 在线)", "channel")
+    return channel
+
+
+def parse_identifier(value: Any, key: str) -> str | None:
+    """Ids may be numbers in JSON and Excel; 1024.0 from a spreadsheet means "1024"."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else str(value)
+    raise FieldError(f"应为字符串或数字,而不是 {value!r}", key)
+
+
+_DATE_TIME = re.compile(
+    r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:(?P<sep>[ T]+)(?P<h>\d{1,2})(?P<rest>:.*))?$"
+)
+
+
+def parse_datetime(value: Any, key: str = "started_at") -> datetime | None:
+    """ISO 8601; also the "2026/2/17 10:00" that spreadsheets and chat exports write."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        text = value.strip()
+        match = _DATE_TIME.match(text)
+        if match:  # zero-pad and use "-" so that fromisoformat accepts it
+            text = f"{match['y']}-{int(match['m']):02d}-{int(match['d']):02d}"
+            if match["h"]:
+                text += f"T{int(match['h']):02d}{match['rest']}"
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    raise FieldError(f"{value!r} 不是 ISO 8601 时间 (如 2026-02-17T10:00:00+08:00)", key)
+
+
+_NUMBER = re.compile(r"^[+]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_CLOCK = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:[.,]\d+)?)$")
+
+
+def parse_clock(value: str) -> float:
+    """'01:02:03.5' -> 3723.5, '02:03' -> 123.0, '7.25' -> 7.25 (no range checks)."""
+    seconds = 0.0
+    for part in value.replace(",", ".").split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_time(value: Any, key: str) -> float | datetime | None:
+    """Seconds from the start of the conversation, or an absolute time stamp (chat exports).
+
+    Accepts numbers, numeric strings, mm:ss / hh:mm:ss(.fff), Excel time and duration cells,
+    and date-times; None or "" means no time.
+    """
+    if value is None or value == "":
+        return None
+    seconds: float | None = None
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, datetime):
+        return value
+    elif isinstance(value, time):
+        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    elif isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, str):
+        text = value.strip()
+        clock = _CLOCK.match(text)
+        if _NUMBER.match(text):
+            seconds = float(text)
+        elif clock and int(clock["m"]) < 60 and float(clock["s"].replace(",", ".")) < 60:
+            seconds = parse_clock(text)
+        elif _DATE_TIME.match(text):
+            return parse_datetime(text, key)
+    if seconds is None or not math.isfinite(seconds):
+        raise FieldError(f"{value!r} 不是数字 (应为秒数如 12.5,或 mm:ss / hh:mm:ss)", key)
+    if seconds < 0:
+        raise FieldError(f"{value!r} 不能为负数", key)
+    return seconds
+
+
+def resolve_times(pairs: list[tuple[Any, Any]]) -> tuple[list[tuple[float | None, float | None]], datetime | None]:
+    """Parse every turn's (start, end) into seconds from the start of the conversation.
+
+    Absolute time stamps (a chat export's send times) become offsets from the earliest stamp,
+    which is returned so that it can serve as `started_at`. A turn with only a start is an
+    instant (end = start), like a chat message.
+    """
+    parsed: list[tuple[Any, Any]] = []
+    for index, (start, end) in enumerate(pairs):
+        try:
+            parsed.append((parse_time(start, "start"), parse_time(end, "end")))
+        except FieldError as exc:
+            exc.index = index
+            raise
+    values = [(index, key, value) for index, pair in enumerate(parsed)
+              for key, value in zip(("start", "end"), pair) if value is not None]
+    origin = None
+    if values:
+        index, key, first = values[0]
+        for index, key, value in values:
+            if isinstance(value, datetime) != isinstance(first, datetime):
+                raise FieldError("同一对话中不能混用时间戳和秒数", key, index)
+            if isinstance(value, datetime) and (value.tzinfo is None) != (first.tzinfo is None):
+                raise FieldError("同一对话中的时间戳有的带时区,有的不带", key, index)
+        if isinstance(first, datetime):
+            origin = min(value for _, _, value in values)
+    result: list[tuple[float | None, float | None]] = []
+    for index, (start, end) in enumerate(parsed):
+        if origin is not None:
+            start = (start - origin).total_seconds() if start is not None else None
+            end = (end - origin).total_seconds() if end is not None else None
+        if end is None:
+            end = start
+        elif start is None:
+            raise FieldError("有结束时间却没有开始时间", "start", index)
+        if end is not None and end < start:
+            raise FieldError(f"结束时间 {end:g} 秒早于开始时间 {start:g} 秒", "end", index)
+        result.append((start, end))
+    return result, origin

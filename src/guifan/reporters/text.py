@@ -1,0 +1,148 @@
+"""The terminal report: per conversation its score and findings, then the batch summary.
+
+Conversation text is only ever printed as ``rich.text.Text`` (never as markup), so a customer who
+types ``[bold]`` gets the brackets printed back, not a style. Colours only on a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from guifan.model import Finding
+from guifan.reporters.common import (
+    CHANNEL_LABELS,
+    ROLE_LABELS,
+    SEVERITY_LABELS,
+    batch_stats,
+    clause_label,
+    format_score,
+    grade,
+    top_rules,
+    turn_label,
+    turn_of,
+    valid_span,
+)
+from guifan.rulebook import Rulebook
+from guifan.scoring import BatchSummary, CheckResult
+
+GRADE_STYLES = {"good": "bold green", "fair": "bold yellow", "bad": "bold red"}
+SEVERITY_STYLES = {"fatal": "bold white on red", "major": "bold red", "minor": "yellow"}
+QUOTE_STYLE = "bold black on yellow"
+CONTEXT_CHARS = 16  # characters of the turn shown on each side of the quote
+
+
+def _console(stream: TextIO) -> Console:
+    is_tty = bool(getattr(stream, "isatty", lambda: False)())
+    return Console(
+        file=stream,
+        force_terminal=is_tty,
+        color_system="auto" if is_tty else None,
+        markup=False,
+        highlight=False,
+        emoji=False,
+        # Files and pipes get one line per item, so that grep and diff see whole quotes.
+        soft_wrap=not is_tty,
+    )
+
+
+def _header(result: CheckResult) -> Text:
+    conv = result.conversation
+    score = result.score
+    text = Text.assemble(("● ", "cyan"), (conv.id, "bold cyan"))
+    details = [f"渠道 {CHANNEL_LABELS[conv.channel]}"]
+    if conv.agent_id:
+        details.append(f"客服 {conv.agent_id}")
+    if conv.started_at:
+        details.append(f"开始 {conv.started_at.isoformat(sep=' ')}")
+    if conv.source:
+        details.append(f"来源 {conv.source}")
+    text.append("  " + " · ".join(details), style="dim")
+    text.append("  得分 ")
+    text.append(f"{format_score(score.total)}/100", style=GRADE_STYLES[grade(score.total, score.fatal)])
+    if score.fatal:
+        text.append(" ")
+        text.append(" 致命 ", style=SEVERITY_STYLES["fatal"])
+    return text
+
+
+def _quote_line(result: CheckResult, finding: Finding) -> Text:
+    """The quote highlighted inside a little of its turn, prefixed by the speaker."""
+    line = Text("    ")
+    before, quote, after = "", finding.quote, ""
+    turn = turn_of(result.conversation, finding)
+    if turn is not None:
+        line.append(f"{ROLE_LABELS[turn.role]}: ", style="dim")
+        text = turn.text.replace("\n", " ")
+        span = valid_span(finding, text)
+        if span is not None:
+            start, end = span
+            quote = text[start:end]
+            before = ("…" if start > CONTEXT_CHARS else "") + text[max(0, start - CONTEXT_CHARS):start]
+            after = text[end:end + CONTEXT_CHARS] + ("…" if end + CONTEXT_CHARS < len(text) else "")
+    line.append(before + "「")
+    line.append(quote, style=QUOTE_STYLE)
+    line.append("」" + after)
+    return line
+
+
+def _finding(result: CheckResult, finding: Finding, rulebook: Rulebook) -> list[Text]:
+    clauses = clause_label(finding.clauses, rulebook)
+    head = Text("  ")
+    head.append(finding.rule, style="bold magenta")
+    head.append(" ")
+    head.append(SEVERITY_LABELS[finding.severity], style=SEVERITY_STYLES[finding.severity.value])
+    head.append(f" {turn_label(finding.turn)}  ")
+    head.append(clauses, style="cyan")
+    lines = [head]
+    if finding.quote:
+        lines.append(_quote_line(result, finding))
+    lines.append(Text(f"    {finding.message}"))
+    if finding.suggestion:
+        lines.append(Text.assemble(("    建议: ", "bold green"), (finding.suggestion, "green")))
+    return lines
+
+
+def _summary(console: Console, results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook) -> None:
+    stats = batch_stats(results)
+    console.rule(Text("汇总", style="bold"), style="dim")
+    line = Text.assemble(
+        f"读取 {summary.read} · 已检查 {summary.checked} · ",
+        (f"失败 {summary.failed}", "bold red" if summary.failed else ""),
+        f" · 问题 {stats['findings']} 条 · 有问题的对话 {stats['flagged']} 通",
+    )
+    if stats["fatal"]:
+        line.append(f" · 致命 {stats['fatal']} 通", style="bold red")
+    if stats["average"] is not None:
+        line.append(f" · 平均得分 {format_score(stats['average'])}")
+    console.print(line)
+    console.print(Text(f"规则手册: {rulebook.name} ({rulebook.origin})", style="dim"))
+    if summary.errors:
+        console.print(Text("输入错误:", style="bold red"))
+        for error in summary.errors:
+            console.print(Text(f"  {error}", style="red"))
+    top = top_rules(results, rulebook)
+    if top:
+        table = Table(title="最常见的问题", title_justify="left", show_edge=False, box=None, pad_edge=False)
+        table.add_column("规则", style="magenta")
+        table.add_column("条款")
+        table.add_column("次数", justify="right")
+        for code, clauses, count in top:
+            table.add_row(code, clauses, str(count))
+        console.print(table)
+
+
+def render_text(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: TextIO) -> None:
+    console = _console(stream)
+    for result in results:
+        console.print(_header(result))
+        if not result.findings:
+            console.print(Text("  未发现问题", style="green"))
+        for finding in result.findings:
+            for line in _finding(result, finding, rulebook):
+                console.print(line)
+        console.print()
+    _summary(console, results, summary, rulebook)

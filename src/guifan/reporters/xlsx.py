@@ -1,0 +1,105 @@
+"""The Excel report: sheets 会话 (one row per conversation), 问题 (one row per finding), 错误.
+
+Conversation text is untrusted: a cell that Excel would read as a formula (``=``, ``+``, ``-``,
+``@``, tab, carriage return first) is written as text with a leading apostrophe, and characters
+that XLSX cannot store are replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from io import BytesIO
+from typing import Any, BinaryIO, Iterable, Sequence
+
+from guifan.reporters.common import (
+    CHANNEL_LABELS,
+    SEVERITY_LABELS,
+    conversation_record,
+    turn_of,
+)
+from guifan.rulebook import Rulebook
+from guifan.scoring import BatchSummary, CheckResult
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Control characters XLSX (XML 1.0) cannot hold; openpyxl raises on them.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CELL_LIMIT = 32767  # Excel's maximum characters per cell
+
+CONVERSATION_HEADERS = ("对话ID", "来源", "渠道", "客服工号", "开始时间", "总分", "致命")
+FINDING_HEADERS = ("对话ID", "轮次", "规则", "条款", "条款标题", "严重程度", "原话", "问题说明", "建议", "该轮原文")
+ERROR_HEADERS = ("文件", "行", "字段", "说明")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value Excel shows as written: strings never start a formula and hold no illegal characters."""
+    if not isinstance(value, str):
+        return value
+    text = _ILLEGAL.sub("\ufffd", value)
+    if text.startswith(FORMULA_TRIGGERS):
+        text = "'" + text
+    return text[:CELL_LIMIT]
+
+
+def _excel_time(value: datetime | None) -> datetime | None:
+    # Excel has no time zones: keep the wall-clock time the conversation was recorded in.
+    return value.replace(tzinfo=None) if value is not None else None
+
+
+def _sheet(workbook, title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int]):
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = workbook.create_sheet(title)
+    sheet.append([safe_cell(h) for h in headers])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for index, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+        if width >= 30:  # long text columns wrap instead of running over
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.alignment = wrap
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    return sheet
+
+
+def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: BinaryIO) -> None:
+    from openpyxl import Workbook  # lazy: only this format needs openpyxl
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    card = rulebook.scorecard.categories
+    conversations, findings = [], []
+    for result in results:
+        conv = result.conversation
+        record = conversation_record(result, rulebook)
+        by_key = {c["key"]: c["score"] for c in record["score"]["categories"]}
+        conversations.append(
+            [conv.id, conv.source, CHANNEL_LABELS[conv.channel], conv.agent_id, _excel_time(conv.started_at),
+             record["score"]["total"], "是" if result.score.fatal else "否",
+             *(by_key.get(key) for key in card), len(result.findings)]
+        )
+        for finding, rec in zip(result.findings, record["findings"]):
+            turn = turn_of(conv, finding)
+            findings.append(
+                [conv.id, finding.turn + 1 if finding.turn is not None else None, finding.rule,
+                 "、".join(rec["clauses"]), "、".join(rec["clause_titles"]), SEVERITY_LABELS[finding.severity],
+                 finding.quote, finding.message, finding.suggestion, turn.text if turn is not None else None]
+            )
+    sheet = _sheet(
+        workbook, "会话", (*CONVERSATION_HEADERS, *(c.name for c in card.values()), "问题数"), conversations,
+        (24, 20, 6, 10, 20, 8, 6, *(10 for _ in card), 8),
+    )
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
+        cell.number_format = "yyyy-mm-dd hh:mm:ss"
+    _sheet(workbook, "问题", FINDING_HEADERS, findings, (24, 6, 9, 12, 24, 9, 30, 40, 48, 60))
+    if summary.errors:
+        rows = ([e.path, e.line, e.field, e.message] for e in summary.errors)
+        _sheet(workbook, "错误", ERROR_HEADERS, rows, (30, 6, 12, 60))
+    buffer = BytesIO()  # zip needs to seek; standard output cannot
+    workbook.save(buffer)
+    stream.write(buffer.getvalue())
