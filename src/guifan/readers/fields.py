@@ -202,3 +202,63 @@ def resolve_times(pairs: list[tuple[Any, Any]]) -> tuple[list[tuple[float | None
             raise FieldError(f"结束时间 {end:g} 秒早于开始时间 {start:g} 秒", "end", index)
         result.append((start, end))
     return result, origin
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    for kind, name in ((bool, "布尔值"), ((int, float), "数字"), (str, "字符串"), (Mapping, "对象"), (list, "列表")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _turn(raw: Any, index: int) -> tuple[Role, str]:
+    if not isinstance(raw, Mapping):
+        raise FieldError(f"应为对象,而不是{type_name(raw)}", None, index)
+    try:
+        role = parse_role(raw.get("role"))
+        text = raw.get("text")
+        if text is None:
+            raise FieldError(MISSING, "text")
+        if not isinstance(text, str):
+            raise FieldError(f"应为字符串,而不是{type_name(text)}", "text")
+    except FieldError as exc:
+        exc.index = index
+        raise
+    return role, text
+
+
+def build(raw: Mapping[str, Any], source: str | None = None) -> Conversation:
+    """Validate one conversation given in the interchange JSON shape; unknown keys are ignored.
+
+    Raises FieldError naming the key (and the turn index) of the first problem found.
+    """
+    conv_id = parse_identifier(raw.get("id"), "id")
+    if conv_id is None:
+        raise FieldError(MISSING, "id")
+    turns = raw.get("turns")
+    if turns is None:
+        raise FieldError(MISSING, "turns")
+    if not isinstance(turns, list):
+        raise FieldError(f"应为列表,而不是{type_name(turns)}", "turns")
+    if not turns:
+        raise FieldError("没有任何对话轮次", "turns")
+    channel = parse_channel(raw.get("channel"))
+    started_at = parse_datetime(raw.get("started_at"))
+    agent_id = parse_identifier(raw.get("agent_id"), "agent_id")
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise FieldError(f"应为对象,而不是{type_name(metadata)}", "metadata")
+    spoken = [_turn(turn, index) for index, turn in enumerate(turns)]
+    times, origin = resolve_times([(turn.get("start"), turn.get("end")) for turn in turns])
+    return Conversation(
+        id=conv_id,
+        turns=tuple(Turn(role, text, start, end) for (role, text), (start, end) in zip(spoken, times)),
+        channel=channel,
+        started_at=started_at or origin,
+        agent_id=agent_id,
+        metadata=dict(metadata or {}),
+        source=source,
+    )

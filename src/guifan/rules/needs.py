@@ -1,0 +1,155 @@
+"""需求确认与信息核实: confirming the need (S-A6), reading back numbers (S-A7), asking politely for
+information (S-A8) and clarifying vague customer statements (S-C13)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.registry import Rule, register
+from guifan.model import Channel, Finding, Severity
+from guifan.rules.courtesy import ReplyRule
+
+
+@register
+class NeedNotConfirmed(Rule):
+    code = "NED001"
+    name = "need-not-confirmed"
+    clauses = ("S-A6",)
+    severity = Severity.MINOR
+    category = "needs"
+    channels = frozenset({Channel.PHONE})  # chats rarely restate: the customer's words stay on screen
+    what = (
+        "客户说了至少 settings.min_turns_for_confirmation 句话的通话中,客服在结束语之前从未复述并确认客户的需求"
+        "(「您的意思是……对吗?」)。只检查电话渠道。"
+    )
+    why = "先澄清、确认需求再处理,避免答非所问、重复来电。"
+    bad = (
+        "# channel: phone\n客服: 您好,请问有什么可以帮您?\n客户: 我上周买的冰箱\n客服: 嗯\n"
+        "客户: 一直没送到\n客服: 好的\n客户: 物流也不动\n客服: 我帮您催一下\n客户: 好\n"
+        "客服: 请问还有其他可以帮您的吗?",
+    )
+    good = (
+        "# channel: phone\n客服: 您好,请问有什么可以帮您?\n客户: 我上周买的冰箱\n客服: 嗯\n"
+        "客户: 一直没送到\n客服: 您的意思是冰箱一直没有配送,对吗?\n客户: 对,物流也不动\n客服: 我帮您催一下\n"
+        "客户: 好\n客服: 请问还有其他可以帮您的吗?",
+        "# channel: phone\n客服: 您好,请问有什么可以帮您?\n客户: 查下快递\n客服: 已经到站点了。请问还有其他可以帮您的吗?",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        if len(ctx.customer) < self.settings.min_turns_for_confirmation:
+            return
+        before = _before_closing(ctx)
+        if before and not any(v.has("confirm_need") for v in before):
+            yield self.finding(before[-1], "客服在处理前未复述并确认客户的需求")
+
+
+def _before_closing(ctx: CheckContext) -> list[TurnView]:
+    """Agent turns before the closing (the first offer of further help in the closing window)."""
+    window = ctx.agent[-ctx.settings.closing_window:]
+    start = next((v.index for v in window if v.has("closing_offer")), None)
+    return [v for v in ctx.agent if start is None or v.index < start]
+
+
+# A number the customer gives: 5+ digits (spaces or dashes inside allowed), Chinese digits read one
+# by one, or a masked order / phone / number entity.
+_DIGITS = re.compile(r"\d(?:[\s-]?\d){4,}|[零〇一二三四五六七八九幺]{5,}")
+_MASK = re.compile(r"\[(?:订单|电话|数字|手机|账号|卡号)[^\]]{0,6}\]")
+_CN_DIGITS = str.maketrans("零〇一幺二三四五六七八九", "001123456789")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text.translate(_CN_DIGITS))
+
+
+@register
+class KeyInfoNotReadBack(ReplyRule):
+    code = "NED002"
+    name = "key-info-not-read-back"
+    clauses = ("S-A7",)
+    category = "needs"
+    channels = frozenset({Channel.PHONE})
+    reach = 2
+    what = (
+        "客户报了号码或编码(5 位以上数字,或脱敏的[订单x]/[电话x]/[数字x])后,客服在接下来两句内既没有复述号码,"
+        "也没有请客户确认(「我帮您重复一下」「…,对吗?」)。只检查电话渠道。"
+    )
+    why = "电话里的号码最容易听错;复述核对能避免查错订单、打错电话。"
+    bad = ("# channel: phone\n客户: 我的手机号是13812345678\n客服: 好的。\n客户: 嗯\n客服: 已经帮您登记了。",)
+    good = (
+        "# channel: phone\n客户: 我的手机号是13812345678\n客服: 我帮您重复一下:您的手机号是13812345678,对吗?",
+        "# channel: phone\n客户: 订单号 2023 0415 8899\n客服: 好的\n客户: 嗯\n客服: 尾号8899的订单已经发货了",
+        "# channel: phone\n客户: 我买了3个\n客服: 好的,我帮您查一下。",
+    )
+
+    def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
+        match = _DIGITS.search(view.text) or _MASK.search(view.text)
+        return match.group(0) if match else None
+
+    def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
+        digits = _digits(said)
+        for reply in replies:
+            if reply.has("read_back") or said in reply.text:
+                return None
+            # Reading back the tail (尾号…) is enough.
+            if len(digits) >= 4 and digits[-4:] in _digits(reply.text):
+                return None
+        return f"客户提供了号码「{said}」,客服未复述核对"
+
+
+@register
+class ImpoliteInfoRequest(Rule):
+    code = "NED003"
+    name = "impolite-info-request"
+    clauses = ("S-A8",)
+    severity = Severity.MINOR
+    category = "needs"
+    what = "客服向客户索要信息(提供/告诉/发/报 + 订单号、手机号、地址、姓名…)时没有任何礼貌用语(请、麻烦、可以吗、谢谢…)。"
+    why = "索要信息要用请求的口吻:「为了更快地帮您处理,请您提供一下您的……,可以吗?」"
+    bad = ("客户: 我的快递没到\n客服: 订单号发一下。", "客户: 我要改地址\n客服: 提供下新地址和手机号")
+    good = (
+        "客户: 我的快递没到\n客服: 麻烦您提供一下订单号,谢谢。",
+        "客户: 我的快递没到\n客服: 请您提供一下订单号,可以吗?",
+        "客户: 发票开了吗\n客服: 已经为您提供了电子发票,发到您的邮箱了。",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        for view in ctx.agent:
+            if not (view.has("info_request") and view.has("info_item")) or view.has("info_request_polite"):
+                continue
+            yield self.finding(view, "索要客户信息时未使用礼貌用语(请、麻烦您、可以吗…)", view.first("info_request"))
+
+
+@register
+class VagueStatementNotClarified(ReplyRule):
+    code = "NED004"
+    name = "vague-statement-not-clarified"
+    clauses = ("S-C13",)
+    severity = Severity.MINOR
+    category = "needs"
+    trigger = "customer_vague"
+    what = "客户只说了含糊的话(「这个」「那个」「怎么回事」「然后呢」或只有问号)时,客服的下一句没有主动询问或澄清。"
+    why = "客户表达不清时应主动询问:「您好,请问您的意思是?」,而不是自顾自地回答。"
+    bad = ("客户: 那个\n客服: 已经发货了。", "客户: ??\n客服: 好的亲。")
+    good = (
+        "客户: 那个\n客服: 您好,请问您的意思是?",
+        "客户: ??\n客服: 请问是哪里不清楚呢?",
+        "客户: 那个订单什么时候到\n客服: 明天送达。",
+    )
+
+    def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
+        hit = view.first(self.trigger)
+        if hit is not None:
+            whole = view.loose if hit.phrase.form == "loose" else view.basic
+            return view.text.strip() if (hit.start, hit.end) == (0, len(whole)) else None
+        # Nothing but question marks (and fillers).
+        if not view.loose and ("?" in view.text or "?" in view.text):
+            return view.text.strip()
+        return None
+
+    def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
+        reply = replies[0]
+        if reply.has("clarify") or "?" in reply.text or "?" in reply.text:
+            return None
+        return f"客户表达不清(「{said}」),客服未主动询问"

@@ -1,0 +1,109 @@
+"""The rulebook: seed phrases carried verbatim, company overrides, and clear validation errors."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from guifan.engine import Engine
+from guifan.errors import RulebookError
+from guifan.readers.textlog import parse_example
+from guifan.rulebook import default_rulebook, load_rulebook
+from guifan.text import basic
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+FORBIDDEN_SECTION = re.compile(r"◆服务忌语(.*?)客服标准礼仪规范范文第6篇", re.S)
+CATEGORY_OF = {"讽刺语": "S-F1", "命令语": "S-F2", "责备语": "S-F3", "埋怨语": "S-F4", "教训语": "S-F5",
+               "推卸语": "S-F6", "烦燥语": "S-F7", "随意附和语": "S-F8"}
+
+
+def _seed_004_items():
+    path = next(SEEDS.glob("004_*.txt"), None)
+    if path is None:
+        pytest.skip("../shared/seeds not available")
+    section = FORBIDDEN_SECTION.search(path.read_text(encoding="utf-8")).group(1)
+    category = None
+    items = []
+    for token in re.split(r"(讽刺语|命令语|责备语|埋怨语|教训语|推卸语|烦燥语|随意附和语)[::]", section):
+        if token in CATEGORY_OF:
+            category = CATEGORY_OF[token]
+            continue
+        for item in re.findall(r"\d+、([^\n]+?)(?=\s*\d+、|\s*$)", token.strip(), re.S):
+            items.append((category, item.strip()))
+    return items
+
+
+def test_every_seed_004_forbidden_phrase_is_in_its_category_verbatim():
+    items = _seed_004_items()
+    assert len(items) == 48  # 2+6+6+8+4+12+8+2 numbered items in the seed
+    rulebook = default_rulebook()
+    for clause, phrase in items:
+        texts = {basic(p.text) for p in rulebook.forbidden[clause].phrases}
+        assert basic(phrase) in texts, f"{clause} lacks seed phrase {phrase!r}"
+
+
+@pytest.mark.parametrize(
+    ("clause", "phrase"),
+    [
+        ("S-F3", "你是不是搞错了?"), ("S-F6", "这是我们公司的规定!"), ("S-F6", "我帮你把电话转给负责这件事的人"),
+        ("S-F6", "我不能/我不知道/我不清楚"), ("S-F1", "不是只有你一个人这样子而已"),
+        ("S-F9", "喂,说话呀!"), ("S-F9", "喂,说吧!"), ("S-F9", "喂,大声一点儿!"), ("S-F9", "喂,说话呀!再不说话我就挂了啊!"),
+    ],
+)
+def test_seed_001_and_002_phrases_are_carried(clause, phrase):
+    assert phrase in {p.text for p in default_rulebook().forbidden[clause].phrases}
+
+
+def test_default_scorecard_weights_sum_to_100():
+    assert sum(c.weight for c in default_rulebook().scorecard.categories.values()) == 100
+
+
+def test_company_override_merges_and_fills_placeholders(tmp_path):
+    company = tmp_path / "company.yaml"
+    company.write_text(
+        "company:\n  name: 欧飞\n  promised_response: 48小时\n"
+        "add_forbidden:\n  S-F6: [这事别找我]\n"
+        "remove_phrases:\n  greeting: [在的]\n"
+        "rules:\n  FBD010: {enabled: false}\n  FBD006: {severity: minor}\n",
+        encoding="utf-8",
+    )
+    rulebook = load_rulebook([company])
+    assert rulebook.origin == "default + company.yaml"
+    assert rulebook.wording("S-A1")[0].startswith("您好,欧飞,")
+    assert "48小时" in rulebook.wording("S-D3")[0]
+    assert "在的" not in {p.text for p in rulebook.phrases["greeting"]}
+    # Defaults not mentioned in the override survive.
+    assert rulebook.company.escalation_chain == default_rulebook().company.escalation_chain
+    engine = Engine(rulebook)
+    conversation = parse_example("客户: 这个问题谁管?\n客服: 你好,这事别找我。")
+    findings = engine.check(conversation)
+    assert [f.rule for f in findings] == ["FBD006"]
+    assert findings[0].severity.value == "minor"
+    assert findings[0].quote == "这事别找我"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("company: [unclosed\n", "company.yaml:2: YAML 格式错误"),
+        ("compnay:\n  name: x\n", "compnay: Extra inputs are not permitted"),
+        ("scorecard:\n  categories:\n    opening: {name: 开场, weight: 50}\n", "权重之和应为 100"),
+        ("company:\n  agent_id_pattern: '(['\n", "company.agent_id_pattern"),
+        ("company:\n  service_hours: [9点到5点]\n", "HH:MM-HH:MM"),
+        ("rules:\n  FBD001: {category: nowhere}\n", "没有类别 'nowhere'"),
+        ("add_forbidden:\n  S-F42: [x]\n", "add_forbidden.S-F42"),
+        ("- just\n- a list\n", "顶层应为映射"),
+    ],
+)
+def test_invalid_override_gives_a_clear_error(tmp_path, content, expected):
+    company = tmp_path / "company.yaml"
+    company.write_text(content, encoding="utf-8")
+    with pytest.raises(RulebookError) as info:
+        load_rulebook([company])
+    assert expected in str(info.value)
+    assert "company.yaml" in str(info.value)
+
+
+def test_missing_override_file(tmp_path):
+    with pytest.raises(RulebookError, match="文件不存在"):
+        load_rulebook([tmp_path / "nope.yaml"])
