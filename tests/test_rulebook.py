@@ -74,7 +74,7 @@ def test_company_override_merges_and_fills_placeholders(tmp_path):
     assert "在的" not in {p.text for p in rulebook.phrases["greeting"]}
     # Defaults not mentioned in the override survive.
     assert rulebook.company.escalation_chain == default_rulebook().company.escalation_chain
-    engine = Engine(rulebook)
+    engine = Engine(rulebook, select=["S-F"])
     conversation = parse_example("客户: 这个问题谁管?\n客服: 你好,这事别找我。")
     findings = engine.check(conversation)
     assert [f.rule for f in findings] == ["FBD006"]

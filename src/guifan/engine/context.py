@@ -174,4 +174,7 @@ class CheckContext:
     @cached_property
     def complaint_turns(self) -> list[TurnView]:
         """Customer turns that complain or show dissatisfaction (drives S-D1 and the D family)."""
-        return [v for v in self.customer if v.has("customer_complaint", "customer_strong_complaint")]
+        # Imported here: guifan.rules imports this module (every rule family needs CheckContext).
+        from guifan.rules._complaints import complaint_turns
+
+        return complaint_turns(self)

@@ -1,0 +1,138 @@
+"""Readers: every input format in, `Conversation` (or `InputError`) out.
+
+    for item in read_paths(["calls/", "chats.jsonl"]):
+        ...  # a Conversation, or an InputError naming file, line and field
+
+Nothing here raises for bad input: a file that cannot be read, or one conversation in it that is
+malformed, becomes one InputError in the stream and reading goes on with the rest. The formats
+and their error messages are described in docs/input-formats.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from guifan.errors import InputError
+from guifan.model import Conversation
+from guifan.readers.encoding import EncodingError, decode
+from guifan.readers.jsonfile import read_json, read_jsonl
+from guifan.readers.subtitles import read_subtitles
+from guifan.readers.table import read_csv, read_xlsx
+from guifan.readers.textlog import parse_chat_log
+
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "read_path", "read_paths"]
+
+Item = Conversation | InputError
+
+# Whole-document formats are read into memory at once; JSONL has no limit because it streams.
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+
+_TEXT_READERS: dict[str, Callable[[str, Path, str], Iterator[Item]]] = {
+    ".json": lambda text, path, name: read_json(text, name),
+    ".csv": lambda text, path, name: read_csv(text, name),
+    ".tsv": lambda text, path, name: read_csv(text, name),
+    ".txt": lambda text, path, name: parse_chat_log(text, name),
+    ".log": lambda text, path, name: parse_chat_log(text, name),
+    ".srt": lambda text, path, name: read_subtitles(text, name, path.stem, vtt=False),
+    ".vtt": lambda text, path, name: read_subtitles(text, name, path.stem, vtt=True),
+}
+_STREAMED = (".jsonl", ".ndjson")
+_BINARY = (".xlsx",)
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (
+    ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".xlsx", ".txt", ".log", ".srt", ".vtt"
+)
+_HINTS = {".xls": "旧版 .xls 请在 Excel 中另存为 .xlsx 或 .csv", ".docx": "请导出为 .txt 或 .csv"}
+
+
+def read_paths(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item]:
+    """Every conversation in the given files and directories (walked recursively), in order."""
+    for path in paths:
+        yield from read_path(path, max_bytes=max_bytes)
+
+
+def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item]:
+    """Every conversation in one file (or directory), then nothing; errors are yielded, not raised."""
+    path = Path(path)
+    if path.is_dir():
+        for found in _walk(path):
+            if isinstance(found, InputError):
+                yield found
+            else:
+                yield from _read_file(found, max_bytes)
+        return
+    yield from _read_file(path, max_bytes)
+
+
+def _read_file(path: Path, max_bytes: int) -> Iterator[Item]:
+    name = str(path)
+    try:
+        yield from _read(path, name, max_bytes)
+    except OSError as exc:
+        yield InputError(name, f"无法读取文件: {exc.strerror or exc}")
+    except Exception as exc:  # a reader bug must not lose the rest of the batch
+        yield InputError(name, f"读取文件时出错: {type(exc).__name__}: {exc}")
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} 字节"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def _read(path: Path, name: str, max_bytes: int) -> Iterator[Item]:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        yield InputError(name, "文件或目录不存在")
+        return
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        hint = f"; {_HINTS[suffix]}" if suffix in _HINTS else ""
+        yield InputError(name, f"不支持的文件类型 {suffix or '(无扩展名)'},支持: {' '.join(SUPPORTED_EXTENSIONS)}{hint}")
+        return
+    if size == 0:
+        yield InputError(name, "文件为空")
+        return
+    if suffix in _STREAMED:
+        yield from read_jsonl(path, name)
+        return
+    # Checked before opening: a file too big to hold in memory must be refused without reading it.
+    if size > max_bytes:
+        yield InputError(
+            name,
+            f"文件大小 {_size(size)} 超过整体读取的上限 {_size(max_bytes)};"
+            "请改用 JSONL (每行一个对话,流式读取,不受此限制),或调高上限 (--max-file-mb)",
+        )
+        return
+    if suffix in _BINARY:
+        yield from read_xlsx(path, name)
+        return
+    try:
+        text = decode(path.read_bytes())
+    except EncodingError as exc:
+        yield InputError(name, exc.message)
+        return
+    if not text.strip():
+        yield InputError(name, "文件为空")
+        return
+    yield from _TEXT_READERS[suffix](text, path, name)
+
+
+def _walk(root: Path) -> Iterator[Path | InputError]:
+    """Supported files below `root` in sorted order; hidden entries and Excel lock files skipped."""
+    problems: list[OSError] = []
+    found = False
+    for folder, subfolders, files in os.walk(root, onerror=problems.append):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for file in sorted(files):
+            if not file.startswith((".", "~$")) and Path(file).suffix.lower() in SUPPORTED_EXTENSIONS:
+                found = True
+                yield Path(folder) / file
+    for problem in problems:
+        yield InputError(str(problem.filename or root), f"无法读取目录: {problem.strerror or problem}")
+    if not found and not problems:
+        yield InputError(str(root), f"目录中没有支持的文件 (支持: {' '.join(SUPPORTED_EXTENSIONS)})")

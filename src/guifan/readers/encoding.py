@@ -26,13 +26,20 @@ class EncodingError(ValueError):
         self.message = message
 
 
-def _decode(data: bytes, final: bool) -> tuple[str, str]:
-    """(encoding, text); with final=False a character cut at the end of `data` is not an error."""
+def _strict(data: bytes, final: bool) -> tuple[str, str] | None:
     for encoding in _STRICT:
         try:
             return encoding, codecs.getincrementaldecoder(encoding)().decode(data, final=final)
         except UnicodeDecodeError:
             continue
+    return None
+
+
+def _decode(data: bytes, final: bool) -> tuple[str, str]:
+    """(encoding, text); with final=False a character cut at the end of `data` is not an error."""
+    strict = _strict(data, final)
+    if strict is not None:
+        return strict
     from charset_normalizer import from_bytes  # slow import, rarely needed
 
     best = from_bytes(data).best()
@@ -47,13 +54,24 @@ def decode(data: bytes) -> str:
 
 
 def detect(head: bytes) -> str:
-    """The encoding of a file judged from its first bytes."""
+    """The encoding of a streamed file judged from its first bytes.
+
+    One damaged line must not change how the others are read: when most of the head's lines
+    decode with a strict encoding, that is the file's encoding.
+    """
+    strict = _strict(head, final=False)
+    if strict is not None:
+        return strict[0]
+    lines = head.split(b"\n")[:-1] or [head]  # the last piece may be cut short
+    for encoding in _STRICT:
+        if 2 * sum(_decode_line(line, (encoding,)) is not None for line in lines) > len(lines):
+            return encoding
     return _decode(head, final=False)[0]
 
 
 def _ascii_compatible(encoding: str) -> bool:
     """True when a newline byte is always a line end (UTF-8, GB18030, Big5 …; not UTF-16)."""
-    return "\n".encode(encoding) == b"\n"
+    return "a\n".encode(encoding).endswith(b"a\n")  # endswith: utf-8-sig puts a BOM in front
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str | EncodingError]]:
@@ -72,16 +90,17 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str | EncodingError]]:
         # strict encodings too. utf-8-sig drops a BOM at the start of line 1, nothing else.
         tries = (encoding,) + tuple(e for e in _STRICT if e != encoding)
         for lineno, raw in enumerate(fh, start=1):
-            yield lineno, _decode_line(raw, tries)
+            text = _decode_line(raw, tries)
+            yield lineno, EncodingError(f"该行无法解码 ({ENCODING_ERROR})") if text is None else text
 
 
-def _decode_line(raw: bytes, encodings: tuple[str, ...]) -> str | EncodingError:
+def _decode_line(raw: bytes, encodings: tuple[str, ...]) -> str | None:
     for encoding in encodings:
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    return EncodingError(f"该行无法解码 ({ENCODING_ERROR})")
+    return None
 
 
 def _iter_wide(fh: BinaryIO, encoding: str) -> Iterator[tuple[int, str | EncodingError]]:

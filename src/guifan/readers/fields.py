@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from guifan.model import Channel, Conversation, Role, Turn
 
@@ -58,6 +58,9 @@ _SPEAKER_NAME = re.compile(rf"^{speaker_pattern()}$", re.IGNORECASE)
 
 
 def parse_role(value: Any) -> Role:
+    role = ROLE_ALIASES.get(value) if isinstance(value, str) else None
+    if role is not None:  # the common case, without a regex
+        return role
     if value is None or (isinstance(value, str) and not value.strip()):
         raise FieldError(MISSING, "role")
     if isinstance(value, str):
@@ -137,7 +140,9 @@ def parse_time(value: Any, key: str) -> float | datetime | None:
     if value is None or value == "":
         return None
     seconds: float | None = None
-    if isinstance(value, bool):
+    if value.__class__ is float or value.__class__ is int:  # the common case first
+        seconds = float(value)
+    elif isinstance(value, bool):
         pass
     elif isinstance(value, (int, float)):
         seconds = float(value)
@@ -152,7 +157,8 @@ def parse_time(value: Any, key: str) -> float | datetime | None:
         clock = _CLOCK.match(text)
         if _NUMBER.match(text):
             seconds = float(text)
-        elif clock and int(clock["m"]) < 60 and float(clock["s"].replace(",", ".")) < 60:
+        elif clock and float(clock["s"].replace(",", ".")) < 60 and (clock["h"] is None or int(clock["m"]) < 60):
+            # "75:30" is fine (long recordings count minutes past 59); "1:75:00" and "1:75" are not.
             seconds = parse_clock(text)
         elif _DATE_TIME.match(text):
             return parse_datetime(text, key)
@@ -177,18 +183,9 @@ def resolve_times(pairs: list[tuple[Any, Any]]) -> tuple[list[tuple[float | None
         except FieldError as exc:
             exc.index = index
             raise
-    values = [(index, key, value) for index, pair in enumerate(parsed)
-              for key, value in zip(("start", "end"), pair) if value is not None]
     origin = None
-    if values:
-        index, key, first = values[0]
-        for index, key, value in values:
-            if isinstance(value, datetime) != isinstance(first, datetime):
-                raise FieldError("同一对话中不能混用时间戳和秒数", key, index)
-            if isinstance(value, datetime) and (value.tzinfo is None) != (first.tzinfo is None):
-                raise FieldError("同一对话中的时间戳有的带时区,有的不带", key, index)
-        if isinstance(first, datetime):
-            origin = min(value for _, _, value in values)
+    if any(isinstance(value, datetime) for pair in parsed for value in pair):
+        origin = _origin(parsed)
     result: list[tuple[float | None, float | None]] = []
     for index, (start, end) in enumerate(parsed):
         if origin is not None:
@@ -198,24 +195,49 @@ def resolve_times(pairs: list[tuple[Any, Any]]) -> tuple[list[tuple[float | None
             end = start
         elif start is None:
             raise FieldError("有结束时间却没有开始时间", "start", index)
-        if end is not None and end < start:
+        elif end < start:
             raise FieldError(f"结束时间 {end:g} 秒早于开始时间 {start:g} 秒", "end", index)
         result.append((start, end))
     return result, origin
+
+
+def _origin(parsed: list[tuple[Any, Any]]) -> datetime:
+    """The earliest stamp, once every time is known to be a stamp of the same kind."""
+    values = [(index, key, value) for index, pair in enumerate(parsed)
+              for key, value in zip(("start", "end"), pair) if value is not None]
+    first = values[0][2]
+    for index, key, value in values:
+        if isinstance(value, datetime) != isinstance(first, datetime):
+            raise FieldError("同一对话中不能混用时间戳和秒数", key, index)
+        if isinstance(value, datetime) and (value.tzinfo is None) != (first.tzinfo is None):
+            raise FieldError("同一对话中的时间戳有的带时区,有的不带", key, index)
+    return min(value for _, _, value in values)
+
+
+def scalar(value: str) -> Any:
+    """A metadata value written as text: "8" is the number 8 (rules compare ring_seconds etc.)."""
+    value = value.strip()
+    for kind in (int, float):
+        try:
+            number = kind(value)
+        except ValueError:
+            continue
+        return number if math.isfinite(number) else value
+    return value
 
 
 def type_name(value: Any) -> str:
     """The JSON name of a value's type, for messages."""
     if value is None:
         return "null"
-    for kind, name in ((bool, "布尔值"), ((int, float), "数字"), (str, "字符串"), (Mapping, "对象"), (list, "列表")):
+    for kind, name in ((bool, "布尔值"), ((int, float), "数字"), (str, "字符串"), (dict, "对象"), (list, "列表")):
         if isinstance(value, kind):
             return name
     return type(value).__name__
 
 
 def _turn(raw: Any, index: int) -> tuple[Role, str]:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise FieldError(f"应为对象,而不是{type_name(raw)}", None, index)
     try:
         role = parse_role(raw.get("role"))
@@ -230,7 +252,7 @@ def _turn(raw: Any, index: int) -> tuple[Role, str]:
     return role, text
 
 
-def build(raw: Mapping[str, Any], source: str | None = None) -> Conversation:
+def build(raw: dict[str, Any], source: str | None = None) -> Conversation:
     """Validate one conversation given in the interchange JSON shape; unknown keys are ignored.
 
     Raises FieldError naming the key (and the turn index) of the first problem found.
@@ -249,7 +271,7 @@ def build(raw: Mapping[str, Any], source: str | None = None) -> Conversation:
     started_at = parse_datetime(raw.get("started_at"))
     agent_id = parse_identifier(raw.get("agent_id"), "agent_id")
     metadata = raw.get("metadata")
-    if metadata is not None and not isinstance(metadata, Mapping):
+    if metadata is not None and not isinstance(metadata, dict):
         raise FieldError(f"应为对象,而不是{type_name(metadata)}", "metadata")
     spoken = [_turn(turn, index) for index, turn in enumerate(turns)]
     times, origin = resolve_times([(turn.get("start"), turn.get("end")) for turn in turns])

@@ -102,6 +102,7 @@ class Settings(_Strict):
     interruption_tolerance_seconds: float = 0.5
     backchannel_max_chars: int = 6
     long_customer_turn_seconds: float = 20
+    chat_typing_seconds: float = 20
     soothing_repeat_limit: int = 3
     closing_window: int = 3
     min_turns_for_confirmation: int = 4

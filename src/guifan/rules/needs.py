@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity
 from guifan.rules.courtesy import ReplyRule
+from guifan.rules.opening import CLOSING_OFFER
 
 
 @register
@@ -38,7 +40,7 @@ class NeedNotConfirmed(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        if len(ctx.customer) < self.settings.min_turns_for_confirmation:
+        if len(ctx.customer) < ctx.settings.min_turns_for_confirmation:
             return
         before = _before_closing(ctx)
         if before and not any(v.has("confirm_need") for v in before):
@@ -48,14 +50,16 @@ class NeedNotConfirmed(Rule):
 def _before_closing(ctx: CheckContext) -> list[TurnView]:
     """Agent turns before the closing (the first offer of further help in the closing window)."""
     window = ctx.agent[-ctx.settings.closing_window:]
-    start = next((v.index for v in window if v.has("closing_offer")), None)
+    start = next((v.index for v in window if v.has(*CLOSING_OFFER.categories)), None)
     return [v for v in ctx.agent if start is None or v.index < start]
 
 
 # A number the customer gives: 5+ digits (spaces or dashes inside allowed), Chinese digits read one
-# by one, or a masked order / phone / number entity.
+# by one, or a masked order / phone / account entity. A masked [数字x] can be any number (a
+# quantity, a price), so it counts only where the turn names what it identifies (订单号, 手机号…).
 _DIGITS = re.compile(r"\d(?:[\s-]?\d){4,}|[零〇一二三四五六七八九幺]{5,}")
-_MASK = re.compile(r"\[(?:订单|电话|数字|手机|账号|卡号)[^\]]{0,6}\]")
+_MASK = re.compile(r"\[(?:订单|电话|手机|账号|卡号|身份证)[^\]]{0,6}\]")
+_NUMBER_MASK = re.compile(r"\[数字[^\]]{0,6}\]")
 _CN_DIGITS = str.maketrans("零〇一幺二三四五六七八九", "001123456789")
 
 
@@ -72,7 +76,7 @@ class KeyInfoNotReadBack(ReplyRule):
     channels = frozenset({Channel.PHONE})
     reach = 2
     what = (
-        "客户报了号码或编码(5 位以上数字,或脱敏的[订单x]/[电话x]/[数字x])后,客服在接下来两句内既没有复述号码,"
+        "客户报了号码或编码(5 位以上数字,或脱敏的[订单x]/[电话x],或提到订单号、手机号等时的[数字x])后,客服在接下来两句内既没有复述号码,"
         "也没有请客户确认(「我帮您重复一下」「…,对吗?」)。只检查电话渠道。"
     )
     why = "电话里的号码最容易听错;复述核对能避免查错订单、打错电话。"
@@ -85,6 +89,8 @@ class KeyInfoNotReadBack(ReplyRule):
 
     def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
         match = _DIGITS.search(view.text) or _MASK.search(view.text)
+        if match is None and view.has("info_item"):
+            match = _NUMBER_MASK.search(view.text)
         return match.group(0) if match else None
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
@@ -121,6 +127,10 @@ class ImpoliteInfoRequest(Rule):
             yield self.finding(view, "索要客户信息时未使用礼貌用语(请、麻烦您、可以吗…)", view.first("info_request"))
 
 
+def _asks(text: str) -> bool:
+    return "?" in text or "\uff1f" in text
+
+
 @register
 class VagueStatementNotClarified(ReplyRule):
     code = "NED004"
@@ -139,17 +149,14 @@ class VagueStatementNotClarified(ReplyRule):
     )
 
     def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
-        hit = view.first(self.trigger)
-        if hit is not None:
-            whole = view.loose if hit.phrase.form == "loose" else view.basic
-            return view.text.strip() if (hit.start, hit.end) == (0, len(whole)) else None
-        # Nothing but question marks (and fillers).
-        if not view.loose and ("?" in view.text or "?" in view.text):
+        # The whole turn is a vague phrase (fillers aside), or nothing but question marks.
+        whole = any(textnorm.loosen(h.phrase.key) == view.loose for h in view.find(self.trigger))
+        if whole or (not view.loose and _asks(view.text)):
             return view.text.strip()
         return None
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         reply = replies[0]
-        if reply.has("clarify") or "?" in reply.text or "?" in reply.text:
+        if reply.has("clarify") or _asks(reply.text):
             return None
         return f"客户表达不清(「{said}」),客服未主动询问"

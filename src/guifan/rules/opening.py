@@ -1,8 +1,9 @@
 """开场: greeting and offer of help (S-A1, S-A3), holiday wording (S-A2), answering within three
 rings (S-A4) and addressing the customer by surname (S-A5).
 
-Also holds ``Part`` / ``missing_parts``, the "these turns must say each of …" check shared with the
-closing and outbound families.
+Also holds what the closing and outbound families share with the opening: ``Part`` /
+``missing_parts`` (the "these turns must say each of …" check), the opening and closing parts, and
+``is_outbound``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ def lacking_message(what: str, missing: list[str]) -> str:
 
 GREETING = Part("问候语(您好)", ("greeting",))
 OFFER_HELP = Part("提供帮助(请问有什么可以帮您)", ("offer_help",))
+CLOSING_OFFER = Part("征询(请问还有其他可以帮您的吗)", ("closing_offer",))
+# Thanks for the support or the call, a wish (祝您生活愉快) or 再见. A rating invitation alone is not a farewell.
+FAREWELL = Part("致谢道别(感谢您的支持,祝您生活愉快,再见)", ("closing_thanks", "farewell"))
+
+
+_OUTBOUND = {"outbound", "out", "呼出", "外呼", "回访", "callback", "follow-up", "follow_up"}
+
+
+def is_outbound(metadata) -> bool:
+    """Metadata ``direction: outbound`` or ``type: 回访`` (case-insensitive, a few synonyms)."""
+    return any(str(metadata.get(key, "")).strip().lower() in _OUTBOUND for key in ("direction", "type"))
 
 
 def opening_interrupted(ctx: CheckContext, first: TurnView) -> bool:
@@ -79,13 +91,13 @@ class OpeningGreeting(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         first = ctx.agent[0] if ctx.agent else None
-        if first is None:
-            return
+        if first is None or is_outbound(ctx.conversation.metadata):
+            return  # an outbound call opens with identity and purpose instead (S-I1, OUT001)
         phone = ctx.conversation.channel is Channel.PHONE
         if not phone or opening_interrupted(ctx, first):
             if first.has(*GREETING.categories, *OFFER_HELP.categories):
                 return
-            missing = [GREETING.label]
+            missing = [f"{GREETING.label}或{OFFER_HELP.label}"]
         else:
             missing = missing_parts([first], (GREETING, OFFER_HELP))
             company = self.rulebook.company.name
@@ -147,8 +159,8 @@ class HolidayWording(Rule):
             )
         if not ctx.ends_with_agent:
             return
-        closing = ctx.agent[-self.settings.closing_window:]
-        if any(v.has("farewell", "closing_thanks") for v in closing) and not any(v.has(wish_cat) for v in closing):
+        closing = ctx.agent[-ctx.settings.closing_window:]
+        if FAREWELL.said_in(closing) and not any(v.has(wish_cat) for v in closing):
             yield self.finding(closing[-1], f"节假日结束语应说「{wish}」", suggestion=wish)
 
 
@@ -183,8 +195,8 @@ class SlowAnswer(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         meta = ctx.conversation.metadata
-        limit = self.settings.max_ring_seconds
-        max_rings = limit / self.settings.seconds_per_ring
+        limit = ctx.settings.max_ring_seconds
+        max_rings = limit / ctx.settings.seconds_per_ring
         at = ctx.agent[0] if ctx.agent else None
         seconds = next((n for k in ("ring_seconds", "queue_seconds") if (n := _number(meta.get(k))) is not None), None)
         rings = _number(meta.get("rings"))
@@ -205,6 +217,14 @@ _GIVES_SURNAME = re.compile(rf"(?:我|免贵|本人)姓(?P<a>{_SURNAME})|(?:我�
 # The reply to 您贵姓: 王 / 姓王 / 王先生 / 王小明.
 _ANSWER = re.compile(rf"^\W*(?:我|免贵)?姓?(?P<a>{_SURNAME})(?:{_TITLE})?[\u4e00-\u9fff]{{0,2}}\W*$")
 _NOT_SURNAME = set("名你我他她它的是个这那了啊呢吧嗯哦就都也还在有不没算")
+# A bare reply to 您贵姓 ("好的", "干嘛") is taken as a surname only if it starts with a common one.
+_COMMON_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温"
+    "康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂"
+    "成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫"
+    "费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝"
+)
 
 
 def _surname(raw: str) -> str | None:
@@ -265,6 +285,6 @@ class SurnameIgnored(Rule):
             if not (asked and asked[-1].has("ask_surname")):
                 return None
             match = _ANSWER.match(view.text.strip())
-            if match is None:
-                return None
+            surname = _surname(match.group("a")) if match else None
+            return surname if surname and (surname.startswith("[") or surname[0] in _COMMON_SURNAMES) else None
         return _surname(match.group("a") or match.group("b"))
