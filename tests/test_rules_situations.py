@@ -21,10 +21,18 @@ def turns(code: str, example: str) -> list[int]:
 
 
 def test_impolite_prompt_names_what_is_missing():
-    (impolite, hang_up) = findings("SPC002", "客户: 喂……\n客服: 您的声音太小,请您拿起话筒说话。")
-    assert "致歉" in impolite.message and "礼貌请求" not in impolite.message
+    (impolite, hang_up) = findings("SPC002", "客户: 喂……\n客服: 您的声音太小,听不清。")
+    assert "致歉" in impolite.message and "礼貌请求" in impolite.message
     assert impolite.turn == 1 and impolite.quote == "您的声音太小"
-    assert "直接结束" in hang_up.message
+    assert "直接结束" in hang_up.message and hang_up.quote == "您的声音太小,听不清。"
+    (impolite,) = findings("SPC002", "客户: 喂……\n客服: 您的声音太小,请您拿起话筒说话。")
+    assert "致歉" in impolite.message and "礼貌请求" not in impolite.message
+
+
+def test_request_left_to_the_customer_is_not_a_hang_up():
+    # The agent asked and gave the floor to the customer: who hung up is unknown.
+    assert findings("SPC002", "客户: 喂……\n客服: 对不起,请您大声一点,好吗?") == []
+    assert len(findings("SPC002", "客户: 喂……\n客服: 对不起,请您大声一点,好吗?再见。")) == 1
 
 
 def test_polite_prompt_answered_by_the_customer_is_fine():
@@ -179,8 +187,9 @@ def test_two_warnings_then_notice_and_goodbye_is_fine():
     assert findings("SPC008", example) == []
 
 
-def test_goodbye_right_after_abuse_without_warnings():
-    assert turns("SPC008", "客户: 你们都是神经病\n客服: 再见。") == [1]
+@pytest.mark.parametrize("abuse", ["你们都是神经病", "滚!", "你他妈的会不会办事", "SB客服"])
+def test_goodbye_right_after_abuse_without_warnings(abuse):
+    assert turns("SPC008", f"客户: {abuse}\n客服: 再见。") == [1]
 
 
 def test_calmed_customer_and_innocent_words_are_not_abuse():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterator
 
@@ -14,6 +14,7 @@ from guifan.rulebook import Rulebook
 
 _OPEN_QUOTES = "“「『‘《"
 _CLOSE_QUOTES = "”」』’》"
+_ANY_QUOTE = _OPEN_QUOTES + '"'
 _REPORTING_CUES = ("你说", "你提到", "你反映", "你觉得", "你认为", "你的意思是", "你刚才说", "你说的")
 
 
@@ -24,6 +25,7 @@ class TurnView:
     basic: str
     loose: str
     _by_category: dict[str, list[Hit]]
+    _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
 
     @property
     def hits(self) -> list[Hit]:
@@ -49,14 +51,21 @@ class TurnView:
         return self._by_category.get(category, [])
 
     def has(self, *categories: str) -> bool:
-        return any(c in self._by_category for c in categories)
+        for category in categories:
+            if category in self._by_category:
+                return True
+        return False
 
     def first(self, category: str) -> Hit | None:
         found = self._by_category.get(category)
         return min(found, key=lambda h: h.start) if found else None
 
     def span(self, hit: Hit) -> tuple[int, int]:
-        return textnorm.original_span(self.text, hit.phrase.form, hit.start, hit.end)
+        form = hit.phrase.form
+        positions = self._offsets.get(form)
+        if positions is None:
+            positions = self._offsets[form] = textnorm.offsets(self.text, form)
+        return positions[hit.start], positions[hit.end - 1] + 1
 
     def quote(self, hit: Hit) -> str:
         start, end = self.span(hit)
@@ -137,21 +146,20 @@ class CheckContext:
         Either the phrase sits inside quotation marks, or the agent introduces it with a reporting
         cue (您说/您提到/您反映…) and the customer said it earlier.
         """
-        start, _ = view.span(hit)
-        before = view.text[:start]
-        if any(before.count(o) > before.count(c) for o, c in zip(_OPEN_QUOTES, _CLOSE_QUOTES)):
-            return True
-        if before.count('"') % 2 == 1:
-            return True
-        said_by_customer = any(
-            hit.phrase.key in (c.loose if hit.phrase.form == "loose" else c.basic)
-            for c in self.customer
-            if c.index < view.index
-        )
-        if not said_by_customer:
+        text = view.text
+        if any(q in text for q in _ANY_QUOTE):
+            before = text[: view.span(hit)[0]]
+            if any(before.count(o) > before.count(c) for o, c in zip(_OPEN_QUOTES, _CLOSE_QUOTES)):
+                return True
+            if before.count('"') % 2 == 1:
+                return True
+        loose_form = hit.phrase.form == "loose"
+        prefix = (view.loose if loose_form else view.basic)[: hit.start]
+        if not any(cue in prefix for cue in _REPORTING_CUES):
             return False
-        prefix = view.basic[: hit.start] if hit.phrase.form == "basic" else view.loose[: hit.start]
-        return any(cue in prefix for cue in _REPORTING_CUES)
+        return any(
+            hit.phrase.key in (c.loose if loose_form else c.basic) for c in self.customer if c.index < view.index
+        )
 
     # -- timing ---------------------------------------------------------------------------------
 

@@ -95,7 +95,16 @@ class NoApologyOnComplaint(AfterComplaintRule):
         "客户: 收到的杯子碎了\n客服: 已为您申请换新。妹子怠慢的地方,您多多包涵哦。",
         "客户: 我没有不满意,就是问问发票什么时候开\n客服: 发票会在订单完成后开具。",
         "客户: 不着急,帮我看看什么时候发货\n客服: 预计明天发货。",
+        "客户: 订单123456到哪了\n客服: 显示已完成,是没有收到吗?\n客户: 没\n"
+        "客服: 很抱歉给您带来不便,我帮您联系站点。\n客户: 都三天了,怎么还没送到\n客服: 站点回复今天送达。",
     )
+
+    def satisfied(self, ctx: CheckContext, start: TurnView, categories: tuple[str, ...]) -> bool:
+        # Dissatisfaction often shows before it is spelled out ("没" … "都三天了,怎么还没送到"): an
+        # apology in the agent turn just before the explicit complaint answers the same problem.
+        before = ctx.agent_before(start.index)
+        since = before[-1].index - 1 if before else start.index
+        return bool(agent_hits_after(ctx, since, *categories))
 
 
 class FormalComplaintRule(AfterComplaintRule):

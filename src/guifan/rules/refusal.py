@@ -20,8 +20,9 @@ from guifan.model import Finding
 _CLAUSE_END = set(",，。.!！;；~～、\n") | {" ", "\u3000"}
 _QUESTION_MARKS = set("?？")
 _QUESTION_PARTICLES = ("吗", "么", "嘛", "不")
-# A next turn that offers further help or says goodbye has left the matter ("后期有问题可以随时反馈").
-CLOSING = ("closing_offer", "farewell")
+_INTERROGATIVES = ("什么", "哪", "怎么", "为何", "多少", "几")
+# A next turn that says goodbye has left the matter ("后期有问题可以随时反馈我们哦…再见!").
+CLOSING = ("farewell",)
 
 
 def is_question(view: TurnView, hit: Hit) -> bool:
@@ -36,7 +37,7 @@ def is_question(view: TurnView, hit: Hit) -> bool:
             break
         tail.append(ch)
     clause = "".join(tail).rstrip("".join(textnorm.FILLERS))
-    return clause.endswith(_QUESTION_PARTICLES)
+    return clause.endswith(_QUESTION_PARTICLES) or any(w in clause for w in _INTERROGATIVES)
 
 
 def echoes_customer(ctx: CheckContext, view: TurnView, hit: Hit) -> bool:
@@ -161,8 +162,13 @@ class BareRefusal(FollowUpRule):
     )
 
     def relevant(self, ctx: CheckContext, view: TurnView, hit: Hit) -> bool:
-        # Services not offered are S-E3's business.
-        return not view.has("service_not_offered") and not is_question(view, hit) and not echoes_customer(ctx, view, hit)
+        if view.has("service_not_offered"):
+            return False  # S-E3's business
+        if is_question(view, hit) or echoes_customer(ctx, view, hit):
+            return False
+        # "A面灯能关掉吗" - "不可以的": an answer about the product, not a declined request.
+        asked = next((c for c in reversed(ctx.customer) if c.index < view.index), None)
+        return asked is None or not asked.has("customer_capability_question")
 
     def message(self, quote: str, missing: list[str]) -> str:
         return f"客服拒绝了客户的要求(「{quote}」),没有{'、'.join(missing)}"

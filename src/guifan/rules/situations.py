@@ -61,8 +61,9 @@ def ended_right_after(ctx: CheckContext, view: TurnView, remedy: tuple[str, ...]
     """The agent turn that ended the conversation right after ``view`` without any ``remedy`` said.
 
     "Right after": the customer said nothing more, or replied once without taking leave and the
-    agent's only answer closed the conversation. None when the talk went on, when the customer had
-    the last word (who hung up is unknown), or when an agent turn from ``since`` on says a remedy.
+    agent's only answer closed the conversation. None when the talk went on, when an agent turn from
+    ``since`` on says a remedy, or when who hung up is unknown: the customer had the last word, or
+    the agent's last turn politely asked them to do something and did not close.
     """
     tail = [v for v in ctx.turns[view.index:] if v.role is not Role.SYSTEM]
     if tail[-1].is_customer:
@@ -71,7 +72,8 @@ def ended_right_after(ctx: CheckContext, view: TurnView, remedy: tuple[str, ...]
         return None
     replies = [v for v in tail if v.is_customer]
     if not replies:
-        return tail[-1]
+        last = tail[-1]
+        return last if last.has(*CLOSING) or not last.has("polite_request_marker") else None
     if len(replies) > 1 or replies[0].has(*TAKING_LEAVE):
         return None
     answer = tail[-1]
