@@ -40,7 +40,7 @@ class Pause:
     silence: float  # seconds of silence, as measured
     seconds: float  # seconds counted as waiting (silence minus chat typing time)
     announced: bool  # the opener asked the customer to wait
-    lookup: bool  # the silence looks like a lookup (announced, reported or thanked for)
+    lookup: bool  # looks like a lookup: the opener announced one, or the resume reports or thanks
     customer_asked: bool  # the customer asked the agent to wait just before
 
     def is_hold(self, ctx: CheckContext) -> bool:

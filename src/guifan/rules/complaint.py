@@ -29,10 +29,22 @@ def said(view: TurnView) -> str:
     return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
 
 
+def _own_hits(ctx: CheckContext, index: int, categories: tuple[str, ...]) -> Iterator[tuple[TurnView, Hit]]:
+    for view in ctx.agent:
+        if view.index > index:
+            for category in categories:
+                for hit in view.find(category):
+                    if not ctx.is_quoted(view, hit):
+                        yield view, hit
+
+
 def agent_hits_after(ctx: CheckContext, index: int, *categories: str) -> list[tuple[TurnView, Hit]]:
-    """The agent's own hits of any of ``categories`` after turn ``index``, in conversation order."""
-    found = [(v, h) for c in categories for v, h in ctx.agent_hits(c) if v.index > index]
-    return sorted(found, key=lambda vh: (vh[0].index, vh[0].span(vh[1])[0]))
+    """The agent's own hits (not quoting the customer) of ``categories`` after turn ``index``, by turn."""
+    return sorted(_own_hits(ctx, index, categories), key=lambda vh: (vh[0].index, vh[1].start))
+
+
+def agent_says_after(ctx: CheckContext, index: int, *categories: str) -> bool:
+    return next(_own_hits(ctx, index, categories), None) is not None
 
 
 def last_agent_after(ctx: CheckContext, index: int) -> TurnView | None:
@@ -57,7 +69,7 @@ class AfterComplaintRule(Rule):
         return turns[0] if turns else None
 
     def satisfied(self, ctx: CheckContext, start: TurnView, categories: tuple[str, ...]) -> bool:
-        return bool(agent_hits_after(ctx, start.index, *categories))
+        return agent_says_after(ctx, start.index, *categories)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         start = self.trigger(ctx)
@@ -104,7 +116,7 @@ class NoApologyOnComplaint(AfterComplaintRule):
         # apology in the agent turn just before the explicit complaint answers the same problem.
         before = ctx.agent_before(start.index)
         since = before[-1].index - 1 if before else start.index
-        return bool(agent_hits_after(ctx, since, *categories))
+        return agent_says_after(ctx, since, *categories)
 
 
 class FormalComplaintRule(AfterComplaintRule):
@@ -372,6 +384,8 @@ class RepeatedSoothing(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         seen: dict[str, list[tuple[TurnView, tuple[int, int]]]] = defaultdict(list)
         for view in ctx.agent:
+            if not view.has("soothing"):
+                continue
             keys = {h.phrase.key for h in view.find("soothing") if not ctx.is_quoted(view, h)}
             if not keys:
                 continue
@@ -394,7 +408,7 @@ class GoodsProblemMishandled(Rule):
     clauses = ("S-D8",)
     category = "complaint"
     what = (
-        "客户反映物流、错发或商品破损问题时:客服没有先查询订单、物流或出库记录就下结论;"
+        "客户反映物流、错发或商品破损问题时:物流、错发问题客服没有先查询订单、物流或出库记录就下结论;"
         "错发、破损时没有提供补救(补发、重新发货、退款、换货、售后…);承认是我方失误却没有致歉。"
     )
     why = "先查记录才能判断责任;确属我方问题时,致歉并立即补发或全额退款是标准处理。"
@@ -410,6 +424,8 @@ class GoodsProblemMishandled(Rule):
     )
 
     TOPICS = ("customer_logistics", "customer_wrong_item", "customer_damaged")
+    GOODS = ("customer_wrong_item", "customer_damaged")
+    RECORDED = ("customer_logistics", "customer_wrong_item")
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         topical = [v for v in ctx.complaint_turns if v.has(*self.TOPICS)]
@@ -419,17 +435,18 @@ class GoodsProblemMishandled(Rule):
         last = last_agent_after(ctx, start.index)
         if last is None:
             return
-        goods = next((v for v in topical if v.has("customer_wrong_item", "customer_damaged")), None)
-        remedies = agent_hits_after(ctx, start.index, "remedy")
-        checks = agent_hits_after(ctx, start.index, "check_record")
-        # "Before concluding": the record is checked no later than the first remedy offered.
-        concluded = remedies[0][0] if remedies else last
-        if not checks or checks[0][0].index > concluded.index:
-            yield self.finding(concluded, f"客户反映「{said(start)}」,客服未先查询订单、物流或出库记录就下结论")
-        if goods is not None and not agent_hits_after(ctx, goods.index, "remedy"):
+        goods = next((v for v in topical if v.has(*self.GOODS)), None)
+        remedies = agent_hits_after(ctx, goods.index, "remedy") if goods is not None else []
+        if any(v.has(*self.RECORDED) for v in topical):
+            # Check first: the record must be looked at (even before the complaint) no later than
+            # the remedy offered, or at all when there is none. Damage alone needs no record.
+            concluded = remedies[0][0] if remedies else last
+            checked = agent_hits_after(ctx, -1, "check_record", "lookup_report", "verify_order")
+            if not checked or checked[0][0].index > concluded.index:
+                yield self.finding(concluded, f"客户反映「{said(start)}」,客服未先查询订单、物流或出库记录就下结论")
+        if goods is not None and not remedies:
             yield self.finding(last, f"客户反映错发或破损(「{said(goods)}」),客服没有提供补发、退款、换货等补救方案")
-        apologies = agent_hits_after(ctx, start.index, "apology")
-        for view, hit in agent_hits_after(ctx, start.index, "own_fault"):
-            if not apologies:
-                yield self.finding(view, f"客服承认是我方失误(「{view.quote(hit)}」)却没有致歉", hit)
-            break
+        fault = agent_hits_after(ctx, start.index, "own_fault")
+        if fault and not agent_says_after(ctx, start.index, "apology"):
+            view, hit = fault[0]
+            yield self.finding(view, f"客服承认是我方失误(「{view.quote(hit)}」)却没有致歉", hit)

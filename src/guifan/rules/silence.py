@@ -61,7 +61,8 @@ class SilentCallProtocol(Rule):
         "无声电话或无内容的在线咨询(客户始终没有说话)须按顺序处理:问候 → 等待 → 再次问候 → 等待 → 无声电话结束语"
         "(电话:「对不起,您的电话没有声音,请您换一部电话再次打来,好吗?再见!」;在线:「我无法看到您咨询的问题……」)。"
         "检查未再次问候就结束、没有结束语就结束,以及(有时间戳时)两步之间等待不足 settings.silent_call_wait_seconds"
-        "(电话5秒、在线3秒)。"
+        "(电话5秒、在线3秒)。「听不到您的声音」也算一次问候;「听不清…请您换一部电话再次打来」也算结束语"
+        "(声音太小而没有被转写出来的客户,看起来和无声电话一样)。"
     )
     why = (
         "客户可能只是暂时没有出声,按流程问候两次并说明原因再结束,既给客户机会,也避免被认为无故挂机。"
@@ -101,16 +102,17 @@ class SilentCallProtocol(Rule):
             yield from self._check_wait(prompts[0], prompts[1], wait, f"{kind}:客服再次问候前", greeting)
         if close is None:
             again = "" if len(prompts) >= 2 else ",也未再次问候"
-            yield self.finding(
-                ctx.agent[-1], f"{kind}:客服没有说无声电话结束语就结束了对话{again}", suggestion=closing
-            )
+            message = f"{kind}:客服没有说结束语(说明原因、请客户再次联系)就结束了对话{again}"
+            yield self.finding(ctx.agent[-1], message, suggestion=closing)
         elif len(prompts) < 2:
             step = "再次问候" if prompts else "问候"
             yield self.finding(close, f"{kind}:客服未{step}就说了结束语", suggestion=greeting)
         else:
             yield from self._check_wait(prompts[-1], close, wait, f"{kind}:客服说结束语前", closing)
 
-    def _check_wait(self, before: TurnView, after: TurnView, wait: float, what: str, suggestion: str) -> Iterator[Finding]:
+    def _check_wait(
+        self, before: TurnView, after: TurnView, wait: float, what: str, suggestion: str
+    ) -> Iterator[Finding]:
         if not (before.turn.timed and after.turn.timed):
             return
         waited = after.turn.start - before.turn.end
