@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from guifan import text as textnorm
 from guifan.engine.matcher import Hit, PhraseMatcher
@@ -14,6 +14,7 @@ from guifan.rulebook import Rulebook
 
 _OPEN_QUOTES = "“「『‘《"
 _CLOSE_QUOTES = "”」』’》"
+T = TypeVar("T")
 _ANY_QUOTE = _OPEN_QUOTES + '"'
 _REPORTING_CUES = ("你说", "你提到", "你反映", "你觉得", "你认为", "你的意思是", "你刚才说", "你说的")
 
@@ -71,16 +72,14 @@ class TurnView:
         start, end = self.span(hit)
         return self.text[start:end]
 
+    def ends_clause(self, hit: Hit) -> bool:
+        """Nothing but fillers between the hit and the next punctuation (or the end of the turn)."""
+        for ch in self.text[self.span(hit)[1]:]:
+            if ch in textnorm.FILLERS:
+                continue
+            return not unicodedata.category(ch).startswith(("L", "N"))
+        return True
 
-
-def ends_clause(text: str, hit: Hit) -> bool:
-    """Nothing but fillers between the hit and the next punctuation (or the end of the text)."""
-    end = textnorm.original_span(text, hit.phrase.form, hit.start, hit.end)[1]
-    for ch in text[end:]:
-        if ch in textnorm.FILLERS:
-            continue
-        return not unicodedata.category(ch).startswith(("L", "N"))
-    return True
 
 
 class CheckContext:
@@ -91,21 +90,21 @@ class CheckContext:
         self.rulebook = rulebook
         self.settings = rulebook.settings
         self.timed = conversation.timed
+        self._shared: dict[Callable, object] = {}
         views = []
         for index, turn in enumerate(conversation.turns):
             basic = textnorm.basic(turn.text)
             loose = textnorm.loosen(basic)
             found = matcher.scan(basic, loose)
+            view = TurnView(index, turn, basic, loose, found)
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
-                hits = found[category]
-                if any(h.phrase.entry.ends_clause for h in hits):
-                    kept = [h for h in hits if not h.phrase.entry.ends_clause or ends_clause(turn.text, h)]
-                    if kept:
-                        found[category] = kept
-                    else:
-                        del found[category]
-            views.append(TurnView(index, turn, basic, loose, found))
+                kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h)]
+                if kept:
+                    found[category] = kept
+                else:
+                    del found[category]
+            views.append(view)
         self.turns: list[TurnView] = views
         self.agent: list[TurnView] = [v for v in views if v.is_agent]
         self.customer: list[TurnView] = [v for v in views if v.is_customer]
@@ -178,6 +177,14 @@ class CheckContext:
                 previous = view
 
     # -- shared analyses ------------------------------------------------------------------------
+
+    def shared(self, analysis: Callable[["CheckContext"], T]) -> T:
+        """``analysis(self)``, computed once per conversation however many rules ask for it."""
+        try:
+            return self._shared[analysis]
+        except KeyError:
+            result = self._shared[analysis] = analysis(self)
+            return result
 
     @cached_property
     def complaint_turns(self) -> list[TurnView]:

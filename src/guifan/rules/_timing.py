@@ -55,8 +55,13 @@ class Pause:
         )
 
 
-def pauses(ctx: CheckContext) -> Iterator[Pause]:
+def pauses(ctx: CheckContext) -> list[Pause]:
     """Every pause before an agent turn that follows an earlier agent turn, in order."""
+    return ctx.shared(_pauses)
+
+
+def _pauses(ctx: CheckContext) -> list[Pause]:
+    found: list[Pause] = []
     silence_before = {after.index: gap for _, after, gap in ctx.gaps()}
     typing = ctx.settings.chat_typing_seconds if ctx.conversation.channel is Channel.CHAT else 0.0
     opener: TurnView | None = None
@@ -68,7 +73,7 @@ def pauses(ctx: CheckContext) -> Iterator[Pause]:
             if opener is not None:
                 announced = opener.has("hold_request")
                 silence = since_opener + gap if announced else gap
-                yield Pause(
+                found.append(Pause(
                     resume=view,
                     opener=opener,
                     silence=silence,
@@ -76,11 +81,12 @@ def pauses(ctx: CheckContext) -> Iterator[Pause]:
                     announced=announced,
                     lookup=opener.has("lookup_announce") or view.has("lookup_report", "hold_thanks"),
                     customer_asked=previous is not None and previous.is_customer and previous.has("hold_request"),
-                )
+                ))
             opener, since_opener = view, 0.0
         else:
             since_opener += gap
         previous = view
+    return found
 
 
 def is_backchannel(view: TurnView, ctx: CheckContext) -> bool:
