@@ -118,6 +118,13 @@ class CheckContext:
     def agent_after(self, index: int) -> Iterator[TurnView]:
         return (v for v in self.turns[index + 1:] if v.is_agent)
 
+    def prev_agent(self, index: int) -> TurnView | None:
+        """The last agent turn before turn ``index``."""
+        for view in reversed(self.turns[:index]):
+            if view.is_agent:
+                return view
+        return None
+
     def agent_before(self, index: int) -> list[TurnView]:
         return [v for v in self.turns[:index] if v.is_agent]
 

@@ -33,10 +33,7 @@ class Phrase:
     # Near-miss guards in the same normalized form as ``key``.
     not_followed_by: tuple[str, ...] = ()
     not_preceded_by: tuple[str, ...] = ()
-
-    @property
-    def guarded(self) -> bool:
-        return bool(self.not_followed_by or self.not_preceded_by)
+    guarded: bool = False  # has near-miss guards (precomputed: checked for every match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +73,7 @@ class PhraseMatcher:
                         category, entry.text, key, form, entry,
                         tuple(norm(x) for x in entry.unless_followed_by),
                         tuple(norm(x) for x in entry.unless_preceded_by),
+                        bool(entry.unless_followed_by or entry.unless_preceded_by),
                     )
                     by_form[form].setdefault(key, []).append(phrase)
         self._keys = {form: list(table) for form, table in by_form.items()}
@@ -106,11 +104,12 @@ class PhraseMatcher:
                 for phrase in phrases[index]:
                     if phrase.guarded and _vetoed(phrase, haystack, start, end):
                         continue
+                    hit = Hit(phrase, start, end)
                     hits = found.get(phrase.category)
                     if hits is None:
-                        found[phrase.category] = [Hit(phrase, start, end)]
+                        found[phrase.category] = [hit]
                     else:
-                        hits.append(Hit(phrase, start, end))
+                        hits.append(hit)
         return found
 
 
@@ -118,4 +117,4 @@ def _vetoed(phrase: Phrase, haystack: str, start: int, end: int) -> bool:
     """Near-miss guard: "我不知道您是否方便" is not 推卸语, "请您先听我说明" is not 命令语."""
     if phrase.not_followed_by and haystack.startswith(phrase.not_followed_by, end):
         return True
-    return any(haystack[:start].endswith(x) for x in phrase.not_preceded_by)
+    return bool(phrase.not_preceded_by) and haystack.endswith(phrase.not_preceded_by, 0, start)

@@ -277,7 +277,11 @@ class RepeatComplaintMishandled(Rule):
 
         def first(*categories: str) -> tuple[TurnView, Hit] | None:
             found = agent_hits_after(ctx, start.index, *categories)
-            return found[0] if found else None
+            if not found:
+                return None
+            # Positions of basic and loose hits differ: compare within the turn in the original text.
+            view = found[0][0]
+            return min((vh for vh in found if vh[0] is view), key=lambda vh: view.span(vh[1])[0])
 
         def order(vh: tuple[TurnView, Hit] | None) -> tuple[int, int]:
             return (vh[0].index, vh[0].span(vh[1])[0]) if vh else (1 << 30, 0)

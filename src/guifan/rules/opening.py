@@ -281,8 +281,8 @@ class SurnameIgnored(Rule):
     def _given(ctx: CheckContext, view: TurnView) -> str | None:
         match = _GIVES_SURNAME.search(view.text)
         if match is None:
-            asked = ctx.agent_before(view.index)
-            if not (asked and asked[-1].has("ask_surname")):
+            asked = ctx.prev_agent(view.index)
+            if asked is None or not asked.has("ask_surname"):
                 return None
             match = _ANSWER.match(view.text.strip())
             surname = _surname(match.group("a")) if match else None

@@ -26,7 +26,8 @@ CLOSING = ("farewell",)
 
 
 def is_question(view: TurnView, hit: Hit) -> bool:
-    """The clause holding the hit is a question: it ends with ? or with 吗/么/嘛."""
+    """The rest of the clause holding the hit asks something: it ends with ? or 吗/么/嘛, or holds
+    an interrogative ("无法绑定有什么提示呢")."""
     text = view.text
     end = view.span(hit)[1]
     tail = []
