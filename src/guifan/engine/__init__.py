@@ -9,7 +9,7 @@ from guifan.engine.context import CheckContext
 from guifan.engine.matcher import PhraseMatcher
 from guifan.engine.registry import Rule, all_rules, get_rule, register, select_rules
 from guifan.model import Conversation, Finding
-from guifan.rulebook import Rulebook, default_rulebook
+from guifan.rulebook import PhraseEntry, Rulebook, default_rulebook
 
 __all__ = ["Engine", "Rule", "register", "all_rules", "get_rule", "select_rules", "CheckContext"]
 
@@ -19,6 +19,7 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
     for clause, forbidden in rulebook.forbidden.items():
         categories[clause] = forbidden.phrases
     categories["profanity"] = rulebook.profanity
+    categories["jargon"] = tuple(PhraseEntry(text=term) for term in rulebook.company.jargon)
     return PhraseMatcher(categories)
 
 
@@ -41,6 +42,10 @@ class Engine:
             if override is not None and override.enabled is False:
                 continue
             self.rules.append(cls(self.rulebook))
+        self._required = {rule.code: rule.required_categories() for rule in self.rules}
+        # Skipping rules whose trigger phrases are absent is an optimization; tests turn it off to
+        # prove that it changes no result.
+        self.skip_untriggered = True
 
     def context(self, conversation: Conversation) -> CheckContext:
         return CheckContext(conversation, self.rulebook, self.matcher)
@@ -49,7 +54,11 @@ class Engine:
         ctx = self.context(conversation)
         findings: list[Finding] = []
         overrides = self.rulebook.rules
+        present = ctx.present_categories
         for rule in self.rules:
+            required = self._required[rule.code]
+            if required and self.skip_untriggered and present.isdisjoint(required):
+                continue
             override = overrides.get(rule.code)
             channels = override.channels if override and override.channels else None
             if channels is not None and conversation.channel not in channels:

@@ -106,6 +106,7 @@ class CheckContext:
                     del found[category]
             views.append(view)
         self.turns: list[TurnView] = views
+        self.present_categories: set[str] = set().union(*(v._by_category for v in views))
         self.agent: list[TurnView] = [v for v in views if v.is_agent]
         self.customer: list[TurnView] = [v for v in views if v.is_customer]
 

@@ -32,12 +32,18 @@ class Rule:
     good: ClassVar[tuple[str, ...]]  # example conversations that must not
     channels: ClassVar[frozenset[Channel]] = frozenset(Channel)
     needs_timing: ClassVar[bool] = False  # silent unless every turn has start/end times
+    # Phrase categories of which at least one must occur in the conversation for the rule to have
+    # anything to check; the engine skips the rule otherwise (most situations never arise).
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, rulebook) -> None:
         self.rulebook = rulebook
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         raise NotImplementedError
+
+    def required_categories(self) -> frozenset[str]:
+        return frozenset(self.requires)
 
     def applies(self, ctx: CheckContext) -> bool:
         return ctx.conversation.channel in self.channels and (ctx.timed or not self.needs_timing)

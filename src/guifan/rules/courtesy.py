@@ -27,6 +27,10 @@ class ReplyRule(Rule):
     trigger: ClassVar[str]
     reach: ClassVar[int] = 1
 
+    def required_categories(self) -> frozenset[str]:
+        # Only when the trigger is the plain phrase category; overridden triggers may not need it.
+        return frozenset((self.trigger,)) if type(self).triggered is ReplyRule.triggered else frozenset(self.requires)
+
     def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
         """The customer's words that call for an answer, or None."""
         hit = view.first(self.trigger)

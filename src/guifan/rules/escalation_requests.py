@@ -96,6 +96,7 @@ class TransferWithoutExplanation(PromptRule):
     clauses = ("S-C10",)
     severity = Severity.MINOR
     triggers = ("transfer",)
+    requires = ("transfer",)
     needs = (
         Part("说明转接原因", ("transfer_reason",)),
         Part("征得客户同意(可以吗)", ("consent",)),

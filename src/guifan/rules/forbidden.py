@@ -22,6 +22,9 @@ class ForbiddenPhraseRule(Rule):
     phrase_category: ClassVar[str]
     label: ClassVar[str]
 
+    def required_categories(self) -> frozenset[str]:
+        return frozenset((self.phrase_category,))
+
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         reported: set[int] = set()
         for view, hit in ctx.agent_hits(self.phrase_category):
@@ -245,25 +248,23 @@ class UnexplainedJargon(Rule):
     bad = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,已经派单了。",)
     good = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,也就是第三方商家发货的订单,已经安排配送了。",)
 
+    requires = ("jargon",)
+
     def __init__(self, rulebook) -> None:
         super().__init__(rulebook)
-        terms = sorted(rulebook.company.jargon, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE) if terms else None
         self._explain = tuple(e.text for e in rulebook.phrase_list("explain_jargon"))
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        if self._pattern is None:
-            return
-        for view in ctx.agent:
-            match = self._pattern.search(view.text)
-            if match is None:
+        reported: set[int] = set()
+        for view, hit in ctx.agent_hits("jargon"):
+            start, end = view.span(hit)
+            if view.index in reported or any(e in view.text[end: end + 12] for e in self._explain):
                 continue
-            after = view.text[match.end(): match.end() + 12]
-            if any(e in after for e in self._explain):
-                continue
+            reported.add(view.index)
+            term = view.text[start:end]
             yield self.finding(
                 view,
-                f"使用了内部术语「{match.group(0)}」且未解释",
-                span=match.span(),
-                suggestion=f"{match.group(0)},也就是……(用客户听得懂的话解释)",
+                f"使用了内部术语「{term}」且未解释",
+                hit,
+                suggestion=f"{term},也就是……(用客户听得懂的话解释)",
             )

@@ -63,6 +63,9 @@ class FollowUpRule(Rule):
     trigger: ClassVar[str]
     follow_up: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]]
 
+    def required_categories(self) -> frozenset[str]:
+        return frozenset((self.trigger,))
+
     def relevant(self, ctx: CheckContext, view: TurnView, hit: Hit) -> bool:
         return True
 

@@ -94,6 +94,10 @@ class PromptRule(Rule):
     def prompts(self, ctx: CheckContext) -> list[Prompt]:
         return agent_prompts(ctx, *self.triggers)
 
+    def required_categories(self) -> frozenset[str]:
+        # A subclass finding prompts its own way (bare "什么?") may need none of the triggers.
+        return frozenset(self.triggers) if type(self).prompts is PromptRule.prompts else frozenset(self.requires)
+
     def owns(self, view: TurnView) -> bool:
         """Whether a prompt belongs to this rule (two clauses can share triggers)."""
         return True
