@@ -42,7 +42,14 @@ class Engine:
             if override is not None and override.enabled is False:
                 continue
             self.rules.append(cls(self.rulebook))
-        self._required = {rule.code: rule.required_categories() for rule in self.rules}
+        # Per rule, resolved once: the phrase categories it needs, its channels (rulebook override
+        # or the rule's own) and an overriding severity.
+        self._plan = []
+        for rule in self.rules:
+            override = overrides.get(rule.code)
+            channels = frozenset(override.channels) if override and override.channels else rule.channels
+            severity = override.severity if override else None
+            self._plan.append((rule, rule.required_categories(), channels, severity))
         # Skipping rules whose trigger phrases are absent is an optimization; tests turn it off to
         # prove that it changes no result.
         self.skip_untriggered = True
@@ -53,23 +60,14 @@ class Engine:
     def check(self, conversation: Conversation) -> list[Finding]:
         ctx = self.context(conversation)
         findings: list[Finding] = []
-        overrides = self.rulebook.rules
         present = ctx.present_categories
-        for rule in self.rules:
-            required = self._required[rule.code]
+        channel, timed = conversation.channel, ctx.timed
+        for rule, required, channels, severity in self._plan:
             if required and self.skip_untriggered and present.isdisjoint(required):
                 continue
-            override = overrides.get(rule.code)
-            channels = override.channels if override and override.channels else None
-            if channels is not None and conversation.channel not in channels:
-                continue
-            if channels is None and not rule.applies(ctx):
-                continue
-            if channels is not None and rule.needs_timing and not ctx.timed:
+            if channel not in channels or (rule.needs_timing and not timed):
                 continue
             for finding in rule.check(ctx):
-                if override is not None and override.severity is not None:
-                    finding = replace(finding, severity=override.severity)
-                findings.append(finding)
+                findings.append(finding if severity is None else replace(finding, severity=severity))
         findings.sort(key=lambda f: (f.turn if f.turn is not None else 1 << 30, f.rule))
         return findings

@@ -92,10 +92,10 @@ class CheckContext:
         self.timed = conversation.timed
         self._shared: dict[Callable, object] = {}
         views = []
-        for index, turn in enumerate(conversation.turns):
-            basic = textnorm.basic(turn.text)
-            loose = textnorm.loosen(basic)
-            found = matcher.scan(basic, loose)
+        basics = [textnorm.basic(turn.text) for turn in conversation.turns]
+        looses = [textnorm.loosen(b) for b in basics]
+        scanned = matcher.scan_many(basics, looses) if basics else []
+        for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
             view = TurnView(index, turn, basic, loose, found)
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.

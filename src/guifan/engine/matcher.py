@@ -9,7 +9,9 @@ A phrase goes into the loose automaton when it keeps at least three characters w
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Iterable, Mapping
 
 import ahocorasick_rs
@@ -94,20 +96,36 @@ class PhraseMatcher:
 
     def scan(self, basic: str, loose: str) -> dict[str, list[Hit]]:
         """Every phrase found in a text, grouped by category, in order of position per form."""
-        found: dict[str, list[Hit]] = {}
-        for form, haystack in (("basic", basic), ("loose", loose)):
+        return self.scan_many([basic], [loose])[0]
+
+    def scan_many(self, basics: list[str], looses: list[str]) -> list[dict[str, list[Hit]]]:
+        """``scan`` for many texts at once: one automaton pass per form over the texts joined by
+        newlines (normalization removes every newline, so no phrase can span two texts)."""
+        found: list[dict[str, list[Hit]]] = [{} for _ in basics]
+        for form, texts in (("basic", basics), ("loose", looses)):
             automaton = self._automata.get(form)
-            if automaton is None or not haystack:
+            if automaton is None:
                 continue
+            haystack = "\n".join(texts)
+            starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
             phrases = self._phrases[form]
+            turn, turn_start = 0, 0
+            next_start = starts[1] if len(starts) > 1 else len(haystack) + 1
             for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
+                if start >= next_start:
+                    turn = bisect_right(starts, start) - 1
+                    turn_start = starts[turn]
+                    next_start = starts[turn + 1] if turn + 1 < len(starts) else len(haystack) + 1
+                text = texts[turn]
+                local_start, local_end = start - turn_start, end - turn_start
+                into = found[turn]
                 for phrase in phrases[index]:
-                    if phrase.guarded and _vetoed(phrase, haystack, start, end):
+                    if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
                         continue
-                    hit = Hit(phrase, start, end)
-                    hits = found.get(phrase.category)
+                    hit = Hit(phrase, local_start, local_end)
+                    hits = into.get(phrase.category)
                     if hits is None:
-                        found[phrase.category] = [hit]
+                        into[phrase.category] = [hit]
                     else:
                         hits.append(hit)
         return found

@@ -38,6 +38,7 @@ class Rule:
 
     def __init__(self, rulebook) -> None:
         self.rulebook = rulebook
+        self._suggestions: dict[str | None, str] = {}
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         raise NotImplementedError
@@ -45,12 +46,13 @@ class Rule:
     def required_categories(self) -> frozenset[str]:
         return frozenset(self.requires)
 
-    def applies(self, ctx: CheckContext) -> bool:
-        return ctx.conversation.channel in self.channels and (ctx.timed or not self.needs_timing)
-
     def suggestion(self, clause: str | None = None) -> str:
-        wording = self.rulebook.wording(clause or self.clauses[0])
-        return " / ".join(wording[:2])
+        try:
+            return self._suggestions[clause]
+        except KeyError:
+            wording = self.rulebook.wording(clause or self.clauses[0])
+            text = self._suggestions[clause] = " / ".join(wording[:2])
+            return text
 
     def finding(
         self,
