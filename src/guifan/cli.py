@@ -22,6 +22,7 @@ from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
 from guifan.readers import read_paths
 from guifan.reporters import guess_format, write_report
+from guifan.resume import ResultLog
 from guifan.rulebook import Rulebook, load_rulebook
 from guifan.scoring import BatchSummary, CheckResult, Checker
 
@@ -69,6 +70,9 @@ def check(
     ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="停用这些规则 (同上)"),
     max_file_mb: int = typer.Option(100, "--max-file-mb", help="整体读取的文件大小上限 (MB);JSONL 流式读取不受限"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="在标准错误上显示进度"),
+    state: Optional[Path] = typer.Option(
+        None, "--state", help="断点续查:每通结果追加到此文件;中断后用同一文件重跑,只检查尚未检查的对话"
+    ),
 ) -> None:
     """检查对话并输出报告。 Check conversations and write a report."""
     if format is None:
@@ -82,6 +86,16 @@ def check(
     summary = BatchSummary()
     results: list[CheckResult] = []
     items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024)
+    log = ResultLog(state, checker) if state else None
+    if log is not None:
+        try:
+            results = log.load()
+        except GuifanError as exc:
+            _fail(str(exc))
+        summary.read = summary.checked = len(results)
+        if results:
+            err.print(f"从 {state} 恢复 {len(results)} 通已检查的对话", highlight=False)
+    batch = log.check_all(items, summary) if log is not None else checker.check_all(items, summary)
     with Progress(
         SpinnerColumn(),
         TextColumn("检查对话"),
@@ -94,7 +108,7 @@ def check(
         disable=not progress,
     ) as bar:
         task = bar.add_task("check", total=None, failed=0)
-        for result in checker.check_all(items, summary):
+        for result in batch:
             results.append(result)
             bar.update(task, completed=summary.read, failed=summary.failed)
     for error in summary.errors:

@@ -58,6 +58,25 @@ class Conversation:
     # Where the conversation was read from ("file.jsonl:12"), for reports and error messages.
     source: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The interchange format (what the JSON readers read)."""
+        turns = []
+        for turn in self.turns:
+            item: dict[str, Any] = {"role": turn.role.value, "text": turn.text}
+            if turn.start is not None:
+                item["start"] = turn.start
+            if turn.end is not None:
+                item["end"] = turn.end
+            turns.append(item)
+        return {
+            "id": self.id,
+            "channel": self.channel.value,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "agent_id": self.agent_id,
+            "metadata": dict(self.metadata),
+            "turns": turns,
+        }
+
     @property
     def timed(self) -> bool:
         """True when every non-empty turn carries start and end seconds."""
@@ -77,6 +96,20 @@ class Finding:
     quote: str
     message: str
     suggestion: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
+        span = data.get("span")
+        return cls(
+            rule=data["rule"],
+            clauses=tuple(data["clauses"]),
+            severity=Severity(data["severity"]),
+            turn=data.get("turn"),
+            span=(span[0], span[1]) if span else None,
+            quote=data.get("quote", ""),
+            message=data["message"],
+            suggestion=data.get("suggestion", ""),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
