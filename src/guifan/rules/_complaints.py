@@ -27,7 +27,8 @@ COMPLAINT = ("customer_complaint", "customer_strong_complaint", "customer_attitu
 # A formal complaint: the customer says 投诉/举报 or threatens regulators or media (S-D2, S-D3).
 FORMAL = ("customer_formal_complaint", "customer_strong_complaint")
 
-_ANNOYED_PUNCTUATION = re.compile(r"[?？]{3,}|[。.]{3,}|…{2,}")
+# "……" is the ordinary Chinese ellipsis (two U+2026); only a run beyond it sounds exasperated.
+_ANNOYED_PUNCTUATION = re.compile(r"[?？]{3,}|[。.]{3,}|…{3,}")
 # In the basic form (no punctuation, 您→你): "3天了", "两个星期了", "[数字x]天了" (masked corpora).
 _DAYS_WAITED = re.compile(r"(?:\d+|数字x|[一二两三四五六七八九十几半]+)(?:天|周|个?星期|个?礼拜|个?月)了")
 

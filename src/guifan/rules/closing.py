@@ -8,6 +8,7 @@ from guifan.engine.context import CheckContext
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity
 from guifan.rules.opening import CLOSING_OFFER, FAREWELL, lacking_message, missing_parts
+from guifan.rules.silence import is_silent_call
 
 
 @register
@@ -36,7 +37,7 @@ class IncompleteClosing(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        if not ctx.ends_with_agent:
+        if not ctx.ends_with_agent or _closed_by_another_protocol(ctx):
             return
         window = ctx.agent[-ctx.settings.closing_window:]
         last = window[-1]
@@ -50,6 +51,14 @@ class IncompleteClosing(Rule):
         # thanks at all. (The gold labels only ask for both parts; a final 谢谢 is accepted.)
         if farewells[-1] < offers[-1] and "谢" not in last.basic:
             yield self.finding(last, "结束语顺序颠倒:道别之后又征询,最后没有再致谢道别")
+
+
+def _closed_by_another_protocol(ctx: CheckContext) -> bool:
+    """Calls whose ending the standard scripts differently: a silent call (S-C1), ending after abuse
+    (S-C8), a wrong number (S-C6) or a sales call (S-C11) are not asked "还有其他可以帮您的吗"."""
+    if is_silent_call(ctx) or ctx.agent[-1].has("silent_call_close", "end_call_notice"):
+        return True
+    return any(v.has("customer_wrong_number", "customer_sales") for v in ctx.customer)
 
 
 @register
@@ -78,5 +87,7 @@ class NoSummaryBeforeClosing(Rule):
         if not offers or offers[-1] == 0:
             return  # no closing, or nothing handled before it
         at = offers[-1]
+        if ctx.agent[-1].has("transfer"):
+            return  # handed over: whoever takes the call summarizes it
         if not any(v.has("summary") for v in ctx.agent[at - 1: at + 1]):
             yield self.finding(ctx.agent[at], "结束前未总结处理结果", suggestion=self.rulebook.wording("S-A10")[0])

@@ -11,7 +11,7 @@ from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity
 from guifan.rules.courtesy import ReplyRule
-from guifan.rules.opening import CLOSING_OFFER
+from guifan.rules.opening import CLOSING_OFFER, is_outbound
 
 
 @register
@@ -40,8 +40,8 @@ class NeedNotConfirmed(Rule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        if len(ctx.customer) < ctx.settings.min_turns_for_confirmation:
-            return
+        if len(ctx.customer) < ctx.settings.min_turns_for_confirmation or is_outbound(ctx.conversation.metadata):
+            return  # short calls need no restatement; outbound calls have no inbound need to restate
         before = _before_closing(ctx)
         if before and not any(v.has("confirm_need") for v in before):
             yield self.finding(before[-1], "客服在处理前未复述并确认客户的需求")
@@ -88,7 +88,10 @@ class KeyInfoNotReadBack(ReplyRule):
     )
 
     def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
-        match = _DIGITS.search(view.text) or _MASK.search(view.text)
+        # A hotline the customer threatens to call (12315) is not the customer's own number.
+        hotlines = {view.quote(h) for h in view.find("customer_strong_complaint")}
+        match = next((m for m in _DIGITS.finditer(view.text) if m.group(0) not in hotlines), None)
+        match = match or _MASK.search(view.text)
         if match is None and view.has("info_item"):
             match = _NUMBER_MASK.search(view.text)
         return match.group(0) if match else None
