@@ -20,7 +20,7 @@ from guifan.rules._timing import is_backchannel, seconds_text
 
 # Transcriber notes such as "(静音)" or "[无声]" are not speech.
 _ANNOTATION = re.compile(r"[\((\[【][^\))\]】]*[\))\]】]")
-_PROTOCOL = ("greeting", "offer_help", "cannot_hear", "silent_call_close", "call_again", "farewell")
+_PROTOCOL = ("greeting", "offer_help", "cannot_hear", "silent_call_close", "call_again", "farewell", "S-F9")
 # A prompt to the silent customer: a greeting, "听不到您的声音" (what a quiet caller hears), or a
 # rude "喂,说话呀!": its wording is FBD009's finding, the sequence still counts it as an attempt.
 _PROMPT = ("greeting", "offer_help", "cannot_hear", "S-F9")
