@@ -107,3 +107,10 @@ def test_invalid_override_gives_a_clear_error(tmp_path, content, expected):
 def test_missing_override_file(tmp_path):
     with pytest.raises(RulebookError, match="文件不存在"):
         load_rulebook([tmp_path / "nope.yaml"])
+
+
+def test_every_phrase_category_is_used_by_a_rule():
+    package = Path(__file__).resolve().parents[1] / "src" / "guifan"
+    sources = "".join(p.read_text(encoding="utf-8") for d in ("rules", "engine") for p in (package / d).glob("*.py"))
+    unused = [c for c in default_rulebook().phrases if f'"{c}"' not in sources]
+    assert not unused, f"phrase categories no rule reads: {unused}"
