@@ -124,7 +124,7 @@ LAYERS = {
     "rulebook": {"errors", "model"},
     "readers": {"errors", "model"},
     "holidays": {"rulebook", "model", "errors"},
-    "engine": {"model", "errors", "text", "rulebook", "rules", "holidays"},
+    "engine": {"model", "errors", "text", "rulebook", "rules", "holidays"},  # rules: only to register them
     "rules": {"model", "errors", "text", "rulebook", "engine", "holidays", "rules"},
     "scoring": {"model", "errors", "rulebook", "engine"},
     "docs": {"model", "errors", "rulebook", "engine", "readers"},

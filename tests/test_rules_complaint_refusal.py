@@ -8,7 +8,7 @@ import pytest
 from guifan.engine import Engine
 from guifan.readers.textlog import parse_example
 from guifan.rulebook import load_rulebook
-from guifan.rules._complaints import is_complaint
+from guifan.engine.complaints import is_complaint
 
 CODES = ["CMP", "REF"]
 ENGINE = Engine(select=CODES)

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Callable, Iterator, TypeVar
 
 from guifan import text as textnorm
+from guifan.engine import complaints
 from guifan.engine.matcher import Hit, PhraseMatcher
 from guifan.model import Conversation, Role, Turn
 from guifan.rulebook import Rulebook
@@ -197,7 +198,4 @@ class CheckContext:
     @cached_property
     def complaint_turns(self) -> list[TurnView]:
         """Customer turns that complain or show dissatisfaction (drives S-D1 and the D family)."""
-        # Imported here: guifan.rules imports this module (every rule family needs CheckContext).
-        from guifan.rules._complaints import complaint_turns
-
-        return complaint_turns(self)
+        return complaints.complaint_turns(self)

@@ -1,7 +1,7 @@
 """投诉处理: how the agent handles a complaint (S-D1 … S-D8).
 
 Which customer turns complain is decided once per conversation (``ctx.complaint_turns``, see
-``rules/_complaints.py``). Most clauses ask for something the agent must say *after* the complaint
+``engine/complaints.py``). Most clauses ask for something the agent must say *after* the complaint
 (an apology, a record notice, a time frame…): those share ``AfterComplaintRule`` and report a
 missing element at the last agent turn, like the gold labels. The agent's quotes of the customer
 never count as the agent's own words.
@@ -18,7 +18,7 @@ from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.matcher import Hit
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
-from guifan.rules._complaints import formal_complaint_turns
+from guifan.engine.complaints import formal_complaint_turns
 
 QUOTE_CHARS = 30
 
