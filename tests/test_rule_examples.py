@@ -26,7 +26,7 @@ def test_rule_example(code, kind, n, example):
             assert finding.clauses and all(c in ENGINE.rulebook.clauses for c in finding.clauses)
             if finding.turn is not None:
                 turn = conversation.turns[finding.turn]
-                assert turn.role.value == "agent" or code.startswith("CUS")
+                assert turn.role.value == "agent"
                 if finding.span:
                     assert turn.text[finding.span[0]:finding.span[1]] == finding.quote
     else:

@@ -10,7 +10,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -43,7 +43,7 @@ class OutputFormat(str, Enum):
     xlsx = "xlsx"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[bold red]错误:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(2)
 
@@ -57,7 +57,6 @@ def _load(config: list[Path] | None) -> Rulebook:
         return load_rulebook(config or [])
     except GuifanError as exc:
         _fail(str(exc))
-        raise
 
 
 @app.command()

@@ -85,12 +85,6 @@ def offsets(text: str, form: str) -> list[int]:
     return kept
 
 
-def original_span(text: str, form: str, start: int, end: int) -> tuple[int, int]:
-    """Map a [start, end) span of a normalized form back to the original text."""
-    pos = offsets(text, form)
-    return pos[start], pos[end - 1] + 1 if end > start else pos[start]
-
-
 def warm_up() -> None:
     """Build the translation tables now (about 0.1 s) rather than inside the first check."""
     _tables()

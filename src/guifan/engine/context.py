@@ -30,10 +30,6 @@ class TurnView:
     _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
 
     @property
-    def hits(self) -> list[Hit]:
-        return [hit for hits in self._by_category.values() for hit in hits]
-
-    @property
     def role(self) -> Role:
         return self.turn.role
 
@@ -63,11 +59,14 @@ class TurnView:
         return min(found, key=lambda h: h.start) if found else None
 
     def span(self, hit: Hit) -> tuple[int, int]:
-        form = hit.phrase.form
+        return self.original(hit.phrase.form, hit.start, hit.end)
+
+    def original(self, form: str, start: int, end: int) -> tuple[int, int]:
+        """Map a non-empty [start, end) span of a normalized form back to this turn's text."""
         positions = self._offsets.get(form)
         if positions is None:
             positions = self._offsets[form] = textnorm.offsets(self.text, form)
-        return positions[hit.start], positions[hit.end - 1] + 1
+        return positions[start], positions[end - 1] + 1
 
     def quote(self, hit: Hit) -> str:
         start, end = self.span(hit)

@@ -48,8 +48,8 @@ def agent_says_after(ctx: CheckContext, index: int, *categories: str) -> bool:
 
 
 def last_agent_after(ctx: CheckContext, index: int) -> TurnView | None:
-    after = list(ctx.agent_after(index))
-    return after[-1] if after else None
+    last = ctx.last_agent
+    return last if last is not None and last.index > index else None
 
 
 class AfterComplaintRule(Rule):
@@ -345,7 +345,7 @@ class EscalationChainSkipped(Rule):
             if levels:
                 pos, number, level = levels[0]
                 if number > 0:
-                    span = textnorm.original_span(view.text, "basic", pos, pos + len(self._chain[number][1]))
+                    span = view.original("basic", pos, pos + len(self._chain[number][1]))
                     yield self.finding(
                         view,
                         f"强烈投诉未按升级路径处理:跳过「{self._chain[0][0]}」直接提到「{level}」",
