@@ -50,7 +50,7 @@ def test_no_forbidden_finding_on_innocent_agent_turns(text):
 def test_select_and_ignore_by_code_prefix_name_and_clause():
     all_codes = set(all_rules())
     assert {r.code for r in Engine(select=["FBD"]).rules} == {c for c in all_codes if c.startswith("FBD")}
-    assert {r.code for r in Engine(select=["S-F6"]).rules} == {"FBD006"}
+    assert {r.code for r in Engine(select=["S-F6"]).rules} == {"FBD006", "FBD013"}
     assert {r.code for r in Engine(select=["sarcasm"]).rules} == {"FBD001"}
     f_rules = {r.code for r in Engine(select=["S-F"]).rules}
     assert {"FBD001", "FBD010", "FBD012"} <= f_rules and "FBD020" not in f_rules  # S-C8, not S-F
@@ -128,6 +128,7 @@ LAYERS = {
     "rules": {"model", "errors", "text", "rulebook", "engine", "holidays", "rules"},
     "scoring": {"model", "errors", "rulebook", "engine"},
     "docs": {"model", "errors", "rulebook", "engine", "readers"},
+    "evaluation": {"model", "errors", "engine"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
 }
 

@@ -127,6 +127,75 @@ def check(
     raise typer.Exit(1 if summary.failed else 0)
 
 
+class EvalFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+@app.command("eval")
+def evaluate_labels(
+    corpus: list[Path] = typer.Argument(..., help="对话文件或目录 (与 check 相同的格式)"),
+    labels: Path = typer.Option(..., "--labels", "-l", help="金标准标注 (JSONL: id / violations / not_applicable)"),
+    format: EvalFormat = typer.Option(EvalFormat.text, "--format", "-f", help="输出格式"),
+    explain: bool = typer.Option(False, "--explain", help="逐条列出漏报与误报 (引文与触发的规则)"),
+    config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件 (YAML)"),
+    fail_under: Optional[float] = typer.Option(
+        None, "--fail-under", help="宏平均 F1 低于此值时退出码为 1 (用于持续集成)"
+    ),
+) -> None:
+    """与人工标注比对:逐条款的精确率、召回率与 F1。 Measure agreement with gold labels."""
+    from guifan.evaluation import evaluate, iter_cases, read_labels
+
+    rulebook = _load(config)
+    try:
+        gold = read_labels(labels)
+    except GuifanError as exc:
+        _fail(str(exc))
+    result = evaluate(Engine(rulebook), read_paths(corpus), gold)
+    if format is EvalFormat.json:
+        typer.echo(json.dumps(result.to_dict(explain), ensure_ascii=False, indent=2))
+    else:
+        out = Console()
+        for title, level, unit in (("按对话", result.dialogue, "对话"), ("按轮次 (坐席发言)", result.turn, "轮次")):
+            table = Table(title=f"{title} · 适用{unit}内的精确率 / 召回率 / F1")
+            for column in ("条款", "名称", f"适用{unit}", "标注违规", "命中", "误报", "漏报", "精确率", "召回率", "F1"):
+                table.add_column(column, justify="left" if column in ("条款", "名称") else "right")
+            for score in (*level.values(), *((result.complaint,) if level is result.dialogue else ())):
+                name = "投诉识别 (S-D1 适用)" if score is result.complaint else rulebook.clause_title(score.clause)
+                if score.clause == "S-F1…F9":
+                    name = "服务禁语 (合计)"
+                table.add_row(
+                    score.clause, name, str(score.units), str(score.support), str(score.tp), str(score.fp),
+                    str(score.fn), _ratio(score.precision), _ratio(score.recall), _ratio(score.f1),
+                )
+            out.print(table)
+        out.print(
+            f"宏平均 F1 (按对话): {_ratio(result.macro_f1)} · 已标注对话 {result.labelled}"
+            f" · 无标注对话 {result.unlabelled}",
+            highlight=False,
+        )
+        if explain:
+            kinds = {"miss": "漏报", "false_alarm": "误报"}
+            for score, kind, case in iter_cases(result):
+                where = f"{case.dialogue} 第{case.turn}轮" if case.turn is not None else case.dialogue
+                rules = f" [{', '.join(case.rules)}]" if case.rules else ""
+                out.print(
+                    f"{score.clause} {score.level} {kinds[kind]} {where}{rules}: {case.quote}"
+                    + (f" — {case.message}" if case.message else ""),
+                    highlight=False, markup=False, soft_wrap=True,
+                )
+    for error in result.errors:
+        err.print(f"[yellow]无法读取[/] {escape(str(error))}", highlight=False, markup=True)
+    if result.missing:
+        err.print(f"{len(result.missing)} 条标注的对话不在语料中: {', '.join(result.missing[:5])}", highlight=False)
+    below = fail_under is not None and (result.macro_f1 or 0.0) < fail_under
+    raise typer.Exit(1 if below or result.errors else 0)
+
+
 @app.command("rules")
 def list_rules(
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),

@@ -181,6 +181,49 @@ class AgentProfanity(ForbiddenPhraseRule):
         return self.rulebook.wording("S-C8")[0]
 
 
+_CLAUSE_BREAK = ",，。!！?？;；"
+
+
+@register
+class SendingOff(Rule):
+    code = "FBD013"
+    name = "sending-customer-off"
+    clauses = ("S-F6",)
+    category = "forbidden"
+    what = (
+        "客服让客户自己去联系别人问(「您联系商家客服问问」「建议您再次联系下安装人员问下」),"
+        "而没有自己负责跟进(同一句里「如果处理不了可以联系我们」或承诺核实则不算)。"
+    )
+    why = "把客户打发给别人是推卸语的一种;应由客服核实或转交,并告诉客户结果。"
+    bad = (
+        "客户: 这个能换货吗\n客服: 您现在联系商家客服 问问可以申请换货吗",
+        "客户: 热水器怎么装\n客服: 建议您再次联系下安装人员问下具体如何操作呢",
+    )
+    good = (
+        "客户: 这个能换货吗\n客服: 第三方商品建议您先联系一下商家处理~如果处理不了可以联系我们客服帮您处理的哦~",
+        "客户: 这个能换货吗\n客服: 我帮您联系商家问一下,稍后回复您。",
+        "客户: 热水器怎么装\n客服: 您可以联系安装师傅,我帮您查询一下师傅的电话。",
+    )
+    requires = ("deflect_ask",)
+
+    def __init__(self, rulebook) -> None:
+        super().__init__(rulebook)
+        party = "|".join(re.escape(e.text) for e in rulebook.phrase_list("deflect_party"))
+        ask = "|".join(re.escape(e.text) for e in rulebook.phrase_list("deflect_ask"))
+        gap = f"[^{_CLAUSE_BREAK}]"
+        self._pattern = re.compile(f"[您你]{gap}{{0,6}}?联系{gap}{{0,12}}?(?:{party})[\\s~～]{{0,2}}(?:{ask})")
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        for view in ctx.agent:
+            if not view.has("deflect_ask") or view.has("deflect_fallback", "offer_check"):
+                continue
+            match = self._pattern.search(view.text)
+            if match:
+                yield self.finding(
+                    view, f"客服让客户自己去问别人:「{match.group(0)}」", span=match.span()
+                )
+
+
 # 你 addressing the customer: not inside words such as 迷你, and not 你们 in "你们好" greetings to groups
 # (still counted by the gold labels, so kept). 妳 is the traditional female form.
 _NI = re.compile(r"(?<!迷)[你妳]")
