@@ -4,7 +4,10 @@ Two normalized forms of every text are matched against the rulebook's phrases:
 
 * ``basic``: full-width to half-width, lower case, traditional to simplified characters, 您 to 你,
   and punctuation, spaces, symbols and emoji removed;
-* ``loose``: ``basic`` with filler particles (嗯、啊、呀、呢、哦、吧 …) removed as well.
+* ``loose``: ``basic`` with filler particles (嗯、啊、呀、呢、哦、吧 …) removed as well;
+* ``sound``: ``loose`` with every Chinese character replaced by one representative of its toneless
+  pinyin syllable, so that homophones typical of speech recognition and pinyin input (请稍登 for
+  请稍等, 报歉 for 抱歉, 在见 for 再见) read the same. Same length as ``loose``.
 
 Every step maps one character to one or zero characters, so the whole normalization is a single
 ``str.translate`` (C speed) and a position in a normalized text maps back to the original text by
@@ -67,8 +70,36 @@ def loose(text: str) -> str:
     return loosen(basic(text))
 
 
+@lru_cache(maxsize=1)
+def _homophones() -> dict[int, int]:
+    """CJK character -> the first character (in code point order) read with the same toneless syllable.
+
+    pypinyin's per-character table gives each character's readings; the first one is the most
+    common. Tone marks are dropped (ASR confuses tones as readily as characters), ü stays apart from u.
+    """
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    representative: dict[str, int] = {}
+    table: dict[int, int] = {}
+    for cp in sorted(pinyin_dict, key=lambda c: (not 0x4E00 <= c <= 0x9FFF, c)):  # readable representatives
+        reading = pinyin_dict[cp].split(",", 1)[0]
+        syllable = "".join(
+            c for c in unicodedata.normalize("NFD", reading.replace("ü", "v")) if not unicodedata.combining(c)
+        )
+        first = representative.setdefault(syllable, cp)
+        if first != cp:
+            table[cp] = first
+    return table
+
+
+def sound(loose_text: str) -> str:
+    """The sound form of an already loose-normalized text (see the module docstring)."""
+    return loose_text.translate(_homophones())
+
+
 def offsets(text: str, form: str) -> list[int]:
-    """For each character of the normalized ``form`` ("basic" or "loose") of ``text``, its index in ``text``.
+    """For each character of the normalized ``form`` ("basic", "loose" or "sound") of ``text``, its
+    index in ``text``.
 
     A final entry ``len(text)`` is appended so that an exclusive end maps too.
     """
@@ -78,13 +109,16 @@ def offsets(text: str, form: str) -> list[int]:
         mapped = table.get(ord(ch), ord(ch))
         if mapped is None:
             continue
-        if form == "loose" and mapped in fillers:
+        if form != "basic" and mapped in fillers:
             continue
         kept.append(i)
     kept.append(len(text))
     return kept
 
 
-def warm_up() -> None:
-    """Build the translation tables now (about 0.1 s) rather than inside the first check."""
+def warm_up(homophones: bool = True) -> None:
+    """Build the translation tables now (about 0.1 s, the homophone table 0.1 s more) rather than
+    inside the first check."""
     _tables()
+    if homophones:
+        _homophones()

@@ -20,7 +20,7 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
         categories[clause] = forbidden.phrases
     categories["profanity"] = rulebook.profanity
     categories["jargon"] = tuple(PhraseEntry(text=term) for term in rulebook.company.jargon)
-    return PhraseMatcher(categories)
+    return PhraseMatcher(categories, sound_categories=rulebook.settings.homophone_categories)
 
 
 class Engine:

@@ -94,7 +94,9 @@ class CheckContext:
         views = []
         basics = [textnorm.basic(turn.text) for turn in conversation.turns]
         looses = [textnorm.loosen(b) for b in basics]
-        scanned = matcher.scan_many(basics, looses) if basics else []
+        # Homophone tolerance is for the agent's must-say wording: agent turns only.
+        agent_turns = [i for i, turn in enumerate(conversation.turns) if turn.role is Role.AGENT]
+        scanned = matcher.scan_many(basics, looses, agent_turns) if basics else []
         for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
             view = TurnView(index, turn, basic, loose, found)
             for category in matcher.clause_end_categories.intersection(found):
@@ -160,7 +162,7 @@ class CheckContext:
                 return True
             if before.count('"') % 2 == 1:
                 return True
-        loose_form = hit.phrase.form == "loose"
+        loose_form = hit.phrase.form != "basic"
         prefix = (view.loose if loose_form else view.basic)[: hit.start]
         if not any(cue in prefix for cue in _REPORTING_CUES):
             return False

@@ -4,6 +4,11 @@ All phrase categories (greeting, closing, forbidden S-F1…S-F9, customer trigge
 into two automata, one over the ``basic`` form and one over the ``loose`` form (see guifan.text).
 A phrase goes into the loose automaton when it keeps at least three characters without fillers:
 "什么呀" stays in the basic form, because "什么" alone would match everywhere.
+
+Homophone tolerance: the phrases of the "must say" categories the rulebook names
+(``settings.homophone_categories``) also go into a third automaton over the ``sound`` form, so
+that 请稍登 still counts as 请稍等. A sound match is kept only for a category that has no exact
+match in the same text: exact matching stays authoritative.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from guifan.rulebook import PhraseEntry
 
 _EDITORIAL = re.compile(r"[((][^))]*[))]")
 MIN_LOOSE_CHARS = 3
+MIN_SOUND_CHARS = 2  # 抱歉/报歉, 再见/在见
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,7 @@ class Phrase:
     category: str
     text: str
     key: str
-    form: str  # "basic" or "loose"
+    form: str  # "basic", "loose" or "sound"
     entry: PhraseEntry
     # Near-miss guards in the same normalized form as ``key``.
     not_followed_by: tuple[str, ...] = ()
@@ -64,20 +70,38 @@ def phrase_keys(entry: PhraseEntry) -> list[tuple[str, str]]:
     return keys
 
 
+_NORMALIZERS = {
+    "basic": textnorm.basic,
+    "loose": textnorm.loose,
+    "sound": lambda text: textnorm.sound(textnorm.loose(text)),
+}
+
+
 class PhraseMatcher:
-    def __init__(self, categories: Mapping[str, Iterable[PhraseEntry]]):
-        by_form: dict[str, dict[str, list[Phrase]]] = {"basic": {}, "loose": {}}
+    def __init__(self, categories: Mapping[str, Iterable[PhraseEntry]], sound_categories: Iterable[str] = ()):
+        by_form: dict[str, dict[str, list[Phrase]]] = {"basic": {}, "loose": {}, "sound": {}}
+        sound_categories = frozenset(sound_categories)
+
+        def add(category: str, entry: PhraseEntry, form: str, key: str) -> None:
+            norm = _NORMALIZERS[form]
+            phrase = Phrase(
+                category, entry.text, key, form, entry,
+                tuple(norm(x) for x in entry.unless_followed_by),
+                tuple(norm(x) for x in entry.unless_preceded_by),
+                bool(entry.unless_followed_by or entry.unless_preceded_by),
+            )
+            group = by_form[form].setdefault(key, [])
+            if not any(p.category == category and p.entry is entry for p in group):
+                group.append(phrase)
+
         for category, entries in categories.items():
             for entry in entries:
                 for form, key in phrase_keys(entry):
-                    norm = textnorm.basic if form == "basic" else textnorm.loose
-                    phrase = Phrase(
-                        category, entry.text, key, form, entry,
-                        tuple(norm(x) for x in entry.unless_followed_by),
-                        tuple(norm(x) for x in entry.unless_preceded_by),
-                        bool(entry.unless_followed_by or entry.unless_preceded_by),
-                    )
-                    by_form[form].setdefault(key, []).append(phrase)
+                    add(category, entry, form, key)
+                    if category in sound_categories and entry.homophones:
+                        sounded = textnorm.sound(textnorm.loosen(key))
+                        if len(sounded) >= MIN_SOUND_CHARS:
+                            add(category, entry, "sound", sounded)
         self._keys = {form: list(table) for form, table in by_form.items()}
         # Categories holding phrases that must end a clause; only these need the original-text check.
         self.clause_end_categories = frozenset(
@@ -98,37 +122,55 @@ class PhraseMatcher:
         """Every phrase found in a text, grouped by category, in order of position per form."""
         return self.scan_many([basic], [loose])[0]
 
-    def scan_many(self, basics: list[str], looses: list[str]) -> list[dict[str, list[Hit]]]:
+    def scan_many(
+        self, basics: list[str], looses: list[str], sound_turns: list[int] | None = None
+    ) -> list[dict[str, list[Hit]]]:
         """``scan`` for many texts at once: one automaton pass per form over the texts joined by
-        newlines (normalization removes every newline, so no phrase can span two texts)."""
+        newlines (normalization removes every newline, so no phrase can span two texts).
+
+        The homophone pass runs over the texts at ``sound_turns`` (default: all), and adds a
+        category to a text only when no exact match found it there.
+        """
         found: list[dict[str, list[Hit]]] = [{} for _ in basics]
-        for form, texts in (("basic", basics), ("loose", looses)):
-            automaton = self._automata.get(form)
-            if automaton is None:
-                continue
-            haystack = "\n".join(texts)
-            starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
-            phrases = self._phrases[form]
-            turn, turn_start = 0, 0
-            next_start = starts[1] if len(starts) > 1 else len(haystack) + 1
-            for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
-                if start >= next_start:
-                    turn = bisect_right(starts, start) - 1
-                    turn_start = starts[turn]
-                    next_start = starts[turn + 1] if turn + 1 < len(starts) else len(haystack) + 1
-                text = texts[turn]
-                local_start, local_end = start - turn_start, end - turn_start
-                into = found[turn]
-                for phrase in phrases[index]:
-                    if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
-                        continue
-                    hit = Hit(phrase, local_start, local_end)
-                    hits = into.get(phrase.category)
-                    if hits is None:
-                        into[phrase.category] = [hit]
-                    else:
-                        hits.append(hit)
+        self._scan("basic", basics, found)
+        self._scan("loose", looses, found)
+        if "sound" in self._automata:
+            chosen = range(len(looses)) if sound_turns is None else sound_turns
+            into = [found[i] for i in chosen]
+            if into:
+                self._scan("sound", [textnorm.sound(looses[i]) for i in chosen], into, only_new=True)
         return found
+
+    def _scan(self, form: str, texts: list[str], found: list[dict[str, list[Hit]]], only_new: bool = False) -> None:
+        """Add the hits of one form's automaton to ``found`` (one dict per text); with
+        ``only_new``, only for categories the text has no hit of yet."""
+        automaton = self._automata.get(form)
+        if automaton is None:
+            return
+        haystack = "\n".join(texts)
+        starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+        phrases = self._phrases[form]
+        turn, turn_start = 0, 0
+        next_start = starts[1] if len(starts) > 1 else len(haystack) + 1
+        for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
+            if start >= next_start:
+                turn = bisect_right(starts, start) - 1
+                turn_start = starts[turn]
+                next_start = starts[turn + 1] if turn + 1 < len(starts) else len(haystack) + 1
+            text = texts[turn]
+            local_start, local_end = start - turn_start, end - turn_start
+            into = found[turn]
+            for phrase in phrases[index]:
+                hits = into.get(phrase.category)
+                if only_new and hits is not None and hits[0].phrase.form != "sound":
+                    continue
+                if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
+                    continue
+                hit = Hit(phrase, local_start, local_end)
+                if hits is None:
+                    into[phrase.category] = [hit]
+                else:
+                    hits.append(hit)
 
 
 def _vetoed(phrase: Phrase, haystack: str, start: int, end: int) -> bool:

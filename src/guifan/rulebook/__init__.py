@@ -37,6 +37,8 @@ class PhraseEntry(_Strict):
     ends_clause: bool = False
     unless_followed_by: tuple[str, ...] = ()
     unless_preceded_by: tuple[str, ...] = ()
+    # Off for a phrase that sounds like an ordinary word (稍候 / 稍后 "later"): no homophone matching.
+    homophones: bool = True
 
     @field_validator("text")
     @classmethod
@@ -106,6 +108,8 @@ class Settings(_Strict):
     soothing_repeat_limit: int = 3
     closing_window: int = 3
     min_turns_for_confirmation: int = 4
+    # "Must say" phrase categories matched tolerant of homophones (请稍登 for 请稍等); [] turns it off.
+    homophone_categories: tuple[str, ...] = ()
 
 
 class ScoreCategory(_Strict):
@@ -161,6 +165,9 @@ class Rulebook(_Strict):
         for code, override in self.rules.items():
             if override.category and override.category not in self.scorecard.categories:
                 raise ValueError(f"rules.{code}.category: 评分表中没有类别 {override.category!r}")
+        for category in self.settings.homophone_categories:
+            if category not in self.phrases:
+                raise ValueError(f"settings.homophone_categories: 没有短语类别 {category!r}")
         return self
 
     def clause_title(self, clause: str) -> str:
