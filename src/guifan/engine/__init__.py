@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
+from guifan import text as textnorm
 from guifan.engine.context import CheckContext
 from guifan.engine.matcher import PhraseMatcher
+from guifan.engine.semantic import SemanticMatcher
 from guifan.engine.registry import Rule, all_rules, get_rule, register, select_rules
 from guifan.model import Conversation, Finding
 from guifan.rulebook import PhraseEntry, Rulebook, default_rulebook
@@ -20,7 +22,8 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
         categories[clause] = forbidden.phrases
     categories["profanity"] = rulebook.profanity
     categories["jargon"] = tuple(PhraseEntry(text=term) for term in rulebook.company.jargon)
-    return PhraseMatcher(categories, sound_categories=rulebook.settings.homophone_categories)
+    aliases = {textnorm.basic(k): [textnorm.basic(w) for w in v] for k, v in rulebook.settings.aliases.items()}
+    return PhraseMatcher(categories, sound_categories=rulebook.settings.homophone_categories, aliases=aliases)
 
 
 class Engine:
@@ -34,6 +37,7 @@ class Engine:
     ):
         self.rulebook = rulebook or default_rulebook()
         self.matcher = build_matcher(self.rulebook)
+        self.semantic = SemanticMatcher(self.rulebook) if self.rulebook.semantic.backend != "off" else None
         chosen = select_rules(list(select or []), list(ignore or []))
         overrides = self.rulebook.rules
         self.rules: list[Rule] = []
@@ -55,7 +59,7 @@ class Engine:
         self.skip_untriggered = True
 
     def context(self, conversation: Conversation) -> CheckContext:
-        return CheckContext(conversation, self.rulebook, self.matcher)
+        return CheckContext(conversation, self.rulebook, self.matcher, self.semantic)
 
     def check(self, conversation: Conversation) -> list[Finding]:
         ctx = self.context(conversation)

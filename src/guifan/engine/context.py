@@ -10,6 +10,7 @@ from typing import Callable, Iterator, TypeVar
 from guifan import text as textnorm
 from guifan.engine import complaints
 from guifan.engine.matcher import Hit, PhraseMatcher
+from guifan.engine.semantic import SemanticMatcher
 from guifan.model import Conversation, Role, Turn
 from guifan.rulebook import Rulebook
 
@@ -27,6 +28,7 @@ class TurnView:
     basic: str
     loose: str
     _by_category: dict[str, list[Hit]]
+    _semantic: SemanticMatcher | None = None
     _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
 
     @property
@@ -54,6 +56,14 @@ class TurnView:
                 return True
         return False
 
+    def says(self, *categories: str) -> bool:
+        """For must-say wording: a phrase of the categories, or (only then) a paraphrase of their
+        exemplars (guifan.engine.semantic)."""
+        return self.has(*categories) or self.paraphrases(*categories)
+
+    def paraphrases(self, *categories: str) -> bool:
+        return self._semantic is not None and self.is_agent and self._semantic.says(self.text, categories)
+
     def first(self, category: str) -> Hit | None:
         found = self._by_category.get(category)
         return min(found, key=lambda h: h.start) if found else None
@@ -73,9 +83,10 @@ class TurnView:
         return self.text[start:end]
 
     def ends_clause(self, hit: Hit) -> bool:
-        """Nothing but fillers between the hit and the next punctuation (or the end of the turn)."""
+        """Nothing but fillers (or a trailing 亲) between the hit and the next punctuation (or the
+        end of the turn): "我不知道哦亲" ends its clause."""
         for ch in self.text[self.span(hit)[1]:]:
-            if ch in textnorm.FILLERS:
+            if ch in textnorm.FILLERS or ch == "亲":
                 continue
             return not unicodedata.category(ch).startswith(("L", "N"))
         return True
@@ -85,7 +96,10 @@ class TurnView:
 class CheckContext:
     """One conversation prepared for the rules. Built once; every rule reads it."""
 
-    def __init__(self, conversation: Conversation, rulebook: Rulebook, matcher: PhraseMatcher):
+    def __init__(
+        self, conversation: Conversation, rulebook: Rulebook, matcher: PhraseMatcher,
+        semantic: SemanticMatcher | None = None,
+    ):
         self.conversation = conversation
         self.rulebook = rulebook
         self.settings = rulebook.settings
@@ -98,7 +112,7 @@ class CheckContext:
         agent_turns = [i for i, turn in enumerate(conversation.turns) if turn.role is Role.AGENT]
         scanned = matcher.scan_many(basics, looses, agent_turns) if basics else []
         for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
-            view = TurnView(index, turn, basic, loose, found)
+            view = TurnView(index, turn, basic, loose, found, semantic)
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
                 kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h)]

@@ -17,7 +17,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import ahocorasick_rs
 
@@ -55,18 +55,28 @@ class Hit:
         return self.phrase.category
 
 
-def phrase_keys(entry: PhraseEntry) -> list[tuple[str, str]]:
-    """The (form, key) pairs one entry is matched by: its text and variants, '/'-alternatives split."""
+def phrase_keys(entry: PhraseEntry, aliases: Mapping[str, Sequence[str]] | None = None) -> list[tuple[str, str]]:
+    """The (form, key) pairs one entry is matched by: its text and variants, '/'-alternatives split,
+    and each with the chat aliases of its pronouns (你 → 亲, 我 → 小妹 …)."""
     texts = []
     for raw in (entry.text, *entry.variants):
         texts.extend(part for part in _EDITORIAL.sub("", raw).split("/") if part.strip())
     keys: list[tuple[str, str]] = []
     for t in texts:
-        b = textnorm.basic(t)
-        loose = textnorm.loosen(b)
-        pair = ("loose", loose) if len(loose) >= MIN_LOOSE_CHARS else ("basic", b)
-        if pair[1] and pair not in keys:
-            keys.append(pair)
+        for b in _with_aliases(textnorm.basic(t), aliases or {}):
+            loose = textnorm.loosen(b)
+            pair = ("loose", loose) if len(loose) >= MIN_LOOSE_CHARS else ("basic", b)
+            if pair[1] and pair not in keys:
+                keys.append(pair)
+    return keys
+
+
+def _with_aliases(key: str, aliases: Mapping[str, Sequence[str]]) -> list[str]:
+    """``key`` and, per pronoun it holds, the key with every occurrence replaced by each alias."""
+    keys = [key]
+    for pronoun, words in aliases.items():
+        if pronoun in key:
+            keys += [k.replace(pronoun, word) for k in keys for word in words]
     return keys
 
 
@@ -78,7 +88,12 @@ _NORMALIZERS = {
 
 
 class PhraseMatcher:
-    def __init__(self, categories: Mapping[str, Iterable[PhraseEntry]], sound_categories: Iterable[str] = ()):
+    def __init__(
+        self,
+        categories: Mapping[str, Iterable[PhraseEntry]],
+        sound_categories: Iterable[str] = (),
+        aliases: Mapping[str, Sequence[str]] | None = None,
+    ):
         by_form: dict[str, dict[str, list[Phrase]]] = {"basic": {}, "loose": {}, "sound": {}}
         sound_categories = frozenset(sound_categories)
 
@@ -96,7 +111,7 @@ class PhraseMatcher:
 
         for category, entries in categories.items():
             for entry in entries:
-                for form, key in phrase_keys(entry):
+                for form, key in phrase_keys(entry, aliases):
                     add(category, entry, form, key)
                     if category in sound_categories and entry.homophones:
                         sounded = textnorm.sound(textnorm.loosen(key))

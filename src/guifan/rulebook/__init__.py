@@ -13,7 +13,7 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -110,6 +110,18 @@ class Settings(_Strict):
     min_turns_for_confirmation: int = 4
     # "Must say" phrase categories matched tolerant of homophones (请稍登 for 请稍等); [] turns it off.
     homophone_categories: tuple[str, ...] = ()
+    # Chat self-reference and address: each phrase holding the pronoun also matches with these words.
+    aliases: dict[str, tuple[str, ...]] = {}
+
+
+class Semantic(_Strict):
+    """Paraphrase-tolerant matching of the must-say categories (see guifan.engine.semantic)."""
+
+    backend: Literal["ngram", "use", "off"] = "off"
+    # Minimum cosine similarity per backend, calibrated on labelled data (docs/evaluation.md).
+    thresholds: dict[str, float] = {}
+    # Category -> standard sentences an agent turn is compared with when no phrase matched.
+    exemplars: dict[str, tuple[str, ...]] = {}
 
 
 class ScoreCategory(_Strict):
@@ -142,6 +154,7 @@ class Rulebook(_Strict):
     name: str
     company: Company = Company()
     settings: Settings = Settings()
+    semantic: Semantic = Semantic()
     clauses: dict[str, Clause]
     phrases: dict[str, tuple[PhraseEntry, ...]]
     forbidden: dict[str, ForbiddenCategory]
@@ -168,6 +181,9 @@ class Rulebook(_Strict):
         for category in self.settings.homophone_categories:
             if category not in self.phrases:
                 raise ValueError(f"settings.homophone_categories: 没有短语类别 {category!r}")
+        for category in self.semantic.exemplars:
+            if category not in self.phrases:
+                raise ValueError(f"semantic.exemplars: 没有短语类别 {category!r}")
         return self
 
     def clause_title(self, clause: str) -> str:

@@ -45,8 +45,8 @@ class IncompleteClosing(Rule):
         if missing:
             yield self.finding(last, lacking_message("结束语", missing))
             return
-        offers = [v.index for v in window if v.has(*CLOSING_OFFER.categories)]
-        farewells = [v.index for v in window if v.has(*FAREWELL.categories)]
+        offers = [v.index for v in window if v.says(*CLOSING_OFFER.categories)]
+        farewells = [v.index for v in window if v.says(*FAREWELL.categories)]
         # Said goodbye, then the conversation went on and ended on a bare "anything else?" with no
         # thanks at all. (The gold labels only ask for both parts; a final 谢谢 is accepted.)
         if farewells[-1] < offers[-1] and "谢" not in last.basic:

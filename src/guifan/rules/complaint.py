@@ -44,7 +44,11 @@ def agent_hits_after(ctx: CheckContext, index: int, *categories: str) -> list[tu
 
 
 def agent_says_after(ctx: CheckContext, index: int, *categories: str) -> bool:
-    return next(_own_hits(ctx, index, categories), None) is not None
+    """The agent's own words after turn ``index`` hold a phrase of ``categories``, or (only
+    then) a paraphrase of their exemplars."""
+    if next(_own_hits(ctx, index, categories), None) is not None:
+        return True
+    return any(v.paraphrases(*categories) for v in ctx.agent if v.index > index)
 
 
 def last_agent_after(ctx: CheckContext, index: int) -> TurnView | None:

@@ -76,7 +76,7 @@ class IgnoredThanks(ReplyRule):
     )
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
-        if replies[0].has("reply_to_thanks"):
+        if replies[0].says("reply_to_thanks"):
             return None
         return f"客户表示感谢(「{said}」),客服未回应(如「不客气」「这是我应该做的」)"
 

@@ -87,10 +87,10 @@ def _keeps_waiting(view: TurnView) -> bool:
 
 def _thanks_for_waiting(ctx: CheckContext, view: TurnView) -> bool:
     """The resuming turn thanks for waiting; after a bare "您好"/"在的" the agent's next turn may."""
-    if view.has("hold_thanks"):
+    if view.says("hold_thanks"):
         return True
     following = ctx.next_agent(view.index) if is_backchannel(view, ctx) else None
-    return following is not None and following.has("hold_thanks")
+    return following is not None and following.says("hold_thanks")
 
 
 @register

@@ -43,7 +43,7 @@ class NeedNotConfirmed(Rule):
         if len(ctx.customer) < ctx.settings.min_turns_for_confirmation or is_outbound(ctx.conversation.metadata):
             return  # short calls need no restatement; outbound calls have no inbound need to restate
         before = _before_closing(ctx)
-        if before and not any(v.has("confirm_need") for v in before):
+        if before and not any(v.says("confirm_need") for v in before):
             yield self.finding(before[-1], "客服在处理前未复述并确认客户的需求")
 
 

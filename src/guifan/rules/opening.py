@@ -27,7 +27,7 @@ class Part:
     categories: tuple[str, ...]
 
     def said_in(self, views: Iterable[TurnView]) -> bool:
-        return any(v.has(*self.categories) for v in views)
+        return any(v.says(*self.categories) for v in views)
 
 
 def missing_parts(views: list[TurnView], parts: Iterable[Part]) -> list[str]:
