@@ -22,8 +22,14 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
         categories[clause] = forbidden.phrases
     categories["profanity"] = rulebook.profanity
     categories["jargon"] = tuple(PhraseEntry(text=term) for term in rulebook.company.jargon)
-    aliases = {textnorm.basic(k): [textnorm.basic(w) for w in v] for k, v in rulebook.settings.aliases.items()}
-    return PhraseMatcher(categories, sound_categories=rulebook.settings.homophone_categories, aliases=aliases)
+    settings = rulebook.settings
+    aliases = {textnorm.basic(k): [textnorm.basic(w) for w in v] for k, v in settings.aliases.items()}
+    return PhraseMatcher(
+        categories,
+        sound_categories=settings.homophone_categories,
+        aliases=aliases,
+        vocatives=[textnorm.basic(v) for v in settings.vocatives],
+    )
 
 
 class Engine:

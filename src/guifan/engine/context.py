@@ -82,15 +82,20 @@ class TurnView:
         start, end = self.span(hit)
         return self.text[start:end]
 
-    def ends_clause(self, hit: Hit) -> bool:
-        """Nothing but fillers (or a trailing 亲) between the hit and the next punctuation (or the
-        end of the turn): "我不知道哦亲" ends its clause."""
-        for ch in self.text[self.span(hit)[1]:]:
-            if ch in textnorm.FILLERS or ch == "亲":
+    def ends_clause(self, hit: Hit, vocatives: tuple[str, ...] = ()) -> bool:
+        """Nothing but fillers and vocatives (a trailing 亲) between the hit and the next
+        punctuation, or the end of the turn: "我不知道哦亲" ends its clause."""
+        text, at = self.text, self.span(hit)[1]
+        while at < len(text):
+            if text[at] in textnorm.FILLERS:
+                at += 1
                 continue
-            return not unicodedata.category(ch).startswith(("L", "N"))
+            word = next((v for v in vocatives if text.startswith(v, at)), None)
+            if word:
+                at += len(word)
+                continue
+            return not unicodedata.category(text[at]).startswith(("L", "N"))
         return True
-
 
 
 class CheckContext:
@@ -106,6 +111,7 @@ class CheckContext:
         self.timed = conversation.timed
         self._shared: dict[Callable, object] = {}
         views = []
+        vocatives = rulebook.settings.vocatives
         basics = [textnorm.basic(turn.text) for turn in conversation.turns]
         looses = [textnorm.loosen(b) for b in basics]
         # Homophone tolerance is for the agent's must-say wording: agent turns only.
@@ -115,7 +121,7 @@ class CheckContext:
             view = TurnView(index, turn, basic, loose, found, semantic)
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
-                kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h)]
+                kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]
                 if kept:
                     found[category] = kept
                 else:

@@ -29,6 +29,12 @@ MIN_LOOSE_CHARS = 3
 MIN_SOUND_CHARS = 2  # 抱歉/报歉, 再见/在见
 
 
+def max_misheard(length: int) -> int:
+    """Characters a sound match may get wrong: one in a short phrase, one per three beyond. A
+    whole word that merely sounds alike (钱已 for 歉意, 没事 for 妹是) is another word, not a slip."""
+    return max(1, length // 3)
+
+
 @dataclass(frozen=True, slots=True)
 class Phrase:
     """A compiled phrase: its category, the wording shown to users and its normalized key."""
@@ -42,6 +48,7 @@ class Phrase:
     not_followed_by: tuple[str, ...] = ()
     not_preceded_by: tuple[str, ...] = ()
     guarded: bool = False  # has near-miss guards (precomputed: checked for every match)
+    spelled: str = ""  # sound phrases: the loose key they sound like
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +62,9 @@ class Hit:
         return self.phrase.category
 
 
-def phrase_keys(entry: PhraseEntry, aliases: Mapping[str, Sequence[str]] | None = None) -> list[tuple[str, str]]:
+def phrase_keys(
+    entry: PhraseEntry, aliases: Mapping[str, Sequence[str]] | None = None, vocatives: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     """The (form, key) pairs one entry is matched by: its text and variants, '/'-alternatives split,
     and each with the chat aliases of its pronouns (你 → 亲, 我 → 小妹 …)."""
     texts = []
@@ -63,7 +72,7 @@ def phrase_keys(entry: PhraseEntry, aliases: Mapping[str, Sequence[str]] | None 
         texts.extend(part for part in _EDITORIAL.sub("", raw).split("/") if part.strip())
     keys: list[tuple[str, str]] = []
     for t in texts:
-        for b in _with_aliases(textnorm.basic(t), aliases or {}):
+        for b in _with_aliases(textnorm.basic(t), aliases or {}, vocatives):
             loose = textnorm.loosen(b)
             pair = ("loose", loose) if len(loose) >= MIN_LOOSE_CHARS else ("basic", b)
             if pair[1] and pair not in keys:
@@ -71,12 +80,14 @@ def phrase_keys(entry: PhraseEntry, aliases: Mapping[str, Sequence[str]] | None 
     return keys
 
 
-def _with_aliases(key: str, aliases: Mapping[str, Sequence[str]]) -> list[str]:
-    """``key`` and, per pronoun it holds, the key with every occurrence replaced by each alias."""
+def _with_aliases(key: str, aliases: Mapping[str, Sequence[str]], vocatives: Sequence[str]) -> list[str]:
+    """``key`` and, per pronoun it holds, the key with every occurrence replaced by each alias; a
+    vocative never replaces a final pronoun ("理解亲" is "理解" said to 亲, not "理解你")."""
     keys = [key]
     for pronoun, words in aliases.items():
         if pronoun in key:
-            keys += [k.replace(pronoun, word) for k in keys for word in words]
+            final = key.endswith(pronoun)
+            keys += [k.replace(pronoun, w) for k in keys for w in words if not (final and w in vocatives)]
     return keys
 
 
@@ -93,17 +104,19 @@ class PhraseMatcher:
         categories: Mapping[str, Iterable[PhraseEntry]],
         sound_categories: Iterable[str] = (),
         aliases: Mapping[str, Sequence[str]] | None = None,
+        vocatives: Sequence[str] = (),
     ):
         by_form: dict[str, dict[str, list[Phrase]]] = {"basic": {}, "loose": {}, "sound": {}}
         sound_categories = frozenset(sound_categories)
 
-        def add(category: str, entry: PhraseEntry, form: str, key: str) -> None:
+        def add(category: str, entry: PhraseEntry, form: str, key: str, spelled: str = "") -> None:
             norm = _NORMALIZERS[form]
             phrase = Phrase(
                 category, entry.text, key, form, entry,
                 tuple(norm(x) for x in entry.unless_followed_by),
                 tuple(norm(x) for x in entry.unless_preceded_by),
                 bool(entry.unless_followed_by or entry.unless_preceded_by),
+                spelled,
             )
             group = by_form[form].setdefault(key, [])
             if not any(p.category == category and p.entry is entry for p in group):
@@ -111,12 +124,12 @@ class PhraseMatcher:
 
         for category, entries in categories.items():
             for entry in entries:
-                for form, key in phrase_keys(entry, aliases):
+                for form, key in phrase_keys(entry, aliases, vocatives):
                     add(category, entry, form, key)
                     if category in sound_categories and entry.homophones:
-                        sounded = textnorm.sound(textnorm.loosen(key))
-                        if len(sounded) >= MIN_SOUND_CHARS:
-                            add(category, entry, "sound", sounded)
+                        spelled = textnorm.loosen(key)
+                        if len(spelled) >= MIN_SOUND_CHARS:
+                            add(category, entry, "sound", textnorm.sound(spelled), spelled)
         self._keys = {form: list(table) for form, table in by_form.items()}
         # Categories holding phrases that must end a clause; only these need the original-text check.
         self.clause_end_categories = frozenset(
@@ -153,12 +166,16 @@ class PhraseMatcher:
             chosen = range(len(looses)) if sound_turns is None else sound_turns
             into = [found[i] for i in chosen]
             if into:
-                self._scan("sound", [textnorm.sound(looses[i]) for i in chosen], into, only_new=True)
+                spelled = [looses[i] for i in chosen]
+                self._scan("sound", [textnorm.sound(t) for t in spelled], into, spelled=spelled)
         return found
 
-    def _scan(self, form: str, texts: list[str], found: list[dict[str, list[Hit]]], only_new: bool = False) -> None:
-        """Add the hits of one form's automaton to ``found`` (one dict per text); with
-        ``only_new``, only for categories the text has no hit of yet."""
+    def _scan(
+        self, form: str, texts: list[str], found: list[dict[str, list[Hit]]], spelled: list[str] | None = None
+    ) -> None:
+        """Add the hits of one form's automaton to ``found`` (one dict per text). For the sound form
+        (``spelled``: the texts' loose form), only categories the text has no exact hit of, and only
+        matches that get at most ``max_misheard`` characters wrong."""
         automaton = self._automata.get(form)
         if automaton is None:
             return
@@ -177,8 +194,13 @@ class PhraseMatcher:
             into = found[turn]
             for phrase in phrases[index]:
                 hits = into.get(phrase.category)
-                if only_new and hits is not None and hits[0].phrase.form != "sound":
-                    continue
+                if spelled is not None:
+                    if hits is not None and hits[0].phrase.form != "sound":
+                        continue
+                    heard = spelled[turn][local_start:local_end]
+                    wrong = sum(a != b for a, b in zip(heard, phrase.spelled))
+                    if wrong > max_misheard(len(heard)):
+                        continue
                 if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
                     continue
                 hit = Hit(phrase, local_start, local_end)

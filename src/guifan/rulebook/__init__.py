@@ -112,6 +112,7 @@ class Settings(_Strict):
     homophone_categories: tuple[str, ...] = ()
     # Chat self-reference and address: each phrase holding the pronoun also matches with these words.
     aliases: dict[str, tuple[str, ...]] = {}
+    vocatives: tuple[str, ...] = ()
 
 
 class Semantic(_Strict):
