@@ -7,8 +7,8 @@ Speech recognition (and pinyin typing) swaps characters for others with the same
 for 请稍等, 报歉 for 抱歉, 在见 for 再见. This script corrupts the agent turns of the example
 conversations: each Chinese character is replaced, with the given probability, by another common
 character with exactly the same toned pinyin. It then checks the clean and the corrupted
-conversations with homophone tolerance on (the default rulebook) and off
-(``settings.homophone_categories: []``) and prints, for the must-say clauses,
+conversations with exact matching only, with the paraphrase fallback (``semantic``), and with
+both it and homophone tolerance (the default rulebook), and prints, for the must-say clauses,
 
 * phrase recall: of the must-say phrases found in the clean agent turns, the share still found;
 * clause recall: of the (conversation, clause) pairs the clean text respects by saying the
@@ -69,10 +69,10 @@ def corrupt(conversation: Conversation, rate: float, rng: random.Random, sounds:
 
 
 def said(engine: Engine, conversation: Conversation) -> set[tuple[int, str]]:
-    """(agent turn, category) pairs where a must-say category is found."""
+    """(agent turn, category) pairs where a must-say category is recognized."""
     categories = {c for cats in MUST_SAY.values() for c in cats}
     ctx = engine.context(conversation)
-    return {(v.index, c) for v in ctx.agent for c in categories if v.has(c)}
+    return {(v.index, c) for v in ctx.agent for c in categories if v.says(c)}
 
 
 def respected(engine: Engine, conversation: Conversation, saying: set[tuple[int, str]]) -> set[str]:
@@ -92,7 +92,9 @@ def main() -> None:
     conversations = [c for c in read_paths(args.paths) if isinstance(c, Conversation)]
     tolerant = Engine()
     book = default_rulebook()
-    strict = Engine(book.model_copy(update={"settings": book.settings.model_copy(update={"homophone_categories": ()})}))
+    no_sound = book.model_copy(update={"settings": book.settings.model_copy(update={"homophone_categories": ()})})
+    strict = Engine(no_sound.model_copy(update={"semantic": book.semantic.model_copy(update={"backend": "off"})}))
+    engines = (("exact", strict), ("+paraphrase", Engine(no_sound)), ("+homophones", tolerant))
     sounds = {ch: group for group in homophone_groups().values() for ch in group}
 
     clean = []
@@ -103,9 +105,9 @@ def main() -> None:
     clauses = sum(len(r) for _, _, r in clean)
     print(f"{len(conversations)} conversations · {phrases} must-say phrases and {clauses} respected must-say clauses "
           f"in the clean agent text · {args.seeds} seeds per rate")
-    print(f"{'corrupted':>10} {'tolerance':>10} {'phrase recall':>14} {'clause recall':>14}")
+    print(f"{'corrupted':>10} {'matching':>12} {'phrase recall':>14} {'clause recall':>14}")
     for rate in args.rates:
-        for name, engine in (("off", strict), ("on", tolerant)):
+        for name, engine in engines:
             kept_phrases = kept_clauses = 0
             for seed in range(args.seeds):
                 rng = random.Random(seed)
@@ -113,7 +115,7 @@ def main() -> None:
                     noisy = corrupt(conversation, rate, rng, sounds)
                     kept_phrases += len(saying & said(engine, noisy))
                     kept_clauses += len(ok & respected(engine, noisy, saying))
-            print(f"{rate:>10.0%} {name:>10} {kept_phrases / (phrases * args.seeds):>14.3f} "
+            print(f"{rate:>10.0%} {name:>12} {kept_phrases / (phrases * args.seeds):>14.3f} "
                   f"{kept_clauses / (clauses * args.seeds):>14.3f}")
 
 

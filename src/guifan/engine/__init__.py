@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from guifan import text as textnorm
-from guifan.engine.context import CheckContext
+from guifan.engine.context import CheckContext, Tolerance
 from guifan.engine.matcher import PhraseMatcher
 from guifan.engine.semantic import SemanticMatcher
 from guifan.engine.registry import Rule, all_rules, get_rule, register, select_rules
@@ -44,6 +44,7 @@ class Engine:
         self.rulebook = rulebook or default_rulebook()
         self.matcher = build_matcher(self.rulebook)
         self.semantic = SemanticMatcher(self.rulebook) if self.rulebook.semantic.backend != "off" else None
+        self.tolerance = Tolerance(self.matcher, self.semantic)
         chosen = select_rules(list(select or []), list(ignore or []))
         overrides = self.rulebook.rules
         self.rules: list[Rule] = []
@@ -65,7 +66,7 @@ class Engine:
         self.skip_untriggered = True
 
     def context(self, conversation: Conversation) -> CheckContext:
-        return CheckContext(conversation, self.rulebook, self.matcher, self.semantic)
+        return CheckContext(conversation, self.rulebook, self.matcher, self.tolerance)
 
     def check(self, conversation: Conversation) -> list[Finding]:
         ctx = self.context(conversation)

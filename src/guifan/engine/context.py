@@ -28,8 +28,9 @@ class TurnView:
     basic: str
     loose: str
     _by_category: dict[str, list[Hit]]
-    _semantic: SemanticMatcher | None = None
+    _tolerance: Tolerance | None = None
     _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
+    _heard: dict[str, list[Hit]] | None = None  # homophone-tolerant hits, on first use
 
     @property
     def role(self) -> Role:
@@ -57,12 +58,19 @@ class TurnView:
         return False
 
     def says(self, *categories: str) -> bool:
-        """For must-say wording: a phrase of the categories, or (only then) a paraphrase of their
-        exemplars (guifan.engine.semantic)."""
-        return self.has(*categories) or self.paraphrases(*categories)
+        """For must-say wording: a phrase of the categories, or (only then) the same wording
+        misheard or paraphrased (``recognizes``)."""
+        return self.has(*categories) or self.recognizes(*categories)
 
-    def paraphrases(self, *categories: str) -> bool:
-        return self._semantic is not None and self.is_agent and self._semantic.says(self.text, categories)
+    def recognizes(self, *categories: str) -> bool:
+        """The agent says the categories' wording with homophone slips (请稍登) or in other words."""
+        return self._tolerance is not None and self.is_agent and self._tolerance.recognizes(self, categories)
+
+    def heard(self, category: str) -> list[Hit]:
+        """The category's phrases found by sound (guifan.engine.matcher), computed on first use."""
+        if self._heard is None:
+            self._heard = self._tolerance.matcher.scan_sound(self.loose) if self._tolerance else {}
+        return self._heard.get(category, [])
 
     def first(self, category: str) -> Hit | None:
         found = self._by_category.get(category)
@@ -98,12 +106,26 @@ class TurnView:
         return True
 
 
+class Tolerance:
+    """The fallbacks for must-say wording that exact matching did not find: homophones first
+    (cheap, one automaton pass over the turn), then paraphrases (guifan.engine.semantic)."""
+
+    def __init__(self, matcher: PhraseMatcher, semantic: SemanticMatcher | None):
+        self.matcher = matcher
+        self.semantic = semantic
+
+    def recognizes(self, view: TurnView, categories: tuple[str, ...]) -> bool:
+        if any(view.heard(c) for c in categories):
+            return True
+        return self.semantic is not None and self.semantic.says(view.text, categories)
+
+
 class CheckContext:
     """One conversation prepared for the rules. Built once; every rule reads it."""
 
     def __init__(
         self, conversation: Conversation, rulebook: Rulebook, matcher: PhraseMatcher,
-        semantic: SemanticMatcher | None = None,
+        tolerance: Tolerance | None = None,
     ):
         self.conversation = conversation
         self.rulebook = rulebook
@@ -114,11 +136,9 @@ class CheckContext:
         vocatives = rulebook.settings.vocatives
         basics = [textnorm.basic(turn.text) for turn in conversation.turns]
         looses = [textnorm.loosen(b) for b in basics]
-        # Homophone tolerance is for the agent's must-say wording: agent turns only.
-        agent_turns = [i for i, turn in enumerate(conversation.turns) if turn.role is Role.AGENT]
-        scanned = matcher.scan_many(basics, looses, agent_turns) if basics else []
+        scanned = matcher.scan_many(basics, looses) if basics else []
         for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
-            view = TurnView(index, turn, basic, loose, found, semantic)
+            view = TurnView(index, turn, basic, loose, found, tolerance)
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
                 kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]

@@ -7,8 +7,8 @@ A phrase goes into the loose automaton when it keeps at least three characters w
 
 Homophone tolerance: the phrases of the "must say" categories the rulebook names
 (``settings.homophone_categories``) also go into a third automaton over the ``sound`` form, so
-that 请稍登 still counts as 请稍等. A sound match is kept only for a category that has no exact
-match in the same text: exact matching stays authoritative.
+that 请稍登 still counts as 请稍等. It is not part of the scan: a rule asks for it
+(``TurnView.says``) only where exact matching found nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 from typing import Iterable, Mapping, Sequence
 
@@ -141,6 +142,7 @@ class PhraseMatcher:
             for form, keys in self._keys.items()
             if keys
         }
+        self._scan_sound = lru_cache(maxsize=65536)(self._scan_sound_uncached)
 
     @property
     def size(self) -> int:
@@ -150,32 +152,38 @@ class PhraseMatcher:
         """Every phrase found in a text, grouped by category, in order of position per form."""
         return self.scan_many([basic], [loose])[0]
 
-    def scan_many(
-        self, basics: list[str], looses: list[str], sound_turns: list[int] | None = None
-    ) -> list[dict[str, list[Hit]]]:
+    def scan_many(self, basics: list[str], looses: list[str]) -> list[dict[str, list[Hit]]]:
         """``scan`` for many texts at once: one automaton pass per form over the texts joined by
-        newlines (normalization removes every newline, so no phrase can span two texts).
-
-        The homophone pass runs over the texts at ``sound_turns`` (default: all), and adds a
-        category to a text only when no exact match found it there.
-        """
+        newlines (normalization removes every newline, so no phrase can span two texts)."""
         found: list[dict[str, list[Hit]]] = [{} for _ in basics]
         self._scan("basic", basics, found)
         self._scan("loose", looses, found)
-        if "sound" in self._automata:
-            chosen = range(len(looses)) if sound_turns is None else sound_turns
-            into = [found[i] for i in chosen]
-            if into:
-                spelled = [looses[i] for i in chosen]
-                self._scan("sound", [textnorm.sound(t) for t in spelled], into, spelled=spelled)
         return found
 
-    def _scan(
-        self, form: str, texts: list[str], found: list[dict[str, list[Hit]]], spelled: list[str] | None = None
-    ) -> None:
-        """Add the hits of one form's automaton to ``found`` (one dict per text). For the sound form
-        (``spelled``: the texts' loose form), only categories the text has no exact hit of, and only
-        matches that get at most ``max_misheard`` characters wrong."""
+    def scan_sound(self, loose: str) -> Mapping[str, list[Hit]]:
+        """The homophone-tolerant matches of the must-say phrases in one loose-form text, allowing
+        at most ``max_misheard`` wrong characters per match. Asked only where exact matching found
+        nothing (``TurnView.says``); cached, since agents repeat their boilerplate."""
+        return self._scan_sound(loose)
+
+    def _scan_sound_uncached(self, loose: str) -> Mapping[str, list[Hit]]:
+        automaton = self._automata.get("sound")
+        if automaton is None:
+            return {}
+        heard = textnorm.sound(loose)
+        found: dict[str, list[Hit]] = {}
+        for index, start, end in automaton.find_matches_as_indexes(heard, overlapping=True):
+            spelled = loose[start:end]
+            for phrase in self._phrases["sound"][index]:
+                if sum(a != b for a, b in zip(spelled, phrase.spelled)) > max_misheard(end - start):
+                    continue
+                if phrase.guarded and _vetoed(phrase, heard, start, end):
+                    continue
+                found.setdefault(phrase.category, []).append(Hit(phrase, start, end))
+        return found
+
+    def _scan(self, form: str, texts: list[str], found: list[dict[str, list[Hit]]]) -> None:
+        """Add the hits of one form's automaton to ``found`` (one dict per text)."""
         automaton = self._automata.get(form)
         if automaton is None:
             return
@@ -193,17 +201,10 @@ class PhraseMatcher:
             local_start, local_end = start - turn_start, end - turn_start
             into = found[turn]
             for phrase in phrases[index]:
-                hits = into.get(phrase.category)
-                if spelled is not None:
-                    if hits is not None and hits[0].phrase.form != "sound":
-                        continue
-                    heard = spelled[turn][local_start:local_end]
-                    wrong = sum(a != b for a, b in zip(heard, phrase.spelled))
-                    if wrong > max_misheard(len(heard)):
-                        continue
                 if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
                     continue
                 hit = Hit(phrase, local_start, local_end)
+                hits = into.get(phrase.category)
                 if hits is None:
                     into[phrase.category] = [hit]
                 else:

@@ -39,10 +39,11 @@ _MASKS = re.compile(r"\[[^\]]{1,8}x\]")
 MIN_CLAUSE_CHARS = 3
 
 
-def clauses(text: str) -> list[str]:
-    """The normalized (loose form) clauses of a turn worth comparing."""
+@lru_cache(maxsize=65536)
+def clauses(text: str) -> tuple[str, ...]:
+    """The normalized (loose form) clauses of a turn worth comparing (cached: boilerplate repeats)."""
     parts = (textnorm.loose(p) for p in _CLAUSES.split(_MASKS.sub("", text)))
-    return [p for p in parts if len(p) >= MIN_CLAUSE_CHARS]
+    return tuple(p for p in parts if len(p) >= MIN_CLAUSE_CHARS)
 
 
 Scorer = Callable[[str], list[float]]

@@ -71,7 +71,7 @@ def _pauses(ctx: CheckContext) -> list[Pause]:
         gap = silence_before.get(view.index, 0.0)
         if view.is_agent and view.turn.timed and view.basic:
             if opener is not None:
-                announced = opener.has("hold_request")
+                announced = opener.says("hold_request")
                 silence = since_opener + gap if announced else gap
                 found.append(Pause(
                     resume=view,

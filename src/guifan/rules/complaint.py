@@ -45,10 +45,10 @@ def agent_hits_after(ctx: CheckContext, index: int, *categories: str) -> list[tu
 
 def agent_says_after(ctx: CheckContext, index: int, *categories: str) -> bool:
     """The agent's own words after turn ``index`` hold a phrase of ``categories``, or (only
-    then) a paraphrase of their exemplars."""
+    then) the same wording misheard or paraphrased."""
     if next(_own_hits(ctx, index, categories), None) is not None:
         return True
-    return any(v.paraphrases(*categories) for v in ctx.agent if v.index > index)
+    return any(v.recognizes(*categories) for v in ctx.agent if v.index > index)
 
 
 def last_agent_after(ctx: CheckContext, index: int) -> TurnView | None:
