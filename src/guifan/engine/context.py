@@ -202,7 +202,7 @@ class CheckContext:
                 return True
             if before.count('"') % 2 == 1:
                 return True
-        loose_form = hit.phrase.form != "basic"
+        loose_form = hit.phrase.form == "loose"
         prefix = (view.loose if loose_form else view.basic)[: hit.start]
         if not any(cue in prefix for cue in _REPORTING_CUES):
             return False
