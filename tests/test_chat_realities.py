@@ -3,7 +3,7 @@
 Chat agents write differently from the standard's phone scripts: they call the customer 亲/亲爱的,
 call themselves 小妹/妹子, end sentences with particles and emoji (呢、哦、哈、~、😊、[微笑]) and, in
 published corpora, personal data is masked as [订单x], [数字x], [金额x], [姓名x] … These tests pin
-what a careful QA supervisor expects (see /work/shared/corpus/LABELS.md) for
+what a careful QA supervisor expects (see ../shared/corpus/LABELS.md) for
 
 1. chat closing and greeting variants (S-A9, S-A1),
 2. 亲 / 小妹 / 妹子 as address and self-reference (S-F10, S-F6, S-G1, S-A11),
@@ -11,8 +11,7 @@ what a careful QA supervisor expects (see /work/shared/corpus/LABELS.md) for
 4. boilerplate chat apologies after a complaint (S-D1),
 5. masked entities in agent and customer text.
 
-A case the rulebook still gets wrong is marked ``xfail(strict=True)`` with the reason, so that it
-shows in every test run and fails loudly once fixed. All dialogue text is invented.
+All dialogue text is invented.
 """
 
 from __future__ import annotations
@@ -43,11 +42,6 @@ def with_clause(findings, clause: str):
 
 def with_rule(findings, rule: str):
     return [f for f in findings if f.rule == rule]
-
-
-def wrong(reason: str):
-    """A known limitation: the case fails today (and the mark must go once it passes)."""
-    return pytest.mark.xfail(strict=True, reason=reason, raises=AssertionError)
 
 
 COMPLAINT = "快递三天了还没到,太慢了"
@@ -321,7 +315,7 @@ def test_apology_with_particles_and_emoji_counts_for_complaint(agent):
     "agent",
     [
         "[抱拳]",
-        pytest.param("[委屈]", marks=wrong("the emoticon code [委屈] is read as the apology word 委屈")),
+        "[委屈]",
     ],
 )
 def test_an_emoticon_alone_is_no_apology(agent):

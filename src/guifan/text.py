@@ -16,6 +16,7 @@ skipping the removed characters. That map is built only when a phrase is found.
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from functools import lru_cache
@@ -23,7 +24,10 @@ from functools import lru_cache
 # Filler particles and interjections that agents sprinkle into chat and speech.
 FILLERS = "嗯恩啊呀呢哦噢喔吧啦哈哟呐嘞咯哇呗"
 
-_KEEP_CATEGORIES = ("L", "N")  # letters (incl. CJK) and digits survive; everything else is noise
+_KEEP_CATEGORIES = ("L", "N")
+# Chat emoticon codes ("[微笑]", "[委屈]", "[爱你]") are pictures, not words. Masks of anonymized
+# corpora ("[订单x]") end in x and stay.
+EMOTICON = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")  # letters (incl. CJK) and digits survive; everything else is noise
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +59,11 @@ def _tables() -> tuple[dict[int, int | None], dict[int, None]]:
     table[ord("您")] = ord("你")
     fillers = {ord(c): None for c in FILLERS}
     return table, fillers
+
+
+def blank_emoticons(text: str) -> str:
+    """``text`` with emoticon codes replaced by spaces of the same length (offsets do not move)."""
+    return EMOTICON.sub(lambda m: " " * len(m.group()), text) if "[" in text else text
 
 
 def basic(text: str) -> str:

@@ -83,7 +83,7 @@ class TurnView:
         """Map a non-empty [start, end) span of a normalized form back to this turn's text."""
         positions = self._offsets.get(form)
         if positions is None:
-            positions = self._offsets[form] = textnorm.offsets(self.text, form)
+            positions = self._offsets[form] = textnorm.offsets(textnorm.blank_emoticons(self.text), form)
         return positions[start], positions[end - 1] + 1
 
     def quote(self, hit: Hit) -> str:
@@ -134,7 +134,7 @@ class CheckContext:
         self._shared: dict[Callable, object] = {}
         views = []
         vocatives = rulebook.settings.vocatives
-        basics = [textnorm.basic(turn.text) for turn in conversation.turns]
+        basics = [textnorm.basic(textnorm.blank_emoticons(turn.text)) for turn in conversation.turns]
         looses = [textnorm.loosen(b) for b in basics]
         scanned = matcher.scan_many(basics, looses) if basics else []
         for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):

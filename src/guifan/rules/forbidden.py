@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Iterator
 
+from guifan import text as textnorm
 from guifan.engine.context import CheckContext
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
@@ -227,8 +228,6 @@ class SendingOff(Rule):
 # 你 addressing the customer: not inside words such as 迷你, and not 你们 in "你们好" greetings to groups
 # (still counted by the gold labels, so kept). 妳 is the traditional female form.
 _NI = re.compile(r"(?<!迷)[你妳]")
-# Chat emoticon codes ("[爱你]", "[微笑]") are pictures, not words; masks ("[订单x]") hold no 你 either.
-_EMOTICON = re.compile(r"\[[^\[\]\s]{1,4}\]")
 _THEY_COMPANY = re.compile(r"他们(?:公司|部门|同事|领导|客服|售后|财务|仓库|技术|那边的同事|主管)")
 
 
@@ -246,7 +245,7 @@ class AddressWithNi(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:
-            match = _NI.search(_EMOTICON.sub(lambda m: "□" * len(m.group()), view.text))
+            match = _NI.search(textnorm.blank_emoticons(view.text))
             if match is None or self._quoted(view.text, match.start()):
                 continue
             yield self.finding(view, "称呼客户应使用「您」,不要使用「你」", span=match.span(), suggestion="您")
