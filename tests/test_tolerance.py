@@ -174,3 +174,13 @@ def test_use_backend_matches_synonyms_when_installed(tolerant, tmp_path):
     assert not tolerant.context(resumed).turns[1].says("hold_thanks")
     assert engine.context(resumed).turns[1].says("hold_thanks")
     assert not engine.context(chat("客户: 好的", "客服: 您的订单已经发货了")).turns[1].says("hold_thanks")
+
+
+def test_backend_without_a_threshold_is_refused():
+    from pydantic import ValidationError
+
+    from guifan.rulebook import Semantic
+
+    assert Semantic(backend="off").thresholds == {}
+    with pytest.raises(ValidationError, match="缺少后端 use 的阈值"):
+        Semantic(backend="use", thresholds={"ngram": 0.55})

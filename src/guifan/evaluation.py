@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 from guifan.engine import Engine
 from guifan.errors import InputError
-from guifan.model import Conversation, Finding
+from guifan.model import Conversation, Finding, Role
 
 FORBIDDEN = tuple(f"S-F{i}" for i in range(1, 10))
 FORBIDDEN_GROUP = "S-F1…F9"
@@ -257,7 +257,7 @@ def _compare(engine: Engine, conversation: Conversation, label: GoldLabel, resul
         found = fired(clause)
         last_gold = max(gold) if gold else None
         score.count(bool(gold), bool(found), case(last_gold, found))
-    agent_turns = [i for i, t in enumerate(turns) if t.role.value == "agent"]
+    agent_turns = [i for i, t in enumerate(turns) if t.role is Role.AGENT]
     for clause, score in result.turn.items():
         if not label.applies(clause):
             continue
@@ -273,7 +273,7 @@ def _compare(engine: Engine, conversation: Conversation, label: GoldLabel, resul
     if complained:
         detected = Case(conversation.id, complained[0].index, complained[0].text)
     else:  # a missed complaint: show what the customer said
-        said = " | ".join(t.text.strip()[:40] for t in turns if t.role.value == "customer")
+        said = " | ".join(t.text.strip()[:40] for t in turns if t.role is Role.CUSTOMER)
         detected = Case(conversation.id, None, said)
     result.complaint.count(label.applies("S-D1"), bool(complained), detected)
 

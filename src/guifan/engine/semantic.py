@@ -113,8 +113,7 @@ class SemanticMatcher:
 
     def __init__(self, rulebook: Rulebook):
         config = rulebook.semantic
-        self.backend = config.backend
-        self.threshold = config.thresholds.get(config.backend, 1.0)
+        self.threshold = config.thresholds[config.backend]
         self._exemplars = {c: [textnorm.loose(e) for e in items] for c, items in config.exemplars.items()}
         encoder: Encoder
         if config.backend == "use":

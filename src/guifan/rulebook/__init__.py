@@ -124,6 +124,12 @@ class Semantic(_Strict):
     # Category -> standard sentences an agent turn is compared with when no phrase matched.
     exemplars: dict[str, tuple[str, ...]] = {}
 
+    @model_validator(mode="after")
+    def _threshold_for_backend(self) -> "Semantic":
+        if self.backend != "off" and self.backend not in self.thresholds:
+            raise ValueError(f"semantic.thresholds: 缺少后端 {self.backend} 的阈值 (见 docs/evaluation.md 的校准方法)")
+        return self
+
 
 class ScoreCategory(_Strict):
     name: str
