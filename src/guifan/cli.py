@@ -160,12 +160,18 @@ def evaluate_labels(
         typer.echo(json.dumps(result.to_dict(explain), ensure_ascii=False, indent=2))
     else:
         out = Console()
+        if not out.is_terminal:
+            out = Console(width=max(out.width, 110))  # files and pipes: room for every column
         for title, level, unit in (("按对话", result.dialogue, "对话"), ("按轮次 (坐席发言)", result.turn, "轮次")):
-            table = Table(title=f"{title} · 适用{unit}内的精确率 / 召回率 / F1")
-            for column in ("条款", "名称", f"适用{unit}", "标注违规", "命中", "误报", "漏报", "精确率", "召回率", "F1"):
-                table.add_column(column, justify="left" if column in ("条款", "名称") else "right")
+            table = Table(
+                title=f"{title} · 适用 = 条款适用的{unit}数,违规 = 标注的违规数,P/R = 精确率/召回率",
+            )
+            table.add_column("条款", no_wrap=True)
+            table.add_column("名称", no_wrap=True, overflow="ellipsis", max_width=14)
+            for column in ("适用", "违规", "命中", "误报", "漏报", "P", "R", "F1"):
+                table.add_column(column, justify="right", no_wrap=True, min_width=4)
             for score in (*level.values(), *((result.complaint,) if level is result.dialogue else ())):
-                name = "投诉识别 (S-D1 适用)" if score is result.complaint else rulebook.clause_title(score.clause)
+                name = "投诉识别" if score is result.complaint else rulebook.clause_title(score.clause)
                 if score.clause == "S-F1…F9":
                     name = "服务禁语 (合计)"
                 table.add_row(
