@@ -1,0 +1,1 @@
+"""The QA workspace: a web application over the engine (``guifan serve``)."""

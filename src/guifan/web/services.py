@@ -1,0 +1,510 @@
+"""What the QA workspace does, independent of HTTP: import and check, review (复核), acknowledgement
+and appeal (申诉), rescoring, the rulebook's versions, users, and the audit trail.
+
+Every change that a person makes goes through here and leaves an ``AuditEntry`` (who, when,
+before/after). Routes (``guifan.web.api``, ``guifan.web.pages``) only translate HTTP to these calls
+and enforce who may call them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import tempfile
+from dataclasses import replace as dc_replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from threading import Lock
+from typing import Any, Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import Engine, Select, select
+from sqlalchemy.orm import Session
+
+from guifan import model
+from guifan.engine import Engine as RuleEngine
+from guifan.engine import get_rule
+from guifan.errors import GuifanError, InputError
+from guifan.kpis import kpis
+from guifan.privacy import mask_personal_data
+from guifan.readers import SUPPORTED_EXTENSIONS, read_path
+from guifan.rulebook import Rulebook, load_rulebook
+from guifan.scoring import Checker, CheckResult
+from guifan.web.db import session_factory
+from guifan.web.models import (
+    ApiToken,
+    Appeal,
+    AppealStatus,
+    AuditEntry,
+    Comment,
+    Conversation,
+    Finding,
+    FindingStatus,
+    ImportFile,
+    ImportJob,
+    JobStatus,
+    ReviewStatus,
+    RulebookVersion,
+    Setting,
+    Team,
+    User,
+    UserRole,
+    Verdict,
+    utcnow,
+)
+
+DEFAULTS: dict[str, Any] = {
+    "mask_personal_data": True,  # mask mobile, ID-card and bank-card numbers in stored text
+    "appeal_window_days": 7,  # an agent may appeal this many days after the review
+}
+_hasher = PasswordHasher()
+
+
+class WorkspaceError(GuifanError):
+    """A request that cannot be carried out (shown to the user as is)."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except VerificationError:
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def audit(session: Session, user: User | None, action: str, entity: str, entity_id: int | None,
+          before: dict | None = None, after: dict | None = None) -> None:
+    session.add(AuditEntry(user_id=user.id if user else None, action=action, entity=entity, entity_id=entity_id,
+                           before=before, after=after))
+
+
+def visible(query: Select, user: User) -> Select:
+    """Restrict a conversation query to what the user may see: agents their own, team leads their team's."""
+    if user.role == UserRole.AGENT:
+        return query.where(Conversation.agent_id == user.id)
+    if user.role == UserRole.TEAM_LEAD:
+        return query.where(Conversation.team_id == user.team_id)
+    return query
+
+
+def can_see(user: User, conversation: Conversation) -> bool:
+    if user.role == UserRole.AGENT:
+        return conversation.agent_id == user.id
+    if user.role == UserRole.TEAM_LEAD:
+        return user.team_id is not None and conversation.team_id == user.team_id
+    return True
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    return {"id": finding.id, "rule": finding.rule, "status": finding.status, "manual": finding.manual,
+            "turn": finding.turn, "quote": finding.quote, "comment": finding.comment}
+
+
+class Workspace:
+    """The application's state: the database and a checker per rulebook version."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self._checkers: dict[int, Checker] = {}
+        self._lock = Lock()
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def setting(self, session: Session, key: str) -> Any:
+        row = session.get(Setting, key)
+        return row.value["value"] if row else DEFAULTS[key]
+
+    def set_setting(self, session: Session, user: User, key: str, value: Any) -> None:
+        if key not in DEFAULTS:
+            raise WorkspaceError(f"没有设置项 {key}")
+        before = self.setting(session, key)
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value={"value": value}))
+        else:
+            row.value = {"value": value}
+        audit(session, user, "setting.update", "setting", None, {key: before}, {key: value})
+
+    # -- rulebook versions ----------------------------------------------------------------------
+
+    def active_rulebook(self, session: Session) -> RulebookVersion:
+        row = session.scalars(select(RulebookVersion).where(RulebookVersion.active.is_(True))).first()
+        if row is None:
+            row = RulebookVersion(version=1, override_yaml="", origin="default", active=True)
+            session.add(row)
+            session.flush()
+        return row
+
+    def checker(self, version: RulebookVersion) -> Checker:
+        with self._lock:
+            found = self._checkers.get(version.version)
+            if found is None:
+                found = self._checkers[version.version] = Checker(RuleEngine(rulebook_from_yaml(version.override_yaml)))
+            return found
+
+    def publish_rulebook(self, session: Session, user: User, override_yaml: str) -> RulebookVersion:
+        """Validate a company override and make it the active rulebook (a new version)."""
+        rulebook = rulebook_from_yaml(override_yaml)  # raises GuifanError naming line and key
+        RuleEngine(rulebook)  # compiles every phrase: an unusable one fails here, not mid-import
+        current = self.active_rulebook(session)
+        newest = session.scalar(select(RulebookVersion.version).order_by(RulebookVersion.version.desc()).limit(1))
+        row = RulebookVersion(version=(newest or 0) + 1, override_yaml=override_yaml, origin=rulebook.origin,
+                              created_by=user.id, active=True)
+        current.active = False
+        session.add(row)
+        session.flush()
+        audit(session, user, "rulebook.publish", "rulebook", row.id, {"version": current.version},
+              {"version": row.version})
+        return row
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def add_user(self, session: Session, username: str, password: str, role: UserRole | str, *,
+                 team: str | None = None, agent_code: str | None = None, display_name: str = "",
+                 by: User | None = None) -> User:
+        if len(password) < 8:
+            raise WorkspaceError("密码至少 8 位")
+        if session.scalar(select(User).where(User.username == username)):
+            raise WorkspaceError(f"用户 {username} 已存在")
+        team_row = self.team(session, team) if team else None
+        user = User(username=username, password_hash=hash_password(password), role=UserRole(role),
+                    team_id=team_row.id if team_row else None, agent_code=agent_code or None,
+                    display_name=display_name or username)
+        session.add(user)
+        session.flush()
+        # Conversations imported before the agent had an account become theirs now.
+        if agent_code:
+            for conversation in session.scalars(select(Conversation).where(Conversation.agent_code == agent_code)):
+                conversation.agent_id, conversation.team_id = user.id, user.team_id
+        audit(session, by, "user.create", "user", user.id, None, {"username": username, "role": user.role})
+        return user
+
+    def team(self, session: Session, name: str) -> Team:
+        row = session.scalar(select(Team).where(Team.name == name))
+        if row is None:
+            row = Team(name=name)
+            session.add(row)
+            session.flush()
+        return row
+
+    def authenticate(self, session: Session, username: str, password: str) -> User | None:
+        user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None:
+            verify_password(_DUMMY_HASH, password)  # same work whether or not the user exists
+            return None
+        return user if verify_password(user.password_hash, password) else None
+
+    def create_token(self, session: Session, user: User, name: str) -> str:
+        """A new API token for integrations; only its digest is stored, the secret is shown once."""
+        secret = "gf_" + secrets.token_urlsafe(32)
+        row = ApiToken(user_id=user.id, name=name, token_hash=token_digest(secret))
+        session.add(row)
+        session.flush()
+        audit(session, user, "token.create", "api_token", row.id, None, {"name": name})
+        return secret
+
+    def user_for_token(self, session: Session, secret: str) -> User | None:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(secret),
+                                                    ApiToken.revoked.is_(False)))
+        if row is None or not row.user.active:
+            return None
+        row.last_used_at = utcnow()
+        return row.user
+
+    # -- import ---------------------------------------------------------------------------------
+
+    def create_import(self, session: Session, user: User | None, files: Iterable[tuple[str, bytes]]) -> ImportJob:
+        job = ImportJob(created_by=user.id if user else None)
+        for name, content in files:
+            job.files.append(ImportFile(name=Path(name).name or "upload", content=content))
+        session.add(job)
+        session.flush()
+        audit(session, user, "import.create", "import_job", job.id, None, {"files": [f.name for f in job.files]})
+        return job
+
+    def pending_jobs(self) -> list[int]:
+        """Jobs not finished: new ones and those a stopped worker left running (to resume)."""
+        with self.sessions() as session:
+            return list(session.scalars(select(ImportJob.id).where(ImportJob.status != JobStatus.DONE)
+                                        .order_by(ImportJob.id)))
+
+    def run_import(self, job_id: int) -> None:
+        """Read, check and store every conversation of a job's files. Each conversation is committed
+        with the job's progress, so a job interrupted at any point resumes where it stopped: nothing
+        is lost and, since conversations are keyed by id, nothing is stored twice."""
+        with self.sessions() as session:
+            job = session.get(ImportJob, job_id)
+            if job is None or job.status == JobStatus.DONE:
+                return
+            job.status = JobStatus.RUNNING
+            version = self.active_rulebook(session)
+            session.commit()
+            checker = self.checker(version)
+            mask = bool(self.setting(session, "mask_personal_data"))
+            for file in job.files:
+                if file.finished:
+                    continue
+                for index, item in enumerate(_read_upload(file.name, file.content)):
+                    if index < file.done_items:
+                        continue  # stored before the interruption
+                    job.read += 1
+                    if isinstance(item, InputError):
+                        job.failed += 1
+                        job.errors = [*job.errors, item.to_dict()]
+                    else:
+                        try:
+                            with session.begin_nested():  # a failure undoes this conversation only
+                                self.store(session, checker.check(item), version.version, mask)
+                            job.checked += 1
+                        except Exception as exc:  # one bad conversation must not stop the job
+                            job.failed += 1
+                            job.errors = [*job.errors, {"path": file.name, "line": None, "field": None,
+                                                        "message": f"检查对话 {item.id} 时出错: {exc!r}"}]
+                    file.done_items = index + 1
+                    session.commit()
+                file.finished = True
+                file.content = b""  # the conversations are stored; the upload is no longer needed
+                session.commit()
+            job.status = JobStatus.DONE
+            job.finished_at = utcnow()
+            session.commit()
+
+    def store(self, session: Session, result: CheckResult, version: int, mask: bool) -> Conversation:
+        """Insert or update (by conversation id) a checked conversation with its automatic findings.
+
+        Re-importing replaces the transcript and the automatic findings and resets the review;
+        manual findings stay.
+        """
+        conv = result.conversation
+        clean = mask_personal_data if mask else (lambda text: text)
+        row = session.scalar(select(Conversation).where(Conversation.external_id == conv.id))
+        agent = session.scalar(select(User).where(User.agent_code == conv.agent_id)) if conv.agent_id else None
+        if row is None:
+            row = Conversation(external_id=conv.id)
+        checker = self.checker_for(version)
+        figures = kpis(conv, hold_seconds=checker.engine.rulebook.settings.hold_min_seconds)
+        row.channel = conv.channel.value
+        row.started_at = conv.started_at
+        row.agent_code = conv.agent_id
+        row.agent_id = agent.id if agent else None
+        row.team_id = agent.team_id if agent else None
+        row.source = conv.source
+        row.turns = [
+            {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end} for t in conv.turns
+        ]
+        row.meta = {k: v for k, v in conv.metadata.items() if _jsonable(v)}
+        row.kpis = figures.to_dict() if figures else {}
+        row.rulebook_version = version
+        row.review_status = ReviewStatus.PENDING
+        row.reviewed_by = row.reviewed_at = row.acknowledged_at = None
+        row.findings = [f for f in row.findings if f.manual]
+        scorer = checker.scorer
+        for f in result.findings:
+            row.findings.append(Finding(
+                manual=False, rule=f.rule, clauses=list(f.clauses), severity=f.severity.value,
+                category=scorer.category_of(f.rule), turn=f.turn,
+                span_start=f.span[0] if f.span else None, span_end=f.span[1] if f.span else None,
+                quote=clean(f.quote), message=clean(f.message), suggestion=f.suggestion,
+            ))
+        self._apply_score(row, result.score, final=False)
+        session.add(row)
+        session.flush()
+        return row
+
+    def checker_for(self, version: int) -> Checker:
+        """The checker of a rulebook version (cached; results keep the version they were checked with)."""
+        found = self._checkers.get(version)
+        if found is not None:
+            return found
+        with self.sessions() as session:
+            row = session.scalar(select(RulebookVersion).where(RulebookVersion.version == version))
+            if row is None:
+                raise WorkspaceError(f"没有规则手册版本 {version}")
+            return self.checker(row)
+
+    @staticmethod
+    def _apply_score(row: Conversation, score, final: bool) -> None:
+        categories = {c.key: {"name": c.name, "weight": c.weight, "score": c.score, "findings": c.findings}
+                      for c in score.categories}
+        if final:
+            row.final_score = score.total
+        else:
+            row.auto_score = score.total
+            row.final_score = None
+        row.category_scores = categories
+
+    # -- review (复核) ---------------------------------------------------------------------------
+
+    def rescore(self, conversation: Conversation) -> None:
+        """The final score: every finding not rejected, automatic or manual."""
+        scorer = self.checker_for(conversation.rulebook_version).scorer
+        kept = [
+            model.Finding(f.rule, tuple(f.clauses), model.Severity(f.severity), f.turn, None, f.quote, f.message,
+                          f.suggestion)
+            for f in conversation.findings if f.status != FindingStatus.REJECTED
+        ]
+        self._apply_score(conversation, scorer.score(kept), final=True)
+
+    def set_verdict(self, session: Session, user: User, finding: Finding, confirmed: bool, comment: str = "") -> None:
+        before = finding_dict(finding)
+        verdict = session.scalar(select(Verdict).where(Verdict.finding_id == finding.id, Verdict.reviewer_id == user.id))
+        if verdict is None:
+            session.add(Verdict(finding_id=finding.id, reviewer_id=user.id, confirmed=confirmed))
+        else:
+            verdict.confirmed = confirmed
+        finding.status = FindingStatus.CONFIRMED if confirmed else FindingStatus.REJECTED
+        if comment:
+            finding.comment = comment
+        self.rescore(finding.conversation)
+        audit(session, user, "finding.verdict", "finding", finding.id, before, finding_dict(finding))
+
+    def add_manual_finding(self, session: Session, user: User, conversation: Conversation, rule: str,
+                           turn: int | None, comment: str) -> Finding:
+        try:
+            cls = get_rule(rule)
+        except KeyError:
+            raise WorkspaceError(f"没有规则 {rule}") from None
+        if turn is not None and not 0 <= turn < len(conversation.turns):
+            raise WorkspaceError(f"没有第 {turn} 轮")
+        checker = self.checker_for(conversation.rulebook_version)
+        rulebook, scorer = checker.engine.rulebook, checker.scorer
+        quote = conversation.turns[turn]["text"] if turn is not None else ""
+        finding = Finding(
+            manual=True, rule=cls.code, clauses=list(cls.clauses), severity=cls.severity.value,
+            category=scorer.category_of(cls.code), turn=turn, quote=quote[:200],
+            message=comment or cls.what, suggestion=next(iter(rulebook.wording(cls.clauses[0])), ""),
+            status=FindingStatus.CONFIRMED, comment=comment, created_by=user.id,
+        )
+        conversation.findings.append(finding)
+        session.flush()
+        self.rescore(conversation)
+        audit(session, user, "finding.add", "finding", finding.id, None, finding_dict(finding))
+        return finding
+
+    def comment(self, session: Session, user: User, conversation: Conversation, text: str) -> Comment:
+        if not text.strip():
+            raise WorkspaceError("评论不能为空")
+        row = Comment(conversation_id=conversation.id, user_id=user.id, text=text.strip())
+        session.add(row)
+        session.flush()
+        audit(session, user, "comment.add", "conversation", conversation.id, None, {"comment": row.text})
+        return row
+
+    def complete_review(self, session: Session, user: User, conversation: Conversation) -> None:
+        before = {"review_status": conversation.review_status, "final_score": conversation.final_score}
+        for finding in conversation.findings:
+            if finding.status == FindingStatus.OPEN:
+                self.set_verdict(session, user, finding, confirmed=True)
+        self.rescore(conversation)
+        conversation.review_status = ReviewStatus.REVIEWED
+        conversation.reviewed_by, conversation.reviewed_at = user.id, utcnow()
+        audit(session, user, "review.complete", "conversation", conversation.id, before,
+              {"review_status": conversation.review_status, "final_score": conversation.final_score})
+
+    # -- acknowledgement and appeal (申诉) -------------------------------------------------------
+
+    def _reviewed_for_agent(self, session: Session, user: User, conversation: Conversation) -> None:
+        if conversation.agent_id != user.id:
+            raise WorkspaceError("只能处理自己的会话")
+        if conversation.review_status == ReviewStatus.PENDING:
+            raise WorkspaceError("会话尚未复核")
+
+    def acknowledge(self, session: Session, user: User, conversation: Conversation) -> None:
+        self._reviewed_for_agent(session, user, conversation)
+        before = {"review_status": conversation.review_status}
+        conversation.acknowledged_at = utcnow()
+        if conversation.review_status == ReviewStatus.REVIEWED:
+            conversation.review_status = ReviewStatus.ACKNOWLEDGED
+        audit(session, user, "review.acknowledge", "conversation", conversation.id, before,
+              {"review_status": conversation.review_status})
+
+    def appeal(self, session: Session, user: User, finding: Finding, reason: str) -> Appeal:
+        conversation = finding.conversation
+        self._reviewed_for_agent(session, user, conversation)
+        if not reason.strip():
+            raise WorkspaceError("请填写申诉理由")
+        if finding.status == FindingStatus.REJECTED:
+            raise WorkspaceError("该问题已被驳回,无需申诉")
+        window = int(self.setting(session, "appeal_window_days"))
+        reviewed_at = _aware(conversation.reviewed_at)
+        if reviewed_at and utcnow() - reviewed_at > timedelta(days=window):
+            raise WorkspaceError(f"已超过申诉期限 (复核后 {window} 天内)")
+        if session.scalar(select(Appeal).where(Appeal.finding_id == finding.id, Appeal.status == AppealStatus.PENDING)):
+            raise WorkspaceError("该问题已有待处理的申诉")
+        row = Appeal(finding_id=finding.id, conversation_id=conversation.id, agent_id=user.id, reason=reason.strip())
+        session.add(row)
+        before = {"review_status": conversation.review_status}
+        conversation.review_status = ReviewStatus.APPEALED
+        session.flush()
+        audit(session, user, "appeal.create", "appeal", row.id, before,
+              {"finding": finding.id, "reason": row.reason, "review_status": conversation.review_status})
+        return row
+
+    def decide(self, session: Session, user: User, appeal: Appeal, accept: bool, decision: str) -> None:
+        if appeal.status != AppealStatus.PENDING:
+            raise WorkspaceError("该申诉已处理")
+        finding = session.get(Finding, appeal.finding_id)
+        conversation = finding.conversation
+        before = {"appeal": appeal.status, "finding": finding.status, "final_score": conversation.final_score}
+        appeal.status = AppealStatus.ACCEPTED if accept else AppealStatus.DENIED
+        appeal.decided_by, appeal.decided_at, appeal.decision = user.id, utcnow(), decision.strip()
+        if accept:
+            finding.status = FindingStatus.REJECTED
+            self.rescore(conversation)
+        open_appeals = session.scalar(select(Appeal.id).where(Appeal.conversation_id == conversation.id,
+                                                              Appeal.status == AppealStatus.PENDING, Appeal.id != appeal.id))
+        if open_appeals is None:
+            conversation.review_status = ReviewStatus.CLOSED
+        audit(session, user, "appeal.decide", "appeal", appeal.id, before,
+              {"appeal": appeal.status, "finding": finding.status, "final_score": conversation.final_score})
+
+
+def rulebook_from_yaml(override_yaml: str) -> Rulebook:
+    if not override_yaml.strip():
+        return load_rulebook()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "company.yaml"
+        path.write_text(override_yaml, encoding="utf-8")
+        try:
+            return load_rulebook([path])
+        except GuifanError as exc:
+            raise WorkspaceError(str(exc).replace(str(path), "company.yaml")) from None
+
+
+def _read_upload(name: str, content: bytes) -> Iterable[model.Conversation | InputError]:
+    """An uploaded file's conversations through the ordinary readers, errors naming the upload."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        yield InputError(name, f"不支持的文件类型 {suffix or '(无扩展名)'},支持: {' '.join(SUPPORTED_EXTENSIONS)}")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(name).name  # the file name gives text logs their conversation id
+        path.write_bytes(content)
+        for item in read_path(path):
+            if isinstance(item, InputError):
+                yield dc_replace(item, path=item.path.replace(str(path), name))
+            else:
+                yield dc_replace(item, source=(item.source or "").replace(str(path), name))
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None), list, dict))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes: they were stored as UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+_DUMMY_HASH = hash_password("timing-equalizer")
