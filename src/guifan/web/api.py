@@ -1,0 +1,425 @@
+"""The JSON API under ``/api/v1``. Every endpoint names the permission it needs; the conversation
+scope (agents: their own, team leads: their team's) is applied in every query, not in the pages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import Session
+
+from guifan.web.app import DB, require
+from guifan.web.models import (
+    Appeal,
+    AppealStatus,
+    AuditEntry,
+    Comment,
+    Conversation,
+    Finding,
+    ImportJob,
+    Team,
+    User,
+    UserRole,
+)
+from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
+from guifan.web.services import Workspace, WorkspaceError, audit, can_see, visible
+
+router = APIRouter()
+SORTS = {
+    "started_at": Conversation.started_at,
+    "score": Conversation.auto_score,
+    "final_score": Conversation.final_score,
+    "imported_at": Conversation.imported_at,
+    "agent": Conversation.agent_code,
+}
+
+
+def workspace_of(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+
+class Login(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+def sign_in(request: Request, response: Response, session: Session, username: str, password: str) -> tuple[User, str]:
+    """Check the password (throttled) and set the session cookie; returns the user and the CSRF token."""
+    throttle = request.app.state.throttle
+    client = request.client.host if request.client else "?"
+    if throttle.blocked(username, client):
+        raise HTTPException(429, "登录失败次数过多,请 5 分钟后再试")
+    user = workspace_of(request).authenticate(session, username, password)
+    if user is None:
+        throttle.failed(username, client)
+        raise HTTPException(401, "用户名或密码错误")
+    throttle.succeeded(username, client)
+    cookie, csrf = request.app.state.sessions.issue(user.id)
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="lax",
+                        secure=request.app.state.secure_cookies, path="/")
+    audit(session, user, "auth.login", "user", user.id)
+    session.commit()
+    return user, csrf
+
+
+@router.post("/auth/login", tags=["auth"])
+def login(body: Login, request: Request, response: Response, session: DB) -> dict:
+    user, csrf = sign_in(request, response, session, body.username, body.password)
+    return {"user": user_dict(user), "csrf": csrf}
+
+
+@router.post("/auth/logout", tags=["auth"])
+def logout(response: Response) -> dict:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"ok": True}
+
+
+@router.get("/me", tags=["auth"])
+def me(user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
+    return user_dict(user)
+
+
+class TokenRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/tokens", tags=["auth"])
+def create_token(body: TokenRequest, request: Request, session: DB,
+                 user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
+    secret = workspace_of(request).create_token(session, user, body.name)
+    session.commit()
+    return {"token": secret, "name": body.name}
+
+
+def user_dict(user: User) -> dict:
+    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
+            "team_id": user.team_id, "agent_code": user.agent_code}
+
+
+# -- users (admin) -------------------------------------------------------------------------------
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    role: UserRole
+    team: str | None = Field(default=None, max_length=100)
+    agent_code: str | None = Field(default=None, max_length=64)
+    display_name: str = Field(default="", max_length=100)
+
+
+@router.post("/users", tags=["users"])
+def add_user(body: NewUser, request: Request, session: DB,
+             user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
+    created = workspace_of(request).add_user(session, body.username, body.password, body.role, team=body.team,
+                                             agent_code=body.agent_code, display_name=body.display_name, by=user)
+    session.commit()
+    return user_dict(created)
+
+
+@router.get("/users", tags=["users"])
+def list_users(session: DB, user: Annotated[User, Depends(require(Permission.ADMIN))]) -> list[dict]:
+    return [user_dict(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+# -- import --------------------------------------------------------------------------------------
+
+
+@router.post("/imports", tags=["import"])
+async def upload(request: Request, session: DB, files: Annotated[list[UploadFile], File()],
+                 user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
+    """Upload conversation files (every format ``guifan check`` reads); checked in the background."""
+    job = await start_import(request, session, user, files)
+    return job_dict(job)
+
+
+async def start_import(request: Request, session: Session, user: User, files: list[UploadFile]) -> ImportJob:
+    limit, count = request.app.state.max_upload_bytes, request.app.state.max_upload_files
+    if not files:
+        raise WorkspaceError("没有选择文件")
+    if len(files) > count:
+        raise WorkspaceError(f"一次最多上传 {count} 个文件,收到 {len(files)} 个")
+    contents = []
+    for upload_file in files:
+        data = await upload_file.read(limit + 1)
+        if len(data) > limit:
+            raise WorkspaceError(f"文件 {upload_file.filename} 超过 {limit // (1024 * 1024)} MB 上限")
+        contents.append((upload_file.filename or "upload", data))
+    job = workspace_of(request).create_import(session, user, contents)
+    session.commit()
+    request.app.state.importer.kick()
+    return job
+
+
+class ConversationsIn(BaseModel):
+    conversations: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+@router.post("/conversations", tags=["import"])
+def import_json(body: ConversationsIn, request: Request, session: DB,
+                user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
+    """Import conversations in the interchange format (docs/input-formats.md) as one JSONL file."""
+    import json
+
+    payload = "\n".join(json.dumps(c, ensure_ascii=False) for c in body.conversations).encode("utf-8")
+    job = workspace_of(request).create_import(session, user, [("api.jsonl", payload)])
+    session.commit()
+    request.app.state.importer.kick()
+    return job_dict(job)
+
+
+@router.get("/imports/{job_id}", tags=["import"])
+def import_status(job_id: int, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise HTTPException(404, "没有这个导入任务")
+    return job_dict(job)
+
+
+def job_dict(job: ImportJob) -> dict:
+    return {"id": job.id, "status": job.status, "read": job.read, "checked": job.checked, "failed": job.failed,
+            "errors": job.errors, "files": [f.name for f in job.files]}
+
+
+# -- conversations -------------------------------------------------------------------------------
+
+
+class Filters(BaseModel):
+    agent: str | None = None
+    team: int | None = None
+    channel: Literal["phone", "chat"] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    rule: str | None = Field(default=None, max_length=20)
+    clause: str | None = Field(default=None, max_length=20)
+    status: str | None = None
+    sort: str = "started_at"
+    descending: bool = True
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=50, ge=1, le=500)
+
+
+def filtered(user: User, filters: Filters):
+    """The conversations the user may see, filtered and sorted (bound parameters only)."""
+    query = visible(select(Conversation), user)
+    if filters.agent:
+        query = query.where(Conversation.agent_code == filters.agent)
+    if filters.team is not None:
+        query = query.where(Conversation.team_id == filters.team)
+    if filters.channel:
+        query = query.where(Conversation.channel == filters.channel)
+    if filters.date_from:
+        query = query.where(Conversation.started_at >= datetime.combine(filters.date_from, time.min, timezone.utc))
+    if filters.date_to:
+        query = query.where(Conversation.started_at <= datetime.combine(filters.date_to, time.max, timezone.utc))
+    score = func.coalesce(Conversation.final_score, Conversation.auto_score)
+    if filters.score_min is not None:
+        query = query.where(score >= filters.score_min)
+    if filters.score_max is not None:
+        query = query.where(score <= filters.score_max)
+    if filters.rule or filters.clause:
+        having = select(Finding.conversation_id)
+        if filters.rule:
+            having = having.where(Finding.rule == filters.rule)
+        if filters.clause:
+            having = having.where(cast(Finding.clauses, String).like(f'%"{_like_escape(filters.clause)}"%', escape="\\"))
+        query = query.where(Conversation.id.in_(having))
+    if filters.status:
+        query = query.where(Conversation.review_status == filters.status)
+    column = SORTS.get(filters.sort, Conversation.started_at)
+    return query.order_by(column.desc() if filters.descending else column.asc(), Conversation.id)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@router.get("/conversations", tags=["conversations"])
+def list_conversations(session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
+                       filters: Annotated[Filters, Query()]) -> dict:
+    query = filtered(user, filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page))
+    return {"total": total, "page": filters.page, "items": [summary(c) for c in rows]}
+
+
+def summary(c: Conversation) -> dict:
+    return {"id": c.id, "external_id": c.external_id, "channel": c.channel, "agent": c.agent_code,
+            "team_id": c.team_id, "started_at": c.started_at.isoformat() if c.started_at else None,
+            "auto_score": c.auto_score, "final_score": c.final_score, "review_status": c.review_status,
+            "findings": sum(1 for f in c.findings if f.status != "rejected"), "rulebook_version": c.rulebook_version}
+
+
+def visible_conversation(session: Session, user: User, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or not can_see(user, conversation):
+        raise HTTPException(404, "没有这个会话")  # not 403: do not reveal that it exists
+    return conversation
+
+
+@router.get("/conversations/{conversation_id}", tags=["conversations"])
+def get_conversation(conversation_id: int, session: DB,
+                     user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
+    c = visible_conversation(session, user, conversation_id)
+    appeals = session.scalars(select(Appeal).where(Appeal.conversation_id == c.id).order_by(Appeal.id))
+    comments = session.scalars(select(Comment).where(Comment.conversation_id == c.id).order_by(Comment.id))
+    return {
+        **summary(c), "turns": c.turns, "kpis": c.kpis, "category_scores": c.category_scores, "meta": c.meta,
+        "findings": [finding_out(f) for f in c.findings],
+        "appeals": [appeal_dict(a) for a in appeals],
+        "comments": [{"user": m.user.display_name, "text": m.text, "at": m.created_at.isoformat()} for m in comments],
+    }
+
+
+def finding_out(f: Finding) -> dict:
+    return {"id": f.id, "rule": f.rule, "clauses": f.clauses, "severity": f.severity, "category": f.category,
+            "turn": f.turn, "span": [f.span_start, f.span_end] if f.span_start is not None else None,
+            "quote": f.quote, "message": f.message, "suggestion": f.suggestion, "status": f.status,
+            "manual": f.manual, "comment": f.comment}
+
+
+def appeal_dict(a: Appeal) -> dict:
+    return {"id": a.id, "finding_id": a.finding_id, "conversation_id": a.conversation_id, "reason": a.reason,
+            "status": a.status, "decision": a.decision,
+            "created_at": a.created_at.isoformat(), "decided_at": a.decided_at.isoformat() if a.decided_at else None}
+
+
+# -- review (复核) ---------------------------------------------------------------------------------
+
+
+class VerdictIn(BaseModel):
+    confirmed: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+def visible_finding(session: Session, user: User, finding_id: int) -> Finding:
+    finding = session.get(Finding, finding_id)
+    if finding is None or not can_see(user, finding.conversation):
+        raise HTTPException(404, "没有这个问题")
+    return finding
+
+
+@router.post("/findings/{finding_id}/verdict", tags=["review"])
+def verdict(finding_id: int, body: VerdictIn, request: Request, session: DB,
+            user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
+    finding = visible_finding(session, user, finding_id)
+    workspace_of(request).set_verdict(session, user, finding, body.confirmed, body.comment)
+    session.commit()
+    return finding_out(finding)
+
+
+class ManualFinding(BaseModel):
+    rule: str = Field(max_length=20)
+    turn: int | None = None
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.post("/conversations/{conversation_id}/findings", tags=["review"])
+def add_finding(conversation_id: int, body: ManualFinding, request: Request, session: DB,
+                user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
+    conversation = visible_conversation(session, user, conversation_id)
+    finding = workspace_of(request).add_manual_finding(session, user, conversation, body.rule, body.turn, body.comment)
+    session.commit()
+    return finding_out(finding)
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/conversations/{conversation_id}/comments", tags=["review"])
+def add_comment(conversation_id: int, body: CommentIn, request: Request, session: DB,
+                user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
+    conversation = visible_conversation(session, user, conversation_id)
+    workspace_of(request).comment(session, user, conversation, body.text)
+    session.commit()
+    return {"ok": True}
+
+
+@router.post("/conversations/{conversation_id}/review", tags=["review"])
+def complete_review(conversation_id: int, request: Request, session: DB,
+                    user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
+    conversation = visible_conversation(session, user, conversation_id)
+    workspace_of(request).complete_review(session, user, conversation)
+    session.commit()
+    return summary(conversation)
+
+
+# -- acknowledgement and appeal (申诉) ------------------------------------------------------------
+
+
+@router.post("/conversations/{conversation_id}/acknowledge", tags=["appeal"])
+def acknowledge(conversation_id: int, request: Request, session: DB,
+                user: Annotated[User, Depends(require(Permission.APPEAL))]) -> dict:
+    conversation = visible_conversation(session, user, conversation_id)
+    workspace_of(request).acknowledge(session, user, conversation)
+    session.commit()
+    return summary(conversation)
+
+
+class AppealIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=5000)
+
+
+@router.post("/findings/{finding_id}/appeal", tags=["appeal"])
+def appeal(finding_id: int, body: AppealIn, request: Request, session: DB,
+           user: Annotated[User, Depends(require(Permission.APPEAL))]) -> dict:
+    finding = visible_finding(session, user, finding_id)
+    row = workspace_of(request).appeal(session, user, finding, body.reason)
+    session.commit()
+    return appeal_dict(row)
+
+
+@router.get("/appeals", tags=["appeal"])
+def list_appeals(session: DB, user: Annotated[User, Depends(require(Permission.DECIDE))],
+                 status: AppealStatus | None = AppealStatus.PENDING) -> list[dict]:
+    query = select(Appeal).order_by(Appeal.id)
+    if status:
+        query = query.where(Appeal.status == status)
+    return [appeal_dict(a) for a in session.scalars(query)]
+
+
+class DecisionIn(BaseModel):
+    accept: bool
+    decision: str = Field(default="", max_length=5000)
+
+
+@router.post("/appeals/{appeal_id}/decision", tags=["appeal"])
+def decide(appeal_id: int, body: DecisionIn, request: Request, session: DB,
+           user: Annotated[User, Depends(require(Permission.DECIDE))]) -> dict:
+    row = session.get(Appeal, appeal_id)
+    if row is None:
+        raise HTTPException(404, "没有这个申诉")
+    workspace_of(request).decide(session, user, row, body.accept, body.decision)
+    session.commit()
+    return appeal_dict(row)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+@router.get("/audit", tags=["audit"])
+def audit_trail(session: DB, user: Annotated[User, Depends(require(Permission.AUDIT))],
+                entity: str | None = None, entity_id: int | None = None,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    return [{"id": e.id, "at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "entity": e.entity,
+             "entity_id": e.entity_id, "before": e.before, "after": e.after} for e in session.scalars(query)]
+
+
+@router.get("/teams", tags=["users"])
+def teams(session: DB, user: Annotated[User, Depends(require(Permission.VIEW))]) -> list[dict]:
+    return [{"id": t.id, "name": t.name} for t in session.scalars(select(Team).order_by(Team.name))]
+

@@ -1,0 +1,165 @@
+"""The FastAPI application: ``create_app`` wires the workspace, authentication, the import worker,
+the JSON API (``/api/v1``, OpenAPI at ``/api/docs``) and the server-rendered pages."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Callable
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+
+from guifan.web.db import make_engine, migrate
+from guifan.web.models import User
+from guifan.web.security import SESSION_COOKIE, LoginThrottle, Permission, Sessions, allowed
+from guifan.web.services import Workspace, WorkspaceError
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+STATIC = Path(__file__).parent / "static"
+
+
+class ImportWorker:
+    """Runs import jobs one after another in a background thread; on start it resumes the jobs a
+    stopped server left unfinished."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="guifan-import", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._wake.set()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            for job_id in self.workspace.pending_jobs():
+                if self._stop.is_set():
+                    return
+                self.workspace.run_import(job_id)
+
+
+def create_app(
+    db_url: str = "sqlite:///guifan.db",
+    *,
+    secret: str | None = None,
+    secure_cookies: bool = False,
+    worker: bool = True,
+    max_upload_mb: int = 50,
+    max_upload_files: int = 200,
+) -> FastAPI:
+    engine = make_engine(db_url)
+    migrate(engine)
+    workspace = Workspace(engine)
+    importer = ImportWorker(workspace)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if worker:
+            importer.start()
+        yield
+        if worker:
+            importer.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="规范 Guifan QA 工作台",
+        version="1",
+        docs_url="/api/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.workspace = workspace
+    app.state.importer = importer
+    app.state.sessions = Sessions(secret or secrets.token_urlsafe(32))
+    app.state.throttle = LoginThrottle()
+    app.state.secure_cookies = secure_cookies
+    app.state.max_upload_bytes = max_upload_mb * 1024 * 1024
+    app.state.max_upload_files = max_upload_files
+
+    @app.exception_handler(WorkspaceError)
+    async def _workspace_error(request: Request, exc: WorkspaceError):
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    from guifan.web import api, pages
+
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+# -- request dependencies ------------------------------------------------------------------------
+
+
+def db_session(request: Request):
+    with request.app.state.workspace.sessions() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(db_session)]
+
+
+def current_user(request: Request, session: DB) -> User | None:
+    """The caller: a bearer API token, or a session cookie (then unsafe methods need the CSRF token)."""
+    workspace: Workspace = request.app.state.workspace
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        user = workspace.user_for_token(session, header[7:].strip())
+        if user is None:
+            raise HTTPException(401, "API 令牌无效或已吊销")
+        session.commit()
+        request.state.via_token = True
+        return user
+    data = request.app.state.sessions.read(request.cookies.get(SESSION_COOKIE))
+    if data is None:
+        return None
+    user = session.get(User, data["uid"])
+    if user is None or not user.active:
+        return None
+    request.state.csrf = data["csrf"]
+    request.state.via_token = False
+    return user
+
+
+async def check_csrf(request: Request, user: User) -> None:
+    if request.method not in UNSAFE_METHODS or getattr(request.state, "via_token", False):
+        return
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get("csrf")
+    if not sent or not secrets.compare_digest(str(sent), request.state.csrf):
+        raise HTTPException(403, "CSRF 校验失败,请刷新页面后重试")
+
+
+def require(permission: Permission) -> Callable:
+    """A dependency: the signed-in user, who must hold ``permission`` (401 / 403 otherwise)."""
+
+    async def dependency(request: Request, user: Annotated[User | None, Depends(current_user)]) -> User:
+        if user is None:
+            raise HTTPException(401, "请先登录")
+        if not allowed(user.role, permission):
+            raise HTTPException(403, "没有权限")
+        await check_csrf(request, user)
+        return user
+
+    return dependency

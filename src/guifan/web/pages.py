@@ -1,0 +1,229 @@
+"""Server-rendered pages (Jinja2, autoescaped). Forms post to these routes with the CSRF token;
+permissions and the conversation scope are the API's (the same dependencies and queries)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+
+from guifan.engine import all_rules
+from guifan.web import api
+from guifan.web.app import DB, current_user, require
+from guifan.web.models import Appeal, AppealStatus, Comment, ImportJob, User
+from guifan.web.security import SESSION_COOKIE, Permission, allowed
+from guifan.web.services import WorkspaceError
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals["allowed"] = allowed
+templates.env.globals["Permission"] = Permission
+
+STATUS_NAMES = {"pending": "待复核", "reviewed": "已复核", "acknowledged": "已确认", "appealed": "申诉中",
+                "closed": "已结案"}
+FINDING_STATUS = {"open": "待确认", "confirmed": "已确认", "rejected": "已驳回"}
+ROLE_NAMES = {"admin": "管理员", "supervisor": "质检主管", "reviewer": "质检员", "team_lead": "组长", "agent": "坐席"}
+templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_STATUS, ROLE_NAMES=ROLE_NAMES)
+
+
+def render(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"user": user, "csrf": getattr(request.state, "csrf", ""), **context}, status_code=status_code
+    )
+
+
+def back(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", None)
+
+
+@router.post("/login")
+def login_form(request: Request, session: DB, username: Annotated[str, Form(max_length=64)],
+               password: Annotated[str, Form(max_length=256)]) -> Response:
+    response = back("/")
+    try:
+        api.sign_in(request, response, session, username, password)
+    except HTTPException as exc:
+        return render(request, "login.html", None, status_code=exc.status_code, error=exc.detail, username=username)
+    return response
+
+
+@router.post("/logout")
+def logout_form(user: Annotated[User, Depends(require(Permission.VIEW))]) -> Response:
+    response = back("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def conversations_page(request: Request, session: DB, user: Annotated[User | None, Depends(current_user)],
+                       filters: Annotated[api.Filters, Depends()]) -> Response:
+    if user is None:
+        return back("/login")
+    query = api.filtered(user, filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = list(session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page)))
+    return render(request, "conversations.html", user, rows=rows, total=total, filters=filters,
+                  rules=sorted(all_rules()), teams=api.teams(session, user))
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+def conversation_page(conversation_id: int, request: Request, session: DB,
+                      user: Annotated[User, Depends(require(Permission.VIEW))]) -> HTMLResponse:
+    conversation = api.visible_conversation(session, user, conversation_id)
+    appeals = {a.finding_id: a for a in session.scalars(select(Appeal).where(Appeal.conversation_id == conversation.id))}
+    comments = list(session.scalars(select(Comment).where(Comment.conversation_id == conversation.id).order_by(Comment.id)))
+    workspace = request.app.state.workspace
+    rulebook = workspace.checker_for(conversation.rulebook_version).engine.rulebook
+    by_turn: dict[int, list] = {}
+    for finding in conversation.findings:
+        if finding.turn is not None:
+            by_turn.setdefault(finding.turn, []).append(finding)
+    return render(request, "conversation.html", user, c=conversation, appeals=appeals, comments=comments,
+                  segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
+                  clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"))
+
+
+def _segments(text: str, findings: list) -> list[tuple[str, list]]:
+    """The turn's text cut at the findings' spans: (piece, findings covering it). Escaping is the
+    template's (autoescape): nothing here builds HTML."""
+    cuts = {0, len(text)}
+    for f in findings:
+        if f.span_start is not None and 0 <= f.span_start < f.span_end <= len(text):
+            cuts.update((f.span_start, f.span_end))
+    points = sorted(cuts)
+    pieces = []
+    for start, end in zip(points, points[1:]):
+        covering = [f for f in findings if f.span_start is not None and f.span_start <= start and end <= f.span_end]
+        pieces.append((text[start:end], covering))
+    return pieces
+
+
+def _act(conversation_id: int, action) -> Response:
+    try:
+        action()
+    except WorkspaceError as exc:
+        from urllib.parse import quote
+
+        return back(f"/conversations/{conversation_id}?error={quote(str(exc))}")
+    return back(f"/conversations/{conversation_id}")
+
+
+@router.post("/findings/{finding_id}/verdict")
+def verdict_form(finding_id: int, request: Request, session: DB, confirmed: Annotated[bool, Form()],
+                 user: Annotated[User, Depends(require(Permission.REVIEW))],
+                 comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    finding = api.visible_finding(session, user, finding_id)
+
+    def run():
+        request.app.state.workspace.set_verdict(session, user, finding, confirmed, comment)
+        session.commit()
+
+    return _act(finding.conversation_id, run)
+
+
+@router.post("/conversations/{conversation_id}/findings")
+def manual_finding_form(conversation_id: int, request: Request, session: DB, rule: Annotated[str, Form(max_length=20)],
+                        user: Annotated[User, Depends(require(Permission.REVIEW))],
+                        turn: Annotated[str, Form(max_length=6)] = "",
+                        comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    conversation = api.visible_conversation(session, user, conversation_id)
+
+    def run():
+        at = int(turn) if turn.strip().isdigit() else None
+        request.app.state.workspace.add_manual_finding(session, user, conversation, rule, at, comment)
+        session.commit()
+
+    return _act(conversation_id, run)
+
+
+@router.post("/conversations/{conversation_id}/comments")
+def comment_form(conversation_id: int, request: Request, session: DB, text: Annotated[str, Form(max_length=5000)],
+                 user: Annotated[User, Depends(require(Permission.REVIEW))]) -> Response:
+    conversation = api.visible_conversation(session, user, conversation_id)
+
+    def run():
+        request.app.state.workspace.comment(session, user, conversation, text)
+        session.commit()
+
+    return _act(conversation_id, run)
+
+
+@router.post("/conversations/{conversation_id}/review")
+def review_form(conversation_id: int, request: Request, session: DB,
+                user: Annotated[User, Depends(require(Permission.REVIEW))]) -> Response:
+    conversation = api.visible_conversation(session, user, conversation_id)
+
+    def run():
+        request.app.state.workspace.complete_review(session, user, conversation)
+        session.commit()
+
+    return _act(conversation_id, run)
+
+
+@router.post("/conversations/{conversation_id}/acknowledge")
+def acknowledge_form(conversation_id: int, request: Request, session: DB,
+                     user: Annotated[User, Depends(require(Permission.APPEAL))]) -> Response:
+    conversation = api.visible_conversation(session, user, conversation_id)
+
+    def run():
+        request.app.state.workspace.acknowledge(session, user, conversation)
+        session.commit()
+
+    return _act(conversation_id, run)
+
+
+@router.post("/findings/{finding_id}/appeal")
+def appeal_form(finding_id: int, request: Request, session: DB, reason: Annotated[str, Form(max_length=5000)],
+                user: Annotated[User, Depends(require(Permission.APPEAL))]) -> Response:
+    finding = api.visible_finding(session, user, finding_id)
+
+    def run():
+        request.app.state.workspace.appeal(session, user, finding, reason)
+        session.commit()
+
+    return _act(finding.conversation_id, run)
+
+
+@router.get("/appeals", response_class=HTMLResponse)
+def appeals_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DECIDE))]) -> HTMLResponse:
+    rows = list(session.scalars(select(Appeal).where(Appeal.status == AppealStatus.PENDING).order_by(Appeal.id)))
+    return render(request, "appeals.html", user, appeals=rows, findings={a.id: api.visible_finding(session, user, a.finding_id) for a in rows})
+
+
+@router.post("/appeals/{appeal_id}/decision")
+def decision_form(appeal_id: int, request: Request, session: DB, accept: Annotated[bool, Form()],
+                  user: Annotated[User, Depends(require(Permission.DECIDE))],
+                  decision: Annotated[str, Form(max_length=5000)] = "") -> Response:
+    row = session.get(Appeal, appeal_id)
+    if row is None:
+        raise HTTPException(404, "没有这个申诉")
+    request.app.state.workspace.decide(session, user, row, accept, decision)
+    session.commit()
+    return back("/appeals")
+
+
+@router.get("/imports", response_class=HTMLResponse)
+def imports_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> HTMLResponse:
+    jobs = list(session.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(20)))
+    return render(request, "imports.html", user, jobs=jobs, error=request.query_params.get("error"))
+
+
+@router.post("/imports")
+async def import_form(request: Request, session: DB, files: Annotated[list[UploadFile], File()],
+                      user: Annotated[User, Depends(require(Permission.IMPORT))]) -> Response:
+    try:
+        await api.start_import(request, session, user, files)
+    except WorkspaceError as exc:
+        from urllib.parse import quote
+
+        return back(f"/imports?error={quote(str(exc))}")
+    return back("/imports")

@@ -1,0 +1,74 @@
+"""The JSON API end to end, on SQLite and on PostgreSQL: import, list, review, appeal, decide."""
+
+from __future__ import annotations
+
+from tests.web.conftest import conversation, jsonl, wait_for_job
+
+
+def import_file(actor, name: str, content: bytes) -> dict:
+    response = actor.post("/api/v1/imports", files=[("files", (name, content, "application/octet-stream"))])
+    assert response.status_code == 200, response.text
+    return wait_for_job(actor, response.json()["id"])
+
+
+def test_import_check_list_and_reimport_updates(people):
+    rev = people["rev"]
+    job = import_file(rev, "batch.jsonl", jsonl(conversation("c1", "1024"), conversation("c2", "2048"),
+                                                 {"id": "broken", "turns": "nope"}))
+    assert (job["read"], job["checked"], job["failed"]) == (3, 2, 1)
+    assert job["errors"][0]["path"] == "batch.jsonl" and job["errors"][0]["line"] == 3
+    listing = rev.get("/api/v1/conversations").json()
+    assert listing["total"] == 2
+    # Same ids again, different text: updated in place, never duplicated.
+    import_file(rev, "again.jsonl", jsonl(conversation("c1", "1024", agent_text="你好")))
+    listing = rev.get("/api/v1/conversations", params={"per_page": 10}).json()
+    assert listing["total"] == 2
+    c1 = next(i for i in listing["items"] if i["external_id"] == "c1")
+    detail = rev.get(f"/api/v1/conversations/{c1['id']}").json()
+    assert detail["turns"][1]["text"] == "你好"
+    assert any(f["rule"] == "FBD010" for f in detail["findings"])
+
+
+def test_review_then_appeal_then_decision_recomputes_scores_and_audits(people):
+    rev, agent, boss = people["rev"], people["agent1"], people["super"]
+    import_file(rev, "one.jsonl", jsonl(conversation("c1", "1024", agent_text="你好,有什么事")))
+    cid = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+    detail = rev.get(f"/api/v1/conversations/{cid}").json()
+    auto = detail["auto_score"]
+    ni = next(f for f in detail["findings"] if f["rule"] == "FBD010")
+    other = next(f for f in detail["findings"] if f["rule"] != "FBD010")
+    assert rev.post(f"/api/v1/findings/{other['id']}/verdict", json={"confirmed": False, "comment": "误报"}).status_code == 200
+    assert rev.post(f"/api/v1/conversations/{cid}/findings", json={"rule": "FBD006", "turn": 3, "comment": "推诿"}).status_code == 200
+    reviewed = rev.post(f"/api/v1/conversations/{cid}/review")
+    assert reviewed.status_code == 200 and reviewed.json()["review_status"] == "reviewed"
+    after_review = rev.get(f"/api/v1/conversations/{cid}").json()
+    assert after_review["auto_score"] == auto and after_review["final_score"] is not None
+
+    appeal = agent.post(f"/api/v1/findings/{ni['id']}/appeal", json={"reason": "客户先用的你"})
+    assert appeal.status_code == 200, appeal.text
+    assert agent.get(f"/api/v1/conversations/{cid}").json()["review_status"] == "appealed"
+    decided = boss.post(f"/api/v1/appeals/{appeal.json()['id']}/decision", json={"accept": True, "decision": "采纳"})
+    assert decided.status_code == 200 and decided.json()["status"] == "accepted"
+    final = agent.get(f"/api/v1/conversations/{cid}").json()
+    assert final["review_status"] == "closed"
+    assert final["final_score"] > after_review["final_score"]  # the withdrawn finding no longer deducts
+    trail = boss.get("/api/v1/audit", params={"entity": "appeal"}).json()
+    actions = [e["action"] for e in trail]
+    assert "appeal.create" in actions and "appeal.decide" in actions
+    decision = next(e for e in trail if e["action"] == "appeal.decide")
+    assert decision["before"]["appeal"] == "pending" and decision["after"]["appeal"] == "accepted"
+    assert decision["user_id"] == boss.user["id"]
+
+
+def test_agents_see_only_their_own_and_leads_their_team(people):
+    rev = people["rev"]
+    import_file(rev, "two.jsonl", jsonl(conversation("mine", "1024"), conversation("theirs", "2048"),
+                                         conversation("nobody", None)))
+    ids = {i["external_id"]: i["id"] for i in rev.get("/api/v1/conversations").json()["items"]}
+    assert set(ids) == {"mine", "theirs", "nobody"}
+    agent = people["agent1"]
+    assert [i["external_id"] for i in agent.get("/api/v1/conversations").json()["items"]] == ["mine"]
+    assert agent.get(f"/api/v1/conversations/{ids['theirs']}").status_code == 404
+    assert [i["external_id"] for i in people["lead2"].get("/api/v1/conversations").json()["items"]] == ["theirs"]
+    assert people["lead1"].get(f"/api/v1/conversations/{ids['theirs']}").status_code == 404
+
