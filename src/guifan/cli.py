@@ -202,6 +202,75 @@ def evaluate_labels(
     raise typer.Exit(1 if below or result.errors else 0)
 
 
+user_app = typer.Typer(help="管理质检工作台的用户。 Manage QA workspace users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+ROLES = ("admin", "supervisor", "reviewer", "team_lead", "agent")
+
+
+def _require_web() -> None:
+    try:
+        import guifan.web.app  # noqa: F401  (fails without the web extra)
+    except ImportError:
+        _fail("质检工作台需要可选依赖:pip install 'guifan[web]'")
+
+
+@app.command()
+def serve(
+    db: str = typer.Option("sqlite:///guifan.db", "--db", help="数据库 (默认当前目录的 SQLite 文件;生产用 postgresql://…)"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    secret: Optional[str] = typer.Option(None, "--secret", envvar="GUIFAN_SECRET", help="会话签名密钥 (多进程部署时必须一致)"),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="仅通过 HTTPS 发送会话 Cookie"),
+) -> None:
+    """启动质检工作台 (Web)。 Start the QA workspace."""
+    _require_web()
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from guifan.web.app import create_app
+    from guifan.web.models import User
+
+    application = create_app(db, secret=secret, secure_cookies=secure_cookies)
+    with application.state.workspace.sessions() as session:
+        if not session.scalar(select(func.count(User.id))):
+            err.print(
+                f"还没有用户。创建第一个管理员: guifan user add admin --role admin --db {db}", highlight=False
+            )
+    err.print(f"质检工作台: http://{host}:{port}/  ·  API 文档: http://{host}:{port}/api/docs", highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(..., help="用户名"),
+    role: str = typer.Option(..., "--role", help="角色: " + " / ".join(ROLES)),
+    db: str = typer.Option("sqlite:///guifan.db", "--db", help="数据库"),
+    team: Optional[str] = typer.Option(None, "--team", help="班组 (组长和坐席)"),
+    agent_code: Optional[str] = typer.Option(None, "--agent-code", help="坐席工号 (与会话的 agent_id 对应)"),
+    password: Optional[str] = typer.Option(None, "--password", envvar="GUIFAN_PASSWORD", help="不给则交互输入"),
+) -> None:
+    """创建用户。 Create a user."""
+    _require_web()
+    from guifan.web.db import make_engine, migrate
+    from guifan.web.services import Workspace
+
+    if role not in ROLES:
+        _fail(f"未知角色 {role},可选: {' / '.join(ROLES)}")
+    if password is None:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+    engine = make_engine(db)
+    migrate(engine)
+    workspace = Workspace(engine)
+    with workspace.sessions() as session:
+        try:
+            workspace.add_user(session, username, password, role, team=team, agent_code=agent_code)
+        except GuifanError as exc:
+            _fail(str(exc))
+        session.commit()
+    err.print(f"已创建用户 {username} ({role})", highlight=False)
+
+
 @app.command("rules")
 def list_rules(
     as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),

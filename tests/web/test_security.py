@@ -1,0 +1,182 @@
+"""Security of the QA workspace: every role against every endpoint, CSRF, XSS, SQL injection in
+filters, login throttling, API tokens, personal-data masking and upload limits."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.web.conftest import PASSWORD, conversation, jsonl, wait_for_job
+
+ROLES = ("admin", "super", "rev", "lead1", "agent1")
+
+
+@pytest.fixture
+def seeded(people):
+    """One reviewed conversation of agent1 (team 一组) with an open appeal."""
+    rev, agent = people["rev"], people["agent1"]
+    job = rev.post("/api/v1/imports", files=[("files", ("a.jsonl", jsonl(conversation("c1", "1024", agent_text="你好")),
+                                                       "application/json"))]).json()
+    wait_for_job(rev, job["id"])
+    cid = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+    findings = rev.get(f"/api/v1/conversations/{cid}").json()["findings"]
+    rev.post(f"/api/v1/conversations/{cid}/review")
+    appeal = agent.post(f"/api/v1/findings/{findings[0]['id']}/appeal", json={"reason": "理由"}).json()
+    return {"conversation": cid, "finding": findings[-1]["id"], "appeal": appeal["id"], "job": job["id"]}
+
+
+# (method, path, body, roles allowed). Allowed means "not refused": the call may still fail on its own
+# merits (e.g. an appeal already decided), but never with 401/403.
+def endpoints(ids):
+    c, f, a, j = ids["conversation"], ids["finding"], ids["appeal"], ids["job"]
+    everyone = set(ROLES)
+    return [
+        ("GET", "/api/v1/me", None, everyone),
+        ("GET", "/api/v1/conversations", None, everyone),
+        ("GET", "/api/v1/teams", None, everyone),
+        ("GET", "/api/v1/users", None, {"admin"}),
+        ("POST", "/api/v1/users", {"username": "new", "password": PASSWORD, "role": "agent"}, {"admin"}),
+        ("POST", "/api/v1/tokens", {"name": "crm"}, {"admin", "super", "rev"}),
+        ("POST", "/api/v1/conversations", {"conversations": [conversation("x1", "1024")]}, {"admin", "super", "rev"}),
+        ("GET", f"/api/v1/imports/{j}", None, {"admin", "super", "rev"}),
+        ("POST", f"/api/v1/findings/{f}/verdict", {"confirmed": True}, {"admin", "super", "rev"}),
+        ("POST", f"/api/v1/conversations/{c}/findings", {"rule": "FBD006", "turn": 1}, {"admin", "super", "rev"}),
+        ("POST", f"/api/v1/conversations/{c}/comments", {"text": "好"}, {"admin", "super", "rev"}),
+        ("POST", f"/api/v1/conversations/{c}/review", None, {"admin", "super", "rev"}),
+        ("POST", f"/api/v1/conversations/{c}/acknowledge", None, {"admin", "agent1"}),
+        ("POST", f"/api/v1/findings/{f}/appeal", {"reason": "r"}, {"admin", "agent1"}),
+        ("GET", "/api/v1/appeals", None, {"admin", "super"}),
+        ("POST", f"/api/v1/appeals/{a}/decision", {"accept": False}, {"admin", "super"}),
+        ("GET", "/api/v1/audit", None, {"admin", "super"}),
+        ("GET", f"/api/v1/conversations/{c}", None, everyone),
+    ]
+
+
+def test_every_role_against_every_endpoint(app, people, seeded):
+    anonymous = TestClient(app)
+    for method, path, body, allowed_roles in endpoints(seeded):
+        assert anonymous.request(method, path, json=body).status_code == 401, (method, path)
+        for role in ROLES:
+            actor = people[role]
+            response = actor.post(path, json=body) if method == "POST" else actor.get(path)
+            refused = response.status_code in (401, 403)
+            assert refused == (role not in allowed_roles), (role, method, path, response.status_code, response.text)
+
+
+def test_out_of_scope_conversations_are_invisible(people, seeded):
+    c, f = seeded["conversation"], seeded["finding"]
+    for role in ("lead2", "agent2"):
+        actor = people[role]
+        assert actor.get(f"/api/v1/conversations/{c}").status_code == 404
+        assert actor.get("/api/v1/conversations").json()["total"] == 0
+        assert actor.get(f"/conversations/{c}").status_code == 404
+    assert people["agent2"].post(f"/api/v1/findings/{f}/appeal", json={"reason": "x"}).status_code == 404
+
+
+def test_csrf_is_required_for_cookie_sessions_not_for_api_tokens(app, people, seeded):
+    rev = people["rev"]
+    path = f"/api/v1/conversations/{seeded['conversation']}/comments"
+    assert rev.client.post(path, json={"text": "无令牌"}).status_code == 403
+    assert rev.client.post(path, json={"text": "错令牌"}, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert rev.post(path, json={"text": "有令牌"}).status_code == 200
+    # A page form without the token is refused too.
+    assert rev.client.post(f"/conversations/{seeded['conversation']}/comments", data={"text": "x"}).status_code == 403
+    token = rev.post("/api/v1/tokens", json={"name": "crm"}).json()["token"]
+    integration = TestClient(app)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert integration.post(path, json={"text": "集成"}, headers=bearer).status_code == 200
+    assert integration.get("/api/v1/me", headers={"Authorization": "Bearer gf_wrong"}).status_code == 401
+
+
+def test_session_cookie_flags(app, people):
+    client = TestClient(app)
+    response = client.post("/api/v1/auth/login", json={"username": "rev", "password": PASSWORD})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_login_is_throttled(app, people):
+    client = TestClient(app)
+    for _ in range(5):
+        assert client.post("/api/v1/auth/login", json={"username": "rev", "password": "wrong"}).status_code == 401
+    blocked = client.post("/api/v1/auth/login", json={"username": "rev", "password": PASSWORD})
+    assert blocked.status_code == 429
+    # Another account from the same client is not locked out by someone else's failures.
+    assert client.post("/api/v1/auth/login", json={"username": "super", "password": PASSWORD}).status_code == 200
+
+
+XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
+
+
+def test_transcript_text_is_escaped_in_pages(people):
+    rev = people["rev"]
+    item = conversation("<b>id</b>", "1024", agent_text=f"你好 {XSS}")
+    job = rev.post("/api/v1/conversations", json={"conversations": [item]}).json()
+    wait_for_job(rev, job["id"])
+    cid = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+    for page in (f"/conversations/{cid}", "/"):
+        html = rev.get(page).text
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b>id</b>" not in html
+    html = rev.get(f"/conversations/{cid}").text
+    assert "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in html
+    assert "<mark" in html  # the 你 finding is still highlighted, around escaped text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"agent": "' OR 1=1 --"},
+        {"rule": "x' OR '1'='1"},
+        {"clause": "%"},
+        {"clause": '"; DROP TABLE conversations; --'},
+        {"sort": "id; DROP TABLE users"},
+        {"status": "pending' OR 'a'='a"},
+    ],
+)
+def test_sql_injection_in_filters_finds_nothing_and_breaks_nothing(people, seeded, params):
+    rev = people["rev"]
+    response = rev.get("/api/v1/conversations", params=params)
+    assert response.status_code in (200, 422)
+    if response.status_code == 200 and "sort" not in params:
+        assert response.json()["total"] == 0
+    assert rev.get("/api/v1/conversations").json()["total"] == 1
+    assert rev.get("/api/v1/me").status_code == 200
+
+
+def test_personal_data_is_masked_unless_the_setting_says_otherwise(app, people):
+    rev = people["rev"]
+    item = conversation("pii", "1024", agent_text="您的手机号13812345678,身份证11010519491231002X,卡号6222021234567890")
+    wait_for_job(rev, rev.post("/api/v1/conversations", json={"conversations": [item]}).json()["id"])
+    cid = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+    text = rev.get(f"/api/v1/conversations/{cid}").json()["turns"][1]["text"]
+    assert "13812345678" not in text and "138****5678" in text
+    assert "11010519491231002X" not in text and "6222021234567890" not in text
+    assert "13812345678" not in rev.get(f"/conversations/{cid}").text
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        from guifan.web.models import User
+
+        admin = session.query(User).filter_by(username="admin").one()
+        workspace.set_setting(session, admin, "mask_personal_data", False)
+        session.commit()
+    wait_for_job(rev, rev.post("/api/v1/conversations", json={"conversations": [item]}).json()["id"])
+    assert "13812345678" in rev.get(f"/api/v1/conversations/{cid}").json()["turns"][1]["text"]
+
+
+def test_upload_limits_give_clear_errors(db_url):
+    from guifan.web.app import create_app
+    from tests.web.conftest import Actor
+
+    small = create_app(db_url, secret="s", max_upload_mb=1, max_upload_files=2)
+    with TestClient(small):
+        workspace = small.state.workspace
+        with workspace.sessions() as session:
+            workspace.add_user(session, "rev", PASSWORD, "reviewer")
+            session.commit()
+        rev = Actor(small, "rev")
+        three = [("files", (f"{i}.jsonl", b"{}", "application/json")) for i in range(3)]
+        response = rev.post("/api/v1/imports", files=three)
+        assert response.status_code == 400 and "最多上传 2 个文件" in response.json()["detail"]
+        big = [("files", ("big.jsonl", b"x" * (1024 * 1024 + 1), "application/json"))]
+        response = rev.post("/api/v1/imports", files=big)
+        assert response.status_code == 400 and "big.jsonl" in response.json()["detail"]
