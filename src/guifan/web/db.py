@@ -36,6 +36,7 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the importer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crashed process, fewer fsyncs
             cursor.close()
 
         return engine
