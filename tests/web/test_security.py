@@ -180,3 +180,25 @@ def test_upload_limits_give_clear_errors(db_url):
         big = [("files", ("big.jsonl", b"x" * (1024 * 1024 + 1), "application/json"))]
         response = rev.post("/api/v1/imports", files=big)
         assert response.status_code == 400 and "big.jsonl" in response.json()["detail"]
+
+
+def test_exports_guard_against_formula_injection_and_keep_the_scope(people):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    rev = people["rev"]
+    items = [conversation("=HYPERLINK(\"http://evil\",\"x\")", "1024"), conversation("+cmd|' /C calc'!A0", "2048")]
+    wait_for_job(rev, rev.post("/api/v1/conversations", json={"conversations": items}).json()["id"])
+    response = rev.get("/api/v1/conversations.csv")
+    assert response.status_code == 200 and response.text.startswith("\ufeff会话ID")
+    rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+    ids = sorted(r[0] for r in rows[1:])
+    assert ids == ["'+cmd|' /C calc'!A0", "'=HYPERLINK(\"http://evil\",\"x\")"]
+    book = load_workbook(io.BytesIO(rev.get("/api/v1/conversations.xlsx").content))
+    cells = [row[0] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert all(str(v).startswith("'") for v in cells) and len(cells) == 2
+    # The export holds only what the caller may see.
+    agent_rows = list(csv.reader(io.StringIO(people["agent1"].get("/api/v1/conversations.csv").text.lstrip("\ufeff"))))
+    assert [r[0] for r in agent_rows[1:]] == ["'=HYPERLINK(\"http://evil\",\"x\")"]

@@ -67,6 +67,16 @@ def _sheet(workbook, title: str, headers: Sequence[str], rows: Iterable[Sequence
     return sheet
 
 
+def table_xlsx(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], stream: BinaryIO) -> None:
+    """One sheet, every cell guarded like the report's (used by the workspace's exports)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    _sheet(workbook, title, headers, rows, [18] * len(headers))
+    workbook.save(stream)
+
+
 def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: BinaryIO) -> None:
     from openpyxl import Workbook  # lazy: only this format needs openpyxl
 

@@ -251,6 +251,39 @@ def list_conversations(session: DB, user: Annotated[User, Depends(require(Permis
     return {"total": total, "page": filters.page, "items": [summary(c) for c in rows]}
 
 
+EXPORT_HEADERS = ("会话ID", "渠道", "坐席", "开始时间", "自动得分", "复核得分", "问题数", "复核状态", "规则手册版本")
+
+
+@router.get("/conversations.{kind}", tags=["conversations"])
+def export(kind: Literal["csv", "xlsx"], session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
+           filters: Annotated[Filters, Query()]) -> Response:
+    """The filtered list (every page) as CSV (UTF-8 with BOM, for Excel) or XLSX; cells that would
+    start a formula are quoted."""
+    import csv
+    import io
+
+    from guifan.reporters.xlsx import safe_cell, table_xlsx
+
+    rows = [
+        (c.external_id, c.channel, c.agent_code or "", c.started_at.isoformat() if c.started_at else "",
+         c.auto_score, c.final_score if c.final_score is not None else "",
+         sum(1 for f in c.findings if f.status != "rejected"), c.review_status, c.rulebook_version)
+        for c in session.scalars(filtered(user, filters))
+    ]
+    if kind == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_HEADERS)
+        writer.writerows([safe_cell(v) for v in row] for row in rows)
+        return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="conversations.csv"'})
+    stream = io.BytesIO()
+    table_xlsx("会话", EXPORT_HEADERS, rows, stream)
+    return Response(stream.getvalue(),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="conversations.xlsx"'})
+
+
 def summary(c: Conversation) -> dict:
     return {"id": c.id, "external_id": c.external_id, "channel": c.channel, "agent": c.agent_code,
             "team_id": c.team_id, "started_at": c.started_at.isoformat() if c.started_at else None,
