@@ -129,6 +129,9 @@ LAYERS = {
     "scoring": {"model", "errors", "rulebook", "engine"},
     "docs": {"model", "errors", "rulebook", "engine", "readers"},
     "evaluation": {"model", "errors", "engine"},
+    "kpis": {"model"},
+    "privacy": set(),
+    "web": {"model", "errors", "engine", "rulebook", "readers", "scoring", "kpis", "privacy", "reporters", "web"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
 }
 
