@@ -48,14 +48,27 @@ def endpoints(ids):
         ("GET", "/api/v1/appeals", None, {"admin", "super"}),
         ("POST", f"/api/v1/appeals/{a}/decision", {"accept": False}, {"admin", "super"}),
         ("GET", "/api/v1/audit", None, {"admin", "super"}),
+        ("GET", "/api/v1/calibration", None, {"admin", "super", "rev"}),
+        ("POST", "/api/v1/sampling", {"per_agent": 1, "week": "2026-W45"}, {"admin", "super"}),
+        ("GET", "/api/v1/assignments", None, {"admin", "super", "rev"}),
+        ("GET", "/api/v1/dashboard", None, everyone),
+        ("GET", "/api/v1/conversations.csv", None, everyone),
+        ("GET", "/dashboard", None, everyone),
+        ("GET", "/calibration", None, {"admin", "super", "rev"}),
+        ("GET", "/appeals", None, {"admin", "super"}),
+        ("GET", "/imports", None, {"admin", "super", "rev"}),
         ("GET", f"/api/v1/conversations/{c}", None, everyone),
     ]
 
 
 def test_every_role_against_every_endpoint(app, people, seeded):
-    anonymous = TestClient(app)
+    anonymous = TestClient(app, follow_redirects=False)
     for method, path, body, allowed_roles in endpoints(seeded):
-        assert anonymous.request(method, path, json=body).status_code == 401, (method, path)
+        response = anonymous.request(method, path, json=body)
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path)
+        else:  # pages send a browser without a session to the login page
+            assert (response.status_code, response.headers["location"]) == (303, "/login"), (method, path)
         for role in ROLES:
             actor = people[role]
             response = actor.post(path, json=body) if method == "POST" else actor.get(path)

@@ -15,6 +15,7 @@ from guifan.web.app import DB, require
 from guifan.web.models import (
     Appeal,
     AppealStatus,
+    Assignment,
     AuditEntry,
     Comment,
     Conversation,
@@ -25,7 +26,16 @@ from guifan.web.models import (
     UserRole,
 )
 from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
-from guifan.web.services import Workspace, WorkspaceError, audit, can_see, visible
+from guifan.web.services import (
+    Workspace,
+    WorkspaceError,
+    assign_sample,
+    audit,
+    calibration,
+    can_see,
+    dashboard,
+    visible,
+)
 
 router = APIRouter()
 SORTS = {
@@ -434,6 +444,39 @@ def decide(appeal_id: int, body: DecisionIn, request: Request, session: DB,
     workspace_of(request).decide(session, user, row, body.accept, body.decision)
     session.commit()
     return appeal_dict(row)
+
+
+# -- calibration, sampling and dashboards --------------------------------------------------------
+
+
+@router.get("/calibration", tags=["calibration"])
+def calibration_figures(session: DB, user: Annotated[User, Depends(require(Permission.CALIBRATE))]) -> dict:
+    return calibration(session)
+
+
+class SamplingIn(BaseModel):
+    per_agent: int = Field(ge=1, le=100)
+    week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    seed: int | None = None
+
+
+@router.post("/sampling", tags=["calibration"])
+def sampling(body: SamplingIn, session: DB, user: Annotated[User, Depends(require(Permission.DECIDE))]) -> dict:
+    created = assign_sample(session, user, body.per_agent, body.week, body.seed)
+    session.commit()
+    return {"assigned": [{"conversation_id": a.conversation_id, "reviewer_id": a.reviewer_id} for a in created]}
+
+
+@router.get("/assignments", tags=["calibration"])
+def my_assignments(session: DB, user: Annotated[User, Depends(require(Permission.REVIEW))]) -> list[dict]:
+    rows = session.scalars(select(Assignment).where(Assignment.reviewer_id == user.id).order_by(Assignment.id))
+    return [{"conversation_id": a.conversation_id, "week": a.week, "done": a.done} for a in rows]
+
+
+@router.get("/dashboard", tags=["dashboard"])
+def dashboard_figures(session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
+                      agent: str | None = None, team: int | None = None) -> dict:
+    return dashboard(session, filtered(user, Filters(agent=agent, team=team)))
 
 
 # -- audit ---------------------------------------------------------------------------------------

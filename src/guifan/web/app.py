@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Annotated, Callable
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
@@ -97,6 +99,13 @@ def create_app(
     @app.exception_handler(WorkspaceError)
     async def _workspace_error(request: Request, exc: WorkspaceError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # A browser asking for a page without a session is sent to the login page; the API answers 401.
+        if exc.status_code == 401 and request.method == "GET" and not request.url.path.startswith("/api/"):
+            return RedirectResponse("/login", status_code=303)
+        return await http_exception_handler(request, exc)
 
     from guifan.web import api, pages
 

@@ -211,6 +211,47 @@ def decision_form(appeal_id: int, request: Request, session: DB, accept: Annotat
     return back("/appeals")
 
 
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
+                   agent: str | None = None, team: int | None = None) -> HTMLResponse:
+    figures = api.dashboard_figures(session, user, agent, team)
+    return render(request, "dashboard.html", user, d=figures, chart=trend_chart(figures["trend"]), agent=agent,
+                  team=team, teams=api.teams(session, user))
+
+
+def trend_chart(trend: list[dict], width: int = 640, height: int = 200, pad: int = 30) -> dict:
+    """Coordinates for an inline SVG line chart of the weekly score (no script, no CDN)."""
+    if not trend:
+        return {"points": [], "width": width, "height": height}
+    step = (width - 2 * pad) / max(1, len(trend) - 1)
+    points = [
+        {"x": round(pad + i * step, 1), "y": round(height - pad - (t["score"] / 100) * (height - 2 * pad), 1), **t}
+        for i, t in enumerate(trend)
+    ]
+    return {"points": points, "width": width, "height": height, "pad": pad,
+            "polyline": " ".join(f"{p['x']},{p['y']}" for p in points)}
+
+
+@router.get("/calibration", response_class=HTMLResponse)
+def calibration_page(request: Request, session: DB,
+                     user: Annotated[User, Depends(require(Permission.CALIBRATE))]) -> HTMLResponse:
+    return render(request, "calibration.html", user, cal=api.calibration_figures(session, user),
+                  error=request.query_params.get("error"))
+
+
+@router.post("/sampling")
+def sampling_form(request: Request, session: DB, per_agent: Annotated[int, Form(ge=1, le=100)],
+                  week: Annotated[str, Form(pattern=r"^\d{4}-W\d{2}$")],
+                  user: Annotated[User, Depends(require(Permission.DECIDE))]) -> Response:
+    try:
+        api.sampling(api.SamplingIn(per_agent=per_agent, week=week), session, user)
+    except WorkspaceError as exc:
+        from urllib.parse import quote
+
+        return back(f"/calibration?error={quote(str(exc))}")
+    return back("/calibration")
+
+
 @router.get("/imports", response_class=HTMLResponse)
 def imports_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> HTMLResponse:
     jobs = list(session.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(20)))

@@ -35,6 +35,7 @@ from guifan.web.db import session_factory
 from guifan.web.models import (
     ApiToken,
     Appeal,
+    Assignment,
     AppealStatus,
     AuditEntry,
     Comment,
@@ -356,12 +357,15 @@ class Workspace:
 
     def set_verdict(self, session: Session, user: User, finding: Finding, confirmed: bool, comment: str = "") -> None:
         before = finding_dict(finding)
-        verdict = session.scalar(select(Verdict).where(Verdict.finding_id == finding.id, Verdict.reviewer_id == user.id))
-        if verdict is None:
+        verdicts = list(session.scalars(select(Verdict).where(Verdict.finding_id == finding.id)))
+        mine = next((v for v in verdicts if v.reviewer_id == user.id), None)
+        if mine is None:
             session.add(Verdict(finding_id=finding.id, reviewer_id=user.id, confirmed=confirmed))
         else:
-            verdict.confirmed = confirmed
-        finding.status = FindingStatus.CONFIRMED if confirmed else FindingStatus.REJECTED
+            mine.confirmed = confirmed
+        # A second reviewer (calibration sample) is recorded for agreement; the first decides.
+        if all(v.reviewer_id == user.id for v in verdicts):
+            finding.status = FindingStatus.CONFIRMED if confirmed else FindingStatus.REJECTED
         if comment:
             finding.comment = comment
         self.rescore(finding.conversation)
@@ -405,6 +409,9 @@ class Workspace:
             if finding.status == FindingStatus.OPEN:
                 self.set_verdict(session, user, finding, confirmed=True)
         self.rescore(conversation)
+        for assignment in session.scalars(select(Assignment).where(Assignment.conversation_id == conversation.id,
+                                                                   Assignment.reviewer_id == user.id)):
+            assignment.done = True
         conversation.review_status = ReviewStatus.REVIEWED
         conversation.reviewed_by, conversation.reviewed_at = user.id, utcnow()
         audit(session, user, "review.complete", "conversation", conversation.id, before,
@@ -466,6 +473,125 @@ class Workspace:
             conversation.review_status = ReviewStatus.CLOSED
         audit(session, user, "appeal.decide", "appeal", appeal.id, before,
               {"appeal": appeal.status, "finding": finding.status, "final_score": conversation.final_score})
+
+
+# -- calibration and sampling ---------------------------------------------------------------------
+
+
+def calibration(session: Session) -> dict[str, Any]:
+    """Per rule: the share of reviewed automatic findings that reviewers rejected (false alarms) and
+    the manual findings reviewers had to add (what the rules missed); for findings judged by two
+    reviewers, their agreement (Cohen's kappa)."""
+    rules: dict[str, dict[str, int]] = {}
+    for f in session.scalars(select(Finding)):
+        row = rules.setdefault(f.rule, {"automatic": 0, "reviewed": 0, "rejected": 0, "manual": 0})
+        if f.manual:
+            row["manual"] += 1
+            continue
+        row["automatic"] += 1
+        if f.status != FindingStatus.OPEN:
+            row["reviewed"] += 1
+            row["rejected"] += f.status == FindingStatus.REJECTED
+    manual_total = sum(r["manual"] for r in rules.values())
+    table = [
+        {"rule": rule, **row,
+         "false_alarm_rate": row["rejected"] / row["reviewed"] if row["reviewed"] else None,
+         "missed_share": row["manual"] / manual_total if manual_total else None}
+        for rule, row in sorted(rules.items())
+    ]
+    pairs: dict[int, list[bool]] = {}
+    for verdict in session.scalars(select(Verdict).order_by(Verdict.id)):
+        pairs.setdefault(verdict.finding_id, []).append(verdict.confirmed)
+    double = [(v[0], v[1]) for v in pairs.values() if len(v) >= 2]
+    return {"rules": table, "double_reviewed": len(double), "kappa": cohen_kappa(double)}
+
+
+def cohen_kappa(pairs: list[tuple[bool, bool]]) -> float | None:
+    """Agreement of two raters on yes/no judgements beyond chance; None without data, 1.0 when both
+    always give the same single answer."""
+    if not pairs:
+        return None
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    yes_a = sum(a for a, _ in pairs) / n
+    yes_b = sum(b for _, b in pairs) / n
+    expected = yes_a * yes_b + (1 - yes_a) * (1 - yes_b)
+    if expected == 1.0:
+        return 1.0
+    return (observed - expected) / (1 - expected)
+
+
+def iso_week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def assign_sample(session: Session, user: User, per_agent: int, week: str, seed: int | None = None) -> list[Assignment]:
+    """A sampling plan: for each agent, ``per_agent`` random conversations of the ISO week, not yet
+    assigned, dealt to the reviewers in turn."""
+    import random
+
+    reviewers = list(session.scalars(select(User).where(User.role == UserRole.REVIEWER, User.active.is_(True))
+                                     .order_by(User.id)))
+    if not reviewers:
+        raise WorkspaceError("没有质检员可分配")
+    year, number = week.split("-W")
+    start = datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=timezone.utc)
+    end = start + timedelta(days=7)
+    taken = set(session.scalars(select(Assignment.conversation_id)))
+    rng = random.Random(seed)
+    created: list[Assignment] = []
+    by_agent: dict[str | None, list[Conversation]] = {}
+    for c in session.scalars(select(Conversation).where(Conversation.started_at >= start, Conversation.started_at < end)
+                             .order_by(Conversation.id)):
+        if c.id not in taken and c.agent_code:
+            by_agent.setdefault(c.agent_code, []).append(c)
+    turn = 0
+    for agent in sorted(by_agent):
+        pool = by_agent[agent]
+        for c in rng.sample(pool, min(per_agent, len(pool))):
+            row = Assignment(conversation_id=c.id, reviewer_id=reviewers[turn % len(reviewers)].id, week=week)
+            session.add(row)
+            created.append(row)
+            turn += 1
+    session.flush()
+    audit(session, user, "sampling.assign", "assignment", None, None,
+          {"week": week, "per_agent": per_agent, "assigned": len(created)})
+    return created
+
+
+# -- dashboards ---------------------------------------------------------------------------------
+
+KPI_KEYS = ("handle_seconds", "hold_count", "hold_seconds", "silence_ratio", "interruptions")
+
+
+def dashboard(session: Session, query: Select) -> dict[str, Any]:
+    """Score trend per ISO week, the most-broken clauses and the transcript KPIs of the conversations
+    ``query`` selects (already restricted to what the caller may see)."""
+    weeks: dict[str, list[float]] = {}
+    clauses: dict[str, int] = {}
+    kpi_sums = dict.fromkeys(KPI_KEYS, 0.0)
+    timed = total = 0
+    for c in session.scalars(query):
+        total += 1
+        score = c.final_score if c.final_score is not None else c.auto_score
+        if c.started_at is not None:
+            weeks.setdefault(iso_week(c.started_at), []).append(score)
+        for f in c.findings:
+            if f.status != FindingStatus.REJECTED:
+                for clause in f.clauses:
+                    clauses[clause] = clauses.get(clause, 0) + 1
+        if c.kpis:
+            timed += 1
+            for key in KPI_KEYS:
+                kpi_sums[key] += float(c.kpis.get(key, 0))
+    return {
+        "conversations": total,
+        "trend": [{"week": w, "score": round(sum(v) / len(v), 2), "conversations": len(v)} for w, v in sorted(weeks.items())],
+        "clauses": [{"clause": k, "findings": n} for k, n in sorted(clauses.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+        "kpis": {key: round(value / timed, 3) for key, value in kpi_sums.items()} if timed else {},
+        "timed_conversations": timed,
+    }
 
 
 def rulebook_from_yaml(override_yaml: str) -> Rulebook:
