@@ -84,3 +84,26 @@ def test_dashboard_trend_clauses_and_kpis_within_scope(people):
     assert rev.get("/api/v1/dashboard", params={"agent": "2048"}).json()["conversations"] == 1
     page = people["agent1"].get("/dashboard").text
     assert "<svg" in page and "<polyline" in page and "cdn" not in page.lower()
+
+
+def test_rulebook_override_is_validated_versioned_recorded_and_tried(people):
+    boss, rev = people["super"], people["rev"]
+    info = rev.get("/api/v1/rulebook").json()
+    assert info["active"] == 1 and len(info["rules"]) >= 60 and sum(c["weight"] for c in info["scorecard"].values()) == 100
+    bad = boss.post("/api/v1/rulebook", json={"override_yaml": "rules:\n  NOPE: [1, 2\n"})
+    assert bad.status_code == 400 and "company.yaml" in bad.json()["detail"]
+    assert rev.get("/api/v1/rulebook").json()["active"] == 1  # nothing published
+    override = "add_forbidden:\n  S-F6: [这事别找我]\n"
+    tried = rev.post("/api/v1/rulebook/try", json={"override_yaml": override, "rules": ["FBD006"],
+                                                   "transcript": "客户: 快递呢\n客服: 这事别找我"}).json()
+    assert [f["rule"] for f in tried["findings"]] == ["FBD006"]
+    assert rev.post("/api/v1/rulebook", json={"override_yaml": override}).status_code == 403
+    published = boss.post("/api/v1/rulebook", json={"override_yaml": override})
+    assert published.status_code == 200 and published.json()["version"] == 2
+    ids = load(rev, conversation("v2", "1024", agent_text="这事别找我"))
+    detail = rev.get(f"/api/v1/conversations/{ids['v2']}").json()
+    assert detail["rulebook_version"] == 2 and any(f["rule"] == "FBD006" for f in detail["findings"])
+    page = rev.get("/rulebook").text
+    assert "v2" in page and "试用规则" in page
+    trail = boss.get("/api/v1/audit", params={"entity": "rulebook"}).json()
+    assert trail[0]["before"] == {"version": 1} and trail[0]["after"] == {"version": 2}

@@ -57,6 +57,10 @@ def endpoints(ids):
         ("GET", "/calibration", None, {"admin", "super", "rev"}),
         ("GET", "/appeals", None, {"admin", "super"}),
         ("GET", "/imports", None, {"admin", "super", "rev"}),
+        ("GET", "/api/v1/rulebook", None, everyone),
+        ("POST", "/api/v1/rulebook/try", {"transcript": "客户: 在吗\n客服: 在"}, everyone),
+        ("POST", "/api/v1/rulebook", {"override_yaml": ""}, {"admin", "super"}),
+        ("GET", "/rulebook", None, everyone),
         ("GET", f"/api/v1/conversations/{c}", None, everyone),
     ]
 

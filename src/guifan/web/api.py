@@ -21,11 +21,14 @@ from guifan.web.models import (
     Conversation,
     Finding,
     ImportJob,
+    RulebookVersion,
     Team,
     User,
     UserRole,
 )
 from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
+from guifan.engine import all_rules
+from guifan.errors import InputError
 from guifan.web.services import (
     Workspace,
     WorkspaceError,
@@ -34,6 +37,7 @@ from guifan.web.services import (
     calibration,
     can_see,
     dashboard,
+    rulebook_from_yaml,
     visible,
 )
 
@@ -477,6 +481,63 @@ def my_assignments(session: DB, user: Annotated[User, Depends(require(Permission
 def dashboard_figures(session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
                       agent: str | None = None, team: int | None = None) -> dict:
     return dashboard(session, filtered(user, Filters(agent=agent, team=team)))
+
+
+# -- rulebook ------------------------------------------------------------------------------------
+
+
+@router.get("/rulebook", tags=["rulebook"])
+def rulebook_info(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
+    workspace = workspace_of(request)
+    active = workspace.active_rulebook(session)
+    session.commit()
+    rulebook = workspace.checker(active).engine.rulebook
+    versions = session.scalars(select(RulebookVersion).order_by(RulebookVersion.version.desc()))
+    return {
+        "active": active.version,
+        "override_yaml": active.override_yaml,
+        "scorecard": {k: {"name": c.name, "weight": c.weight} for k, c in rulebook.scorecard.categories.items()},
+        "rules": [{"code": code, "name": cls.name, "clauses": list(cls.clauses), "severity": cls.severity.value,
+                   "what": cls.what} for code, cls in all_rules().items()],
+        "versions": [{"version": v.version, "origin": v.origin, "active": v.active,
+                      "created_at": v.created_at.isoformat()} for v in versions],
+    }
+
+
+class RulebookIn(BaseModel):
+    override_yaml: str = Field(max_length=1_000_000)
+
+
+@router.post("/rulebook", tags=["rulebook"])
+def publish_rulebook(body: RulebookIn, request: Request, session: DB,
+                     user: Annotated[User, Depends(require(Permission.RULEBOOK))]) -> dict:
+    """Validate a company override and make it the active rulebook; new imports use it and record it."""
+    row = workspace_of(request).publish_rulebook(session, user, body.override_yaml)
+    session.commit()
+    return {"version": row.version, "origin": row.origin}
+
+
+class TryIn(BaseModel):
+    override_yaml: str = Field(default="", max_length=1_000_000)
+    transcript: str = Field(min_length=1, max_length=200_000, description="对话文本,每行「客服: …」或「客户: …」")
+    rules: list[str] = Field(default_factory=list, description="只试这些规则 (代码、前缀、名称或条款)")
+
+
+@router.post("/rulebook/try", tags=["rulebook"])
+def try_rulebook(body: TryIn, user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
+    """Check a sample conversation with a draft override, without publishing anything."""
+    from guifan.engine import Engine as RuleEngine
+    from guifan.readers.textlog import parse_chat_log
+
+    rulebook = rulebook_from_yaml(body.override_yaml)
+    items = list(parse_chat_log(body.transcript, "sample.txt"))
+    if not items or isinstance(items[0], InputError):
+        raise WorkspaceError(str(items[0]) if items else "对话为空")
+    try:
+        engine = RuleEngine(rulebook, select=body.rules or None)
+    except KeyError as exc:
+        raise WorkspaceError(f"未知的规则或条款: {exc.args[0]}") from None
+    return {"findings": [f.to_dict() for f in engine.check(items[0])], "turns": len(items[0].turns)}
 
 
 # -- audit ---------------------------------------------------------------------------------------

@@ -252,6 +252,44 @@ def sampling_form(request: Request, session: DB, per_agent: Annotated[int, Form(
     return back("/calibration")
 
 
+@router.get("/rulebook", response_class=HTMLResponse)
+def rulebook_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))]) -> HTMLResponse:
+    return render(request, "rulebook.html", user, rb=api.rulebook_info(request, session, user),
+                  error=request.query_params.get("error"), tried=None)
+
+
+@router.post("/rulebook")
+async def publish_form(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.RULEBOOK))],
+                       override_yaml: Annotated[str, Form(max_length=1_000_000)] = "",
+                       file: Annotated[UploadFile | None, File()] = None) -> Response:
+    text = override_yaml
+    if file is not None and file.filename:
+        text = (await file.read(1_000_001)).decode("utf-8", errors="replace")
+    try:
+        request.app.state.workspace.publish_rulebook(session, user, text)
+        session.commit()
+    except WorkspaceError as exc:
+        from urllib.parse import quote
+
+        return back(f"/rulebook?error={quote(str(exc))}")
+    return back("/rulebook")
+
+
+@router.post("/rulebook/try", response_class=HTMLResponse)
+def try_form(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
+             transcript: Annotated[str, Form(max_length=200_000)], override_yaml: Annotated[str, Form(max_length=1_000_000)] = "",
+             rules: Annotated[str, Form(max_length=500)] = "") -> HTMLResponse:
+    info = api.rulebook_info(request, session, user)
+    try:
+        body = api.TryIn(override_yaml=override_yaml, transcript=transcript,
+                         rules=[r.strip() for r in rules.split(",") if r.strip()])
+        tried = api.try_rulebook(body, user)
+    except (WorkspaceError, ValueError) as exc:
+        return render(request, "rulebook.html", user, rb=info, error=str(exc), tried=None, transcript=transcript,
+                      draft=override_yaml, status_code=400)
+    return render(request, "rulebook.html", user, rb=info, tried=tried, transcript=transcript, draft=override_yaml)
+
+
 @router.get("/imports", response_class=HTMLResponse)
 def imports_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> HTMLResponse:
     jobs = list(session.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(20)))
