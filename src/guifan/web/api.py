@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from guifan.web.app import DB, require
 from guifan.web.models import (
@@ -223,7 +223,7 @@ class Filters(BaseModel):
 
 def filtered(user: User, filters: Filters):
     """The conversations the user may see, filtered and sorted (bound parameters only)."""
-    query = visible(select(Conversation), user)
+    query = visible(select(Conversation).options(selectinload(Conversation.findings)), user)
     if filters.agent:
         query = query.where(Conversation.agent_code == filters.agent)
     if filters.team is not None:

@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "appeal_window_days": 7,  # an agent may appeal this many days after the review
 }
 _hasher = PasswordHasher()
+COMMIT_EVERY = 50  # conversations per import transaction
 
 
 class WorkspaceError(GuifanError):
@@ -239,9 +240,10 @@ class Workspace:
                                         .order_by(ImportJob.id)))
 
     def run_import(self, job_id: int) -> None:
-        """Read, check and store every conversation of a job's files. Each conversation is committed
-        with the job's progress, so a job interrupted at any point resumes where it stopped: nothing
-        is lost and, since conversations are keyed by id, nothing is stored twice."""
+        """Read, check and store every conversation of a job's files. Conversations are committed in
+        groups of ``COMMIT_EVERY`` together with the job's progress, so a job interrupted at any point
+        resumes after its last commit: nothing is lost and, since conversations are keyed by id,
+        nothing is stored twice."""
         with self.sessions() as session:
             job = session.get(ImportJob, job_id)
             if job is None or job.status == JobStatus.DONE:
@@ -271,7 +273,8 @@ class Workspace:
                             job.errors = [*job.errors, {"path": file.name, "line": None, "field": None,
                                                         "message": f"检查对话 {item.id} 时出错: {exc!r}"}]
                     file.done_items = index + 1
-                    session.commit()
+                    if file.done_items % COMMIT_EVERY == 0:
+                        session.commit()  # these conversations and the progress, atomically
                 file.finished = True
                 file.content = b""  # the conversations are stored; the upload is no longer needed
                 session.commit()
