@@ -72,3 +72,20 @@ def test_agents_see_only_their_own_and_leads_their_team(people):
     assert [i["external_id"] for i in people["lead2"].get("/api/v1/conversations").json()["items"]] == ["theirs"]
     assert people["lead1"].get(f"/api/v1/conversations/{ids['theirs']}").status_code == 404
 
+
+
+def test_appeal_window_is_configurable(people):
+    rev, agent, admin = people["rev"], people["agent1"], people["admin"]
+    import_file(rev, "w.jsonl", jsonl(conversation("late", "1024", agent_text="你好")))
+    cid = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+    finding = rev.get(f"/api/v1/conversations/{cid}").json()["findings"][0]["id"]
+    assert agent.post(f"/api/v1/findings/{finding}/appeal", json={"reason": "未复核"}).status_code == 400
+    rev.post(f"/api/v1/conversations/{cid}/review")
+    put = admin.client.put("/api/v1/settings/appeal_window_days", json={"value": 0},
+                           headers={"X-CSRF-Token": admin.csrf})
+    assert put.status_code == 200
+    late = agent.post(f"/api/v1/findings/{finding}/appeal", json={"reason": "太晚了"})
+    assert late.status_code == 400 and "申诉期限" in late.json()["detail"]
+    wrong = admin.client.put("/api/v1/settings/appeal_window_days", json={"value": True},
+                             headers={"X-CSRF-Token": admin.csrf})
+    assert wrong.status_code == 400

@@ -30,6 +30,7 @@ from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
 from guifan.engine import all_rules
 from guifan.errors import InputError
 from guifan.web.services import (
+    DEFAULTS,
     Workspace,
     WorkspaceError,
     assign_sample,
@@ -538,6 +539,31 @@ def try_rulebook(body: TryIn, user: Annotated[User, Depends(require(Permission.V
     except KeyError as exc:
         raise WorkspaceError(f"未知的规则或条款: {exc.args[0]}") from None
     return {"findings": [f.to_dict() for f in engine.check(items[0])], "turns": len(items[0].turns)}
+
+
+# -- settings (admin) ----------------------------------------------------------------------------
+
+
+@router.get("/settings", tags=["users"])
+def get_settings(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
+    workspace = workspace_of(request)
+    return {key: workspace.setting(session, key) for key in DEFAULTS}
+
+
+class SettingIn(BaseModel):
+    value: bool | int
+
+
+@router.put("/settings/{key}", tags=["users"])
+def put_setting(key: str, body: SettingIn, request: Request, session: DB,
+                user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
+    """``mask_personal_data`` (true/false) or ``appeal_window_days`` (days)."""
+    expected = type(DEFAULTS.get(key, body.value))
+    if type(body.value) is not expected or (expected is int and body.value < 0):  # True is an int too
+        raise WorkspaceError(f"{key} 应是 {'true/false' if expected is bool else '非负整数'}")
+    workspace_of(request).set_setting(session, user, key, body.value)
+    session.commit()
+    return {key: body.value}
 
 
 # -- audit ---------------------------------------------------------------------------------------
