@@ -215,8 +215,10 @@ def decision_form(appeal_id: int, request: Request, session: DB, accept: Annotat
 def dashboard_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
                    agent: str | None = None, team: int | None = None) -> HTMLResponse:
     figures = api.dashboard_figures(session, user, agent, team)
+    workspace = request.app.state.workspace
+    rulebook = workspace.checker(workspace.active_rulebook(session)).engine.rulebook
     return render(request, "dashboard.html", user, d=figures, chart=trend_chart(figures["trend"]), agent=agent,
-                  team=team, teams=api.teams(session, user))
+                  team=team, teams=api.teams(session, user), clause_title=rulebook.clause_title)
 
 
 def trend_chart(trend: list[dict], width: int = 640, height: int = 200, pad: int = 30) -> dict:
