@@ -4,7 +4,8 @@ permissions and the conversation scope are the API's (the same dependencies and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Callable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -107,13 +108,18 @@ def _segments(text: str, findings: list) -> list[tuple[str, list]]:
     return pieces
 
 
-def _act(conversation_id: int, action) -> Response:
-    try:
-        action()
-    except WorkspaceError as exc:
-        from urllib.parse import quote
+def failed(url: str, exc: Exception) -> RedirectResponse:
+    """Back to the page, which shows the error."""
+    return back(f"{url}?error={quote(str(exc))}")
 
-        return back(f"/conversations/{conversation_id}?error={quote(str(exc))}")
+
+def _act(session, conversation_id: int, call: Callable, *args) -> Response:
+    """Run a workspace call (session first), commit, and go back to the conversation page."""
+    try:
+        call(session, *args)
+        session.commit()
+    except WorkspaceError as exc:
+        return failed(f"/conversations/{conversation_id}", exc)
     return back(f"/conversations/{conversation_id}")
 
 
@@ -122,12 +128,8 @@ def verdict_form(finding_id: int, request: Request, session: DB, confirmed: Anno
                  user: Annotated[User, Depends(require(Permission.REVIEW))],
                  comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
     finding = api.visible_finding(session, user, finding_id)
-
-    def run():
-        request.app.state.workspace.set_verdict(session, user, finding, confirmed, comment)
-        session.commit()
-
-    return _act(finding.conversation_id, run)
+    return _act(session, finding.conversation_id, request.app.state.workspace.set_verdict, user, finding, confirmed,
+                comment)
 
 
 @router.post("/conversations/{conversation_id}/findings")
@@ -136,61 +138,37 @@ def manual_finding_form(conversation_id: int, request: Request, session: DB, rul
                         turn: Annotated[str, Form(max_length=6)] = "",
                         comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
-
-    def run():
-        at = int(turn) if turn.strip().isdigit() else None
-        request.app.state.workspace.add_manual_finding(session, user, conversation, rule, at, comment)
-        session.commit()
-
-    return _act(conversation_id, run)
+    at = int(turn) if turn.strip().isdigit() else None
+    return _act(session, conversation_id, request.app.state.workspace.add_manual_finding, user, conversation, rule, at,
+                comment)
 
 
 @router.post("/conversations/{conversation_id}/comments")
 def comment_form(conversation_id: int, request: Request, session: DB, text: Annotated[str, Form(max_length=5000)],
                  user: Annotated[User, Depends(require(Permission.REVIEW))]) -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
-
-    def run():
-        request.app.state.workspace.comment(session, user, conversation, text)
-        session.commit()
-
-    return _act(conversation_id, run)
+    return _act(session, conversation_id, request.app.state.workspace.comment, user, conversation, text)
 
 
 @router.post("/conversations/{conversation_id}/review")
 def review_form(conversation_id: int, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.REVIEW))]) -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
-
-    def run():
-        request.app.state.workspace.complete_review(session, user, conversation)
-        session.commit()
-
-    return _act(conversation_id, run)
+    return _act(session, conversation_id, request.app.state.workspace.complete_review, user, conversation)
 
 
 @router.post("/conversations/{conversation_id}/acknowledge")
 def acknowledge_form(conversation_id: int, request: Request, session: DB,
                      user: Annotated[User, Depends(require(Permission.APPEAL))]) -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
-
-    def run():
-        request.app.state.workspace.acknowledge(session, user, conversation)
-        session.commit()
-
-    return _act(conversation_id, run)
+    return _act(session, conversation_id, request.app.state.workspace.acknowledge, user, conversation)
 
 
 @router.post("/findings/{finding_id}/appeal")
 def appeal_form(finding_id: int, request: Request, session: DB, reason: Annotated[str, Form(max_length=5000)],
                 user: Annotated[User, Depends(require(Permission.APPEAL))]) -> Response:
     finding = api.visible_finding(session, user, finding_id)
-
-    def run():
-        request.app.state.workspace.appeal(session, user, finding, reason)
-        session.commit()
-
-    return _act(finding.conversation_id, run)
+    return _act(session, finding.conversation_id, request.app.state.workspace.appeal, user, finding, reason)
 
 
 @router.get("/appeals", response_class=HTMLResponse)
@@ -248,9 +226,7 @@ def sampling_form(request: Request, session: DB, per_agent: Annotated[int, Form(
     try:
         api.sampling(api.SamplingIn(per_agent=per_agent, week=week), session, user)
     except WorkspaceError as exc:
-        from urllib.parse import quote
-
-        return back(f"/calibration?error={quote(str(exc))}")
+        return failed("/calibration", exc)
     return back("/calibration")
 
 
@@ -271,9 +247,7 @@ async def publish_form(request: Request, session: DB, user: Annotated[User, Depe
         request.app.state.workspace.publish_rulebook(session, user, text)
         session.commit()
     except WorkspaceError as exc:
-        from urllib.parse import quote
-
-        return back(f"/rulebook?error={quote(str(exc))}")
+        return failed("/rulebook", exc)
     return back("/rulebook")
 
 
@@ -304,7 +278,5 @@ async def import_form(request: Request, session: DB, files: Annotated[list[Uploa
     try:
         await api.start_import(request, session, user, files)
     except WorkspaceError as exc:
-        from urllib.parse import quote
-
-        return back(f"/imports?error={quote(str(exc))}")
+        return failed("/imports", exc)
     return back("/imports")
