@@ -55,6 +55,8 @@ def test_review_then_appeal_then_decision_recomputes_scores_and_audits(people):
     trail = boss.get("/api/v1/audit", params={"entity": "appeal"}).json()
     actions = [e["action"] for e in trail]
     assert "appeal.create" in actions and "appeal.decide" in actions
+    page = boss.get("/audit", params={"entity": "appeal"}).text
+    assert "appeal.decide" in page and "&#34;accepted&#34;" in page  # before/after shown, escaped
     decision = next(e for e in trail if e["action"] == "appeal.decide")
     assert decision["before"]["appeal"] == "pending" and decision["after"]["appeal"] == "accepted"
     assert decision["user_id"] == boss.user["id"]

@@ -65,6 +65,7 @@ def test_sampling_plan_assigns_per_agent_per_week_to_reviewers(people):
     assert len(again) == 2  # only the two conversations of agent 1024 not yet assigned
     mine = rev.get("/api/v1/assignments").json()
     assert mine and not any(a["done"] for a in mine)
+    assert "我的抽检任务" in rev.get("/").text
     rev.post(f"/api/v1/conversations/{mine[0]['conversation_id']}/review")
     assert rev.get("/api/v1/assignments").json()[0]["done"] is True
     assert people["rev"].post("/api/v1/sampling", json={"per_agent": 1, "week": "2026-W45"}).status_code == 403

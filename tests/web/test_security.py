@@ -59,6 +59,7 @@ def endpoints(ids):
         ("GET", "/imports", None, {"admin", "super", "rev"}),
         ("GET", "/api/v1/rulebook", None, everyone),
         ("GET", "/api/v1/settings", None, {"admin"}),
+        ("GET", "/audit", None, {"admin", "super"}),
         ("POST", "/api/v1/rulebook/try", {"transcript": "客户: 在吗\n客服: 在"}, everyone),
         ("POST", "/api/v1/rulebook", {"override_yaml": ""}, {"admin", "super"}),
         ("GET", "/rulebook", None, everyone),

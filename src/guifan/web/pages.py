@@ -3,6 +3,7 @@ permissions and the conversation scope are the API's (the same dependencies and 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Callable
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from guifan.engine import all_rules
 from guifan.web import api
 from guifan.web.app import DB, current_user, require
-from guifan.web.models import Appeal, AppealStatus, Comment, ImportJob, User
+from guifan.web.models import Appeal, AppealStatus, Assignment, Comment, Conversation, ImportJob, User
 from guifan.web.security import SESSION_COOKIE, Permission, allowed
 from guifan.web.services import WorkspaceError
 
@@ -29,6 +30,8 @@ STATUS_NAMES = {"pending": "待复核", "reviewed": "已复核", "acknowledged":
 FINDING_STATUS = {"open": "待确认", "confirmed": "已确认", "rejected": "已驳回"}
 ROLE_NAMES = {"admin": "管理员", "supervisor": "质检主管", "reviewer": "质检员", "team_lead": "组长", "agent": "坐席"}
 templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_STATUS, ROLE_NAMES=ROLE_NAMES)
+# Readable JSON for the audit trail, as plain text: autoescaped like every other value.
+templates.env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
 
 
 def render(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
@@ -72,8 +75,14 @@ def conversations_page(request: Request, session: DB, user: Annotated[User | Non
     query = api.filtered(user, filters)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = list(session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page)))
+    assigned = []
+    if allowed(user.role, Permission.REVIEW):
+        assigned = list(session.execute(
+            select(Assignment, Conversation.external_id).join(Conversation, Conversation.id == Assignment.conversation_id)
+            .where(Assignment.reviewer_id == user.id, Assignment.done.is_(False)).order_by(Assignment.id)
+        ))
     return render(request, "conversations.html", user, rows=rows, total=total, filters=filters,
-                  rules=sorted(all_rules()), teams=api.teams(session, user))
+                  rules=sorted(all_rules()), teams=api.teams(session, user), assigned=assigned)
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -264,6 +273,14 @@ def try_form(request: Request, session: DB, user: Annotated[User, Depends(requir
         return render(request, "rulebook.html", user, rb=info, error=str(exc), tried=None, transcript=transcript,
                       draft=override_yaml, status_code=400)
     return render(request, "rulebook.html", user, rb=info, tried=tried, transcript=transcript, draft=override_yaml)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.AUDIT))],
+               entity: str | None = None) -> HTMLResponse:
+    entries = api.audit_trail(session, user, entity=entity, entity_id=None, limit=300)
+    names = {u.id: u.display_name for u in session.scalars(select(User))}
+    return render(request, "audit.html", user, entries=entries, names=names, entity=entity)
 
 
 @router.get("/imports", response_class=HTMLResponse)
