@@ -27,7 +27,6 @@ first ``chat_typing_seconds`` of a pause are not counted as waiting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 from guifan.engine.context import CheckContext, TurnView
 from guifan.model import Channel
