@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from guifan.errors import InputError
 from guifan.model import Conversation
+from guifan.readers.asr import from_asr, is_asr
 from guifan.readers.encoding import EncodingError, iter_lines
 from guifan.readers.fields import FieldError, build, type_name
 
@@ -54,6 +55,8 @@ def conversation(obj: Any, path: str, line: int) -> Conversation | InputError:
     if "conversations" in obj and "turns" not in obj:
         return InputError(path, f"应为对话列表,而不是{type_name(obj['conversations'])}", line, "conversations")
     try:
+        if is_asr(obj):  # FunASR, Whisper or sentence-level ASR output
+            obj = from_asr(obj, Path(path).stem if line == 1 else f"{Path(path).stem}-{line}")
         return build(obj, f"{path}:{line}")
     except FieldError as exc:
         return InputError(path, exc.message, line, _field(exc))
