@@ -68,16 +68,17 @@ def corrupt(conversation: Conversation, rate: float, rng: random.Random, sounds:
     return replace(conversation, turns=tuple(turns))
 
 
-def said(engine: Engine, conversation: Conversation) -> set[tuple[int, str]]:
-    """(agent turn, category) pairs where a must-say category is recognized."""
+def judge(engine: Engine, conversation: Conversation) -> tuple[set[tuple[int, str]], set[str]]:
+    """One check: the (agent turn, category) pairs where must-say wording is recognized, and the
+    clauses with a finding."""
     categories = {c for cats in MUST_SAY.values() for c in cats}
     ctx = engine.context(conversation)
-    return {(v.index, c) for v in ctx.agent for c in categories if v.says(c)}
+    saying = {(v.index, c) for v in ctx.agent for c in categories if v.says(c)}
+    return saying, {clause for f in engine.run(ctx) for clause in f.clauses}
 
 
-def respected(engine: Engine, conversation: Conversation, saying: set[tuple[int, str]]) -> set[str]:
-    """Must-say clauses without a finding whose wording the agent says."""
-    broken = {clause for f in engine.check(conversation) for clause in f.clauses}
+def respected(saying: set[tuple[int, str]], broken: set[str]) -> set[str]:
+    """Must-say clauses without a finding whose wording the agent says (in the clean text)."""
     categories = {c for _, c in saying}
     return {clause for clause, cats in MUST_SAY.items() if clause not in broken and categories.intersection(cats)}
 
@@ -99,8 +100,8 @@ def main() -> None:
 
     clean = []
     for conversation in conversations:
-        saying = said(strict, conversation)
-        clean.append((conversation, saying, respected(strict, conversation, saying)))
+        saying, broken = judge(strict, conversation)
+        clean.append((conversation, saying, respected(saying, broken)))
     phrases = sum(len(s) for _, s, _ in clean)
     clauses = sum(len(r) for _, _, r in clean)
     print(f"{len(conversations)} conversations · {phrases} must-say phrases and {clauses} respected must-say clauses "
@@ -113,8 +114,9 @@ def main() -> None:
                 rng = random.Random(seed)
                 for conversation, saying, ok in clean:
                     noisy = corrupt(conversation, rate, rng, sounds)
-                    kept_phrases += len(saying & said(engine, noisy))
-                    kept_clauses += len(ok & respected(engine, noisy, saying))
+                    heard, broken = judge(engine, noisy)
+                    kept_phrases += len(saying & heard)
+                    kept_clauses += len(ok & respected(saying, broken))
             print(f"{rate:>10.0%} {name:>12} {kept_phrases / (phrases * args.seeds):>14.3f} "
                   f"{kept_clauses / (clauses * args.seeds):>14.3f}")
 

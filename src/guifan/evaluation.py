@@ -233,7 +233,8 @@ def evaluate(engine: Engine, items: Iterable[Conversation | InputError], labels:
 
 
 def _compare(engine: Engine, conversation: Conversation, label: GoldLabel, result: Evaluation) -> None:
-    findings = engine.check(conversation)
+    ctx = engine.context(conversation)
+    findings = engine.run(ctx)
     turns = conversation.turns
 
     def quote(index: int | None) -> str:
@@ -269,7 +270,7 @@ def _compare(engine: Engine, conversation: Conversation, label: GoldLabel, resul
         for index in sorted(set(agent_turns) | gold | set(by_turn)):
             found = by_turn.get(index, [])
             score.count(index in gold, bool(found), case(index, found))
-    complained = engine.context(conversation).complaint_turns
+    complained = ctx.complaint_turns
     if complained:
         detected = Case(conversation.id, complained[0].index, complained[0].text)
     else:  # a missed complaint: show what the customer said

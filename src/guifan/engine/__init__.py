@@ -69,10 +69,14 @@ class Engine:
         return CheckContext(conversation, self.rulebook, self.matcher, self.tolerance)
 
     def check(self, conversation: Conversation) -> list[Finding]:
-        ctx = self.context(conversation)
+        return self.run(self.context(conversation))
+
+    def run(self, ctx: CheckContext) -> list[Finding]:
+        """The findings of a prepared context (callers that also read the context's analyses,
+        such as complaint detection, prepare it once)."""
         findings: list[Finding] = []
         present = ctx.present_categories
-        channel, timed = conversation.channel, ctx.timed
+        channel, timed = ctx.conversation.channel, ctx.timed
         for rule, required, channels, severity in self._plan:
             if required and self.skip_untriggered and present.isdisjoint(required):
                 continue

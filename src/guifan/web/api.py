@@ -260,10 +260,16 @@ def _like_escape(text: str) -> str:
 @router.get("/conversations", tags=["conversations"])
 def list_conversations(session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
                        filters: Annotated[Filters, Query()]) -> dict:
+    total, rows = page_of(session, user, filters)
+    return {"total": total, "page": filters.page, "items": [summary(c) for c in rows]}
+
+
+def page_of(session: Session, user: User, filters: Filters) -> tuple[int, list[Conversation]]:
+    """How many conversations match, and the requested page of them."""
     query = filtered(user, filters)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page))
-    return {"total": total, "page": filters.page, "items": [summary(c) for c in rows]}
+    return total, list(rows)
 
 
 EXPORT_HEADERS = ("会话ID", "渠道", "坐席", "开始时间", "自动得分", "复核得分", "问题数", "复核状态", "规则手册版本")

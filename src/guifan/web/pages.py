@@ -11,11 +11,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from guifan.engine import all_rules
 from guifan.web import api
-from guifan.web.app import DB, current_user, require
+from guifan.web.app import DB, require
 from guifan.web.models import Appeal, AppealStatus, Assignment, Comment, Conversation, ImportJob, User
 from guifan.web.security import SESSION_COOKIE, Permission, allowed
 from guifan.web.services import WorkspaceError
@@ -68,13 +68,9 @@ def logout_form(user: Annotated[User, Depends(require(Permission.VIEW))]) -> Res
 
 
 @router.get("/", response_class=HTMLResponse)
-def conversations_page(request: Request, session: DB, user: Annotated[User | None, Depends(current_user)],
+def conversations_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
                        filters: Annotated[api.Filters, Depends()]) -> Response:
-    if user is None:
-        return back("/login")
-    query = api.filtered(user, filters)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = list(session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page)))
+    total, rows = api.page_of(session, user, filters)
     assigned = []
     if allowed(user.role, Permission.REVIEW):
         assigned = list(session.execute(
