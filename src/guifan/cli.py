@@ -61,7 +61,7 @@ def _load(config: list[Path] | None) -> Rulebook:
 
 @app.command()
 def check(
-    paths: list[Path] = typer.Argument(..., help="对话文件或目录 (JSON/JSONL/CSV/XLSX/TXT/SRT/VTT)"),
+    paths: list[Path] = typer.Argument(..., help="对话文件、通话录音或目录 (JSON/JSONL/CSV/XLSX/TXT/SRT/VTT/WAV/FLAC/MP3)"),
     format: Optional[OutputFormat] = typer.Option(None, "--format", "-f", help="报告格式 (默认按 -o 的扩展名,否则 text)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="报告文件 (默认输出到标准输出)"),
     config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件 (YAML),可多次指定"),
@@ -72,6 +72,11 @@ def check(
     state: Optional[Path] = typer.Option(
         None, "--state", help="断点续查:每通结果追加到此文件;中断后用同一文件重跑,只检查尚未检查的对话"
     ),
+    agent_channel: int = typer.Option(1, "--agent-channel", min=1, max=2, help="双声道录音中客服所在的声道 (1=左/第一声道, 2=右)"),
+    asr: Optional[str] = typer.Option(
+        None, "--asr", help="录音的语音识别后端: funasr / sherpa-onnx / faster-whisper (默认不识别,只检查语音与时间条款)"
+    ),
+    asr_model: Optional[Path] = typer.Option(None, "--asr-model", help="语音识别模型所在目录 (离线,不会下载)"),
 ) -> None:
     """检查对话并输出报告。 Check conversations and write a report."""
     if format is None:
@@ -84,7 +89,7 @@ def check(
     checker = Checker(engine)
     summary = BatchSummary()
     results: list[CheckResult] = []
-    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024)
+    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=_audio_options(agent_channel, asr, asr_model))
     log = ResultLog(state, checker) if state else None
     if log is not None:
         try:
@@ -118,6 +123,7 @@ def check(
         write_report(format.value, results, summary, rulebook, output)
     except GuifanError as exc:
         _fail(str(exc))
+    _report_skipped(results)
     findings = sum(len(r.findings) for r in results)
     err.print(
         f"读取 {summary.read} · 检查 {summary.checked} · 失败 {summary.failed} · 发现问题 {findings} 条"
@@ -125,6 +131,42 @@ def check(
         highlight=False,
     )
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None):
+    """How recordings are read; None for the defaults (then nothing of the audio front end is
+    imported unless the batch holds recordings)."""
+    if asr is None and agent_channel == 1:
+        return None
+    try:
+        from guifan.audio import AudioOptions
+        from guifan.audio.asr import AsrUnavailable, load_transcriber
+    except ImportError as exc:
+        _fail(f"检查录音需要音频组件 ({exc.name} 未安装): pip install 'guifan[audio]'")
+    transcriber = None
+    if asr is not None:
+        try:
+            transcriber = load_transcriber(asr, asr_model)
+        except AsrUnavailable as exc:
+            _fail(exc.message)
+    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber)
+
+
+def _report_skipped(results: list[CheckResult]) -> None:
+    """Say which rules recordings without speech recognition could not run, and why."""
+    skipped = [r for r in results if r.skipped]
+    if not skipped:
+        return
+    rules = all_rules()
+    codes = sorted({code for r in skipped for code in r.skipped})
+    clauses = sorted({c for code in codes for c in rules[code].clauses}, key=lambda c: (c[:3], int(c[3:]) if c[3:].isdigit() else 0))
+    err.print(
+        f"[yellow]未做语音识别[/]:{len(skipped)} 通录音没有文字,只检查了语音与时间条款;"
+        f"跳过了需要文字的 {len(codes)} 条规则 (条款 {'、'.join(clauses)})。"
+        "用 --asr 与 --asr-model 指定语音识别后端可检查全部条款。",
+        highlight=False,
+        markup=True,
+    )
 
 
 class EvalFormat(str, Enum):

@@ -8,9 +8,6 @@ from guifan.rulebook import Rulebook
 
 # Clauses of the standard that no rule checks from a transcript, and why.
 NOT_CHECKABLE: dict[str, str] = {
-    "S-H1": "语速需要录音:每分钟字数要用语音活动检测得到的说话时长计算(音频前端,见 guifan check call.wav)。",
-    "S-H2": "音量需要录音:电平与稳定性只能从音频测量。",
-    "S-H3": "句尾语调需要录音:要测每句末尾的基频走向。",
     "S-J1": "工单的创建与超时属于工单系统;规则只读取对话元数据中的工单状态(metadata.ticket,见 CMP005)。",
     "S-J2": "KPI(平均处理时长、保持时长、静音占比、首解率、满意度)是对多通对话的统计,由报表与看板计算,不是单通对话的违规。",
     "S-J3": "质检流程(评分表、校准、申诉)是产品的工作流,不是坐席话术;评分表见规则手册 scorecard。",

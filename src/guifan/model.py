@@ -32,11 +32,41 @@ class Severity(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Interval:
+    """A stretch of a recording, in seconds from its start."""
+
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+    def to_list(self) -> list[float]:
+        return [round(self.start, 3), round(self.end, 3)]
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """What the recording shows of one turn (set by the audio front end, or given in the input)."""
+
+    speech_seconds: float  # time the voice activity detector heard speech within the turn
+    level_dbfs: float | None = None  # RMS level of those speech frames, dB below full scale
+    syllables: int | None = None  # syllable nuclei heard: one per Chinese character
+    pitch_hz: float | None = None  # median F0 of the turn's voiced frames
+    final_pitch_hz: float | None = None  # median F0 over the turn's last part (S-H3)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     role: Role
     text: str
     start: float | None = None
     end: float | None = None
+    voice: Voice | None = None
 
     @property
     def timed(self) -> bool:
@@ -45,6 +75,61 @@ class Turn:
     @property
     def duration(self) -> float | None:
         return self.end - self.start if self.timed else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAudio:
+    """What the audio front end measured over a whole two-channel call."""
+
+    duration: float
+    sample_rate: int
+    agent_speech: tuple[Interval, ...]
+    customer_speech: tuple[Interval, ...]
+    holds: tuple[Interval, ...] = ()  # hold music on the agent channel
+    rings: tuple[Interval, ...] = ()  # ringback tone before the agent answered
+    transcriber: str | None = None  # the ASR backend that wrote the turns' text; None: no text
+
+    @property
+    def transcribed(self) -> bool:
+        return self.transcriber is not None
+
+    def overlaps(self) -> list[Interval]:
+        """Where both sides speak at once."""
+        found, j = [], 0
+        customer = self.customer_speech
+        for a in self.agent_speech:
+            while j < len(customer) and customer[j].end <= a.start:
+                j += 1
+            k = j
+            while k < len(customer) and customer[k].start < a.end:
+                start, end = max(a.start, customer[k].start), min(a.end, customer[k].end)
+                if end > start:
+                    found.append(Interval(start, end))
+                k += 1
+        return found
+
+    def silences(self, min_seconds: float = 0.0) -> list[Interval]:
+        """Where neither side speaks nor hold music plays, at least ``min_seconds`` long."""
+        busy = sorted(self.agent_speech + self.customer_speech + self.holds, key=lambda i: i.start)
+        found, cursor = [], 0.0
+        for interval in busy:
+            if interval.start - cursor >= min_seconds and interval.start > cursor:
+                found.append(Interval(cursor, interval.start))
+            cursor = max(cursor, interval.end)
+        if self.duration - cursor >= min_seconds and self.duration > cursor:
+            found.append(Interval(cursor, self.duration))
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "duration": round(self.duration, 3),
+            "sample_rate": self.sample_rate,
+            "agent_speech": [i.to_list() for i in self.agent_speech],
+            "customer_speech": [i.to_list() for i in self.customer_speech],
+            "holds": [i.to_list() for i in self.holds],
+            "rings": [i.to_list() for i in self.rings],
+            "transcriber": self.transcriber,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +142,7 @@ class Conversation:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # Where the conversation was read from ("file.jsonl:12"), for reports and error messages.
     source: str | None = None
+    audio: CallAudio | None = None  # set when the conversation was read from a recording
 
     def to_dict(self) -> dict[str, Any]:
         """The interchange format (what the JSON readers read)."""
@@ -67,8 +153,10 @@ class Conversation:
                 item["start"] = turn.start
             if turn.end is not None:
                 item["end"] = turn.end
+            if turn.voice is not None:
+                item["voice"] = turn.voice.to_dict()
             turns.append(item)
-        return {
+        data = {
             "id": self.id,
             "channel": self.channel.value,
             "started_at": self.started_at.isoformat() if self.started_at else None,
@@ -76,6 +164,9 @@ class Conversation:
             "metadata": dict(self.metadata),
             "turns": turns,
         }
+        if self.audio is not None:
+            data["audio"] = self.audio.to_dict()
+        return data
 
     @property
     def timed(self) -> bool:

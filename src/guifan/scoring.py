@@ -40,6 +40,8 @@ class CheckResult:
     findings: tuple[Finding, ...]
     score: Score
     rulebook: str
+    # Rules not run because the conversation has no words (a recording without speech recognition).
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass
@@ -97,7 +99,8 @@ class Checker:
 
     def check(self, conversation: Conversation) -> CheckResult:
         findings = tuple(self.engine.check(conversation))
-        return CheckResult(conversation, findings, self.scorer.score(findings), self.engine.rulebook.origin)
+        skipped = tuple(rule.code for rule in self.engine.skipped(conversation))
+        return CheckResult(conversation, findings, self.scorer.score(findings), self.engine.rulebook.origin, skipped)
 
     def check_all(
         self, items: Iterable[Conversation | InputError], summary: BatchSummary | None = None

@@ -13,7 +13,7 @@ from guifan.engine.registry import Rule, all_rules, get_rule, register, select_r
 from guifan.model import Conversation, Finding
 from guifan.rulebook import PhraseEntry, Rulebook, default_rulebook
 
-__all__ = ["Engine", "Rule", "register", "all_rules", "get_rule", "select_rules", "CheckContext"]
+__all__ = ["Engine", "is_text_free", "Rule", "register", "all_rules", "get_rule", "select_rules", "CheckContext"]
 
 
 def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
@@ -30,6 +30,11 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
         aliases=aliases,
         vocatives=[textnorm.basic(v) for v in settings.vocatives],
     )
+
+
+def is_text_free(conversation: Conversation) -> bool:
+    """A recording read without speech recognition: turns with times and voice, but no words."""
+    return conversation.audio is not None and not conversation.audio.transcribed
 
 
 class Engine:
@@ -71,16 +76,24 @@ class Engine:
     def check(self, conversation: Conversation) -> list[Finding]:
         return self.run(self.context(conversation))
 
+    def skipped(self, conversation: Conversation) -> list[Rule]:
+        """The chosen rules that cannot run on this conversation because it has no words: a
+        recording checked without speech recognition."""
+        if not is_text_free(conversation):
+            return []
+        return [rule for rule, _, channels, _ in self._plan if rule.needs_text and conversation.channel in channels]
+
     def run(self, ctx: CheckContext) -> list[Finding]:
         """The findings of a prepared context (callers that also read the context's analyses,
         such as complaint detection, prepare it once)."""
         findings: list[Finding] = []
         present = ctx.present_categories
         channel, timed = ctx.conversation.channel, ctx.timed
+        text_free = is_text_free(ctx.conversation)
         for rule, required, channels, severity in self._plan:
             if required and self.skip_untriggered and present.isdisjoint(required):
                 continue
-            if channel not in channels or (rule.needs_timing and not timed):
+            if channel not in channels or (rule.needs_timing and not timed) or (rule.needs_text and text_free):
                 continue
             for finding in rule.check(ctx):
                 findings.append(finding if severity is None else replace(finding, severity=severity))

@@ -41,6 +41,12 @@ class TurnView:
         return self.turn.text
 
     @property
+    def spoken(self) -> bool:
+        """Something was said: the turn has words, or the recording heard speech (a turn of a
+        recording checked without speech recognition has no words)."""
+        return bool(self.basic) or self.turn.voice is not None
+
+    @property
     def is_agent(self) -> bool:
         return self.turn.role is Role.AGENT
 

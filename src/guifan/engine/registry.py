@@ -32,6 +32,9 @@ class Rule:
     good: ClassVar[tuple[str, ...]]  # example conversations that must not
     channels: ClassVar[frozenset[Channel]] = frozenset(Channel)
     needs_timing: ClassVar[bool] = False  # silent unless every turn has start/end times
+    # Reads what was said; skipped on recordings checked without speech recognition (the engine
+    # reports which). Timing and voice rules read only times and audio measurements.
+    needs_text: ClassVar[bool] = True
     # Phrase categories of which at least one must occur in the conversation for the rule to have
     # anything to check; the engine skips the rule otherwise (most situations never arise).
     requires: ClassVar[tuple[str, ...]] = ()

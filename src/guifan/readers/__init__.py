@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from guifan.errors import InputError
 from guifan.model import Conversation
@@ -22,7 +22,10 @@ from guifan.readers.subtitles import read_subtitles
 from guifan.readers.table import read_csv, read_xlsx
 from guifan.readers.textlog import parse_chat_log
 
-__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "read_path", "read_paths"]
+if TYPE_CHECKING:
+    from guifan.audio import AudioOptions
+
+__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "read_path", "read_paths"]
 
 Item = Conversation | InputError
 
@@ -40,19 +43,26 @@ _TEXT_READERS: dict[str, Callable[[str, Path, str], Iterator[Item]]] = {
 }
 _STREAMED = (".jsonl", ".ndjson")
 _BINARY = (".xlsx",)
+# Call recordings go to the audio front end (guifan.audio), which has its own length limit.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
-    ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".xlsx", ".txt", ".log", ".srt", ".vtt"
+    ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".xlsx", ".txt", ".log", ".srt", ".vtt", *AUDIO_EXTENSIONS
 )
 _HINTS = {".xls": "旧版 .xls 请在 Excel 中另存为 .xlsx 或 .csv", ".docx": "请导出为 .txt 或 .csv"}
 
 
-def read_paths(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item]:
-    """Every conversation in the given files and directories (walked recursively), in order."""
+def read_paths(
+    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None
+) -> Iterator[Item]:
+    """Every conversation in the given files and directories (walked recursively), in order.
+    ``audio``: how call recordings are read (default: agent on the first channel, no ASR)."""
     for path in paths:
-        yield from read_path(path, max_bytes=max_bytes)
+        yield from read_path(path, max_bytes=max_bytes, audio=audio)
 
 
-def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item]:
+def read_path(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None
+) -> Iterator[Item]:
     """Every conversation in one file (or directory), then nothing; errors are yielded, not raised."""
     path = Path(path)
     if path.is_dir():
@@ -60,15 +70,15 @@ def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterat
             if isinstance(found, InputError):
                 yield found
             else:
-                yield from _read_file(found, max_bytes)
+                yield from _read_file(found, max_bytes, audio)
         return
-    yield from _read_file(path, max_bytes)
+    yield from _read_file(path, max_bytes, audio)
 
 
-def _read_file(path: Path, max_bytes: int) -> Iterator[Item]:
+def _read_file(path: Path, max_bytes: int, audio: AudioOptions | None) -> Iterator[Item]:
     name = str(path)
     try:
-        yield from _read(path, name, max_bytes)
+        yield from _read(path, name, max_bytes, audio)
     except OSError as exc:
         yield InputError(name, f"无法读取文件: {exc.strerror or exc}")
     except Exception as exc:  # a reader bug must not lose the rest of the batch
@@ -83,7 +93,16 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-def _read(path: Path, name: str, max_bytes: int) -> Iterator[Item]:
+def _read_recording(path: Path, name: str, options: AudioOptions | None) -> Iterator[Item]:
+    try:
+        from guifan.audio import AudioOptions, read_recording
+    except ImportError as exc:
+        yield InputError(name, f"读取录音需要音频组件 ({exc.name} 未安装): pip install 'guifan[audio]'")
+        return
+    yield from read_recording(path, name, options or AudioOptions())
+
+
+def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None) -> Iterator[Item]:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -99,6 +118,9 @@ def _read(path: Path, name: str, max_bytes: int) -> Iterator[Item]:
         return
     if suffix in _STREAMED:
         yield from read_jsonl(path, name)
+        return
+    if suffix in AUDIO_EXTENSIONS:
+        yield from _read_recording(path, name, audio)
         return
     # Checked before opening: a file too big to hold in memory must be refused without reading it.
     if size > max_bytes:

@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
-from guifan.model import Channel, Conversation, Role, Turn
+from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn, Voice
 
 
 class FieldError(ValueError):
@@ -252,6 +252,70 @@ def _turn(raw: Any, index: int) -> tuple[Role, str]:
     return role, text
 
 
+_VOICE_FIELDS = {"speech_seconds": float, "level_dbfs": float, "syllables": int, "pitch_hz": float, "final_pitch_hz": float}
+
+
+def _number(value: Any, key: str, kind: type) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise FieldError(f"应为数字,而不是{type_name(value)}", key)
+    if kind is int and value != int(value):
+        raise FieldError(f"应为整数,而不是 {value!r}", key)
+    return kind(value)
+
+
+def parse_voice(raw: Any, index: int) -> Voice | None:
+    """A turn's voice measurements (see `Voice`); ``speech_seconds`` is required."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FieldError(f"应为对象,而不是{type_name(raw)}", "voice", index)
+    values = {}
+    for name, kind in _VOICE_FIELDS.items():
+        if raw.get(name) is not None:
+            try:
+                values[name] = _number(raw[name], f"voice.{name}", kind)
+            except FieldError as exc:
+                exc.index = index
+                raise
+    if "speech_seconds" not in values:
+        raise FieldError(MISSING, "voice.speech_seconds", index)
+    return Voice(**values)
+
+
+def _intervals(raw: Any, key: str) -> tuple[Interval, ...]:
+    if not isinstance(raw, list):
+        raise FieldError(f"应为列表,而不是{type_name(raw)}", key)
+    found = []
+    for n, pair in enumerate(raw):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise FieldError("应为 [开始秒, 结束秒]", f"{key}[{n}]")
+        start, end = (_number(v, f"{key}[{n}]", float) for v in pair)
+        if end < start:
+            raise FieldError("结束时间早于开始时间", f"{key}[{n}]")
+        found.append(Interval(start, end))
+    return tuple(found)
+
+
+def parse_audio(raw: Any) -> CallAudio | None:
+    """What the audio front end measured over a call (the ``audio`` object of the JSON report)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FieldError(f"应为对象,而不是{type_name(raw)}", "audio")
+    for key in ("duration", "sample_rate"):
+        if raw.get(key) is None:
+            raise FieldError(MISSING, f"audio.{key}")
+    transcriber = raw.get("transcriber")
+    if transcriber is not None and not isinstance(transcriber, str):
+        raise FieldError(f"应为字符串,而不是{type_name(transcriber)}", "audio.transcriber")
+    return CallAudio(
+        duration=_number(raw["duration"], "audio.duration", float),
+        sample_rate=_number(raw["sample_rate"], "audio.sample_rate", int),
+        **{key: _intervals(raw.get(key, []), f"audio.{key}") for key in ("agent_speech", "customer_speech", "holds", "rings")},
+        transcriber=transcriber,
+    )
+
+
 def build(raw: dict[str, Any], source: str | None = None) -> Conversation:
     """Validate one conversation given in the interchange JSON shape; unknown keys are ignored.
 
@@ -275,12 +339,16 @@ def build(raw: dict[str, Any], source: str | None = None) -> Conversation:
         raise FieldError(f"应为对象,而不是{type_name(metadata)}", "metadata")
     spoken = [_turn(turn, index) for index, turn in enumerate(turns)]
     times, origin = resolve_times([(turn.get("start"), turn.get("end")) for turn in turns])
+    voices = [parse_voice(turn.get("voice"), index) for index, turn in enumerate(turns)]
     return Conversation(
         id=conv_id,
-        turns=tuple(Turn(role, text, start, end) for (role, text), (start, end) in zip(spoken, times)),
+        turns=tuple(
+            Turn(role, text, start, end, voice) for (role, text), (start, end), voice in zip(spoken, times, voices)
+        ),
         channel=channel,
         started_at=started_at or origin,
         agent_id=agent_id,
         metadata=dict(metadata or {}),
         source=source,
+        audio=parse_audio(raw.get("audio")),
     )

@@ -29,6 +29,10 @@ _CLOCK = r"\d{1,2}(?::\d{1,2}){1,2}(?:\.\d+)?|\d+(?:\.\d+)?"
 _TIME = re.compile(rf"^\[\s*(?P<start>{_CLOCK})\s*(?:[-–~]\s*(?P<end>{_CLOCK})\s*)?\]\s*")
 _STAMP = re.compile(r"^(?P<stamp>\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2})?)\s+")
 SPEAKER = re.compile(rf"^{speaker_pattern(('a', 'c'))}\s*[:：]\s?(?P<text>.*)$", re.IGNORECASE)
+# Voice measurements after the times, as in the rule examples of the voice clauses:
+# "[00:00-00:05]{语音=4.5 音量=-42 音节=30 音高=200→150} 客服: …" (音高: the turn's median → its end).
+_VOICE = re.compile(r"^\{(?P<body>[^{}]*)\}\s*")
+_VOICE_KEYS = {"语音": "speech_seconds", "音量": "level_dbfs", "音节": "syllables"}
 _HEADER = re.compile(r"^#\s*(?P<key>[A-Za-z_][\w-]*)\s*[:：]\s*(?P<value>.*)$")
 _SEPARATOR = re.compile(r"^(?:-{3,}|={3,})\s*$")
 # Header keys that are conversation fields, kept as written ("007" stays "007").
@@ -107,6 +111,9 @@ def parse_chat_log(text: str, path: str = "<text>") -> Iterator[Conversation | I
             start = timing["stamp"] if timing else None
         if timing:
             line = line[timing.end():]
+        voice = _VOICE.match(line)
+        if voice:
+            line = line[voice.end():]
         speaker = SPEAKER.match(line)
         if speaker is None:
             if builder.turns and start is None:
@@ -116,11 +123,28 @@ def parse_chat_log(text: str, path: str = "<text>") -> Iterator[Conversation | I
             failed = True
             continue
         role = ROLE_PREFIXES[speaker["who"].lower()]
-        builder.turns.append({"role": role, "text": speaker["text"], "start": start, "end": end, "line": lineno})
+        turn = {"role": role, "text": speaker["text"], "start": start, "end": end, "line": lineno}
+        if voice:
+            turn["voice"] = _voice_tag(voice["body"])
+        builder.turns.append(turn)
     if not failed:
         result = builder.build()
         if result is not None:
             yield result
+
+
+def _voice_tag(body: str) -> dict[str, Any]:
+    """The voice tag's values under the interchange keys; what does not parse is left as text for
+    the shared field check to report."""
+    found: dict[str, Any] = {}
+    for item in body.split():
+        key, _, value = item.partition("=")
+        if key == "音高":
+            median, _, final = value.partition("→")
+            found["pitch_hz"], found["final_pitch_hz"] = scalar(median), scalar(final) if final else None
+        else:
+            found[_VOICE_KEYS.get(key, key)] = scalar(value)
+    return found
 
 
 def parse_example(text: str) -> Conversation:

@@ -115,6 +115,31 @@ class Settings(_Strict):
     vocatives: tuple[str, ...] = ()
 
 
+class Bounds(_Strict):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Bounds":
+        if self.min >= self.max:
+            raise ValueError(f"下限 {self.min:g} 应小于上限 {self.max:g}")
+        return self
+
+
+class VoiceLimits(_Strict):
+    """Thresholds of the voice clauses S-H1…S-H3, measured from call audio (guifan.audio)."""
+
+    speech_rate_turn: Bounds = Bounds(min=120, max=300)  # 字/分钟 within one agent turn
+    speech_rate_call: Bounds = Bounds(min=150, max=260)  # over all the agent's speech in the call
+    rate_min_seconds: float = 2.0  # shorter turns are not rated on their own
+    level_dbfs: Bounds = Bounds(min=-35, max=-8)  # an agent turn's RMS level
+    level_swing_db: float = 10  # unsteady: a turn this far from the agent's median level
+    quiet_customer_dbfs: float = -35  # a customer turn below this is "quiet"
+    level_follow_db: float = 6  # the agent's reply to a quiet customer this far below the agent's median
+    final_drop_semitones: float = 3  # S-H3: the end of a turn this far below its median pitch
+    pitch_min_seconds: float = 1.5  # shorter turns have no melody to judge
+
+
 class Semantic(_Strict):
     """Paraphrase-tolerant matching of the must-say categories (see guifan.engine.semantic)."""
 
@@ -162,6 +187,7 @@ class Rulebook(_Strict):
     company: Company = Company()
     settings: Settings = Settings()
     semantic: Semantic = Semantic()
+    voice: VoiceLimits = VoiceLimits()
     clauses: dict[str, Clause]
     phrases: dict[str, tuple[PhraseEntry, ...]]
     forbidden: dict[str, ForbiddenCategory]

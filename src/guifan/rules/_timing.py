@@ -5,7 +5,8 @@ Registers no rule. Everything here reads turn times, so callers use it on timed 
 Pauses, holds and dead air
 --------------------------
 A *pause* is the agent's silence before one of its own turns (the *resume*), counted back to the
-agent's previous turn (the *opener*):
+agent's previous turn (the *opener*). Hold music in a recording makes the silence a hold whatever
+was said:
 
 * announced (the opener asks the customer to wait, ``hold_request``): every silence between the
   opener and the resume is waiting time; the customer's "好的" or "还在吗?" in between does not end
@@ -39,18 +40,19 @@ class Pause:
     silence: float  # seconds of silence, as measured
     seconds: float  # seconds counted as waiting (silence minus chat typing time)
     announced: bool  # the opener asked the customer to wait
+    music: bool  # the recording plays hold music in the silence: the agent put the call on hold
     lookup: bool  # looks like a lookup: the opener announced one, or the resume reports or thanks
     customer_asked: bool  # the customer asked the agent to wait just before
 
     def is_hold(self, ctx: CheckContext) -> bool:
         return self.seconds >= ctx.settings.hold_min_seconds and (
-            self.announced or (self.lookup and not self.customer_asked)
+            self.announced or self.music or (self.lookup and not self.customer_asked)
         )
 
     def is_dead_air(self, ctx: CheckContext) -> bool:
         return (
             self.seconds >= ctx.settings.dead_air_seconds
-            and not (self.announced or self.lookup or self.customer_asked)
+            and not (self.announced or self.music or self.lookup or self.customer_asked)
         )
 
 
@@ -63,12 +65,13 @@ def _pauses(ctx: CheckContext) -> list[Pause]:
     found: list[Pause] = []
     silence_before = {after.index: gap for _, after, gap in ctx.gaps()}
     typing = ctx.settings.chat_typing_seconds if ctx.conversation.channel is Channel.CHAT else 0.0
+    holds = ctx.conversation.audio.holds if ctx.conversation.audio is not None else ()
     opener: TurnView | None = None
     since_opener = 0.0
     previous: TurnView | None = None
     for view in ctx.turns:
         gap = silence_before.get(view.index, 0.0)
-        if view.is_agent and view.turn.timed and view.basic:
+        if view.is_agent and view.turn.timed and view.spoken:
             if opener is not None:
                 announced = opener.says("hold_request")
                 silence = since_opener + gap if announced else gap
@@ -78,6 +81,7 @@ def _pauses(ctx: CheckContext) -> list[Pause]:
                     silence=silence,
                     seconds=max(0.0, silence - typing),
                     announced=announced,
+                    music=any(h.start < view.turn.start and h.end > opener.turn.end for h in holds),
                     lookup=opener.has("lookup_announce") or view.has("lookup_report", "hold_thanks"),
                     customer_asked=previous is not None and previous.is_customer and previous.has("hold_request"),
                 ))
@@ -90,7 +94,10 @@ def _pauses(ctx: CheckContext) -> list[Pause]:
 
 def is_backchannel(view: TurnView, ctx: CheckContext) -> bool:
     """A short acknowledgement (嗯、好的、是的、我明白了): at most ``backchannel_max_chars`` characters
-    once punctuation, spaces and emoji are stripped (empty turns are not speech at all)."""
+    once punctuation, spaces and emoji are stripped (empty turns are not speech at all). A turn of
+    a recording without words counts its syllables instead: one per Chinese character."""
+    if not view.basic and view.turn.voice is not None and view.turn.voice.syllables is not None:
+        return 0 < view.turn.voice.syllables <= ctx.settings.backchannel_max_chars
     return 0 < len(view.basic) <= ctx.settings.backchannel_max_chars
 
 

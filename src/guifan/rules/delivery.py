@@ -1,30 +1,201 @@
-"""语音与节奏: what turn times show of the agent's delivery: interrupting (S-H4), active listening
-(S-H5) and dead air (S-H6).
+"""语音与节奏: the agent's delivery. From call audio (``guifan.audio`` measures each turn's
+``Voice``): speech rate (S-H1), volume (S-H2) and sentence-final pitch (S-H3). From turn times, in
+recordings and timed transcripts alike: interrupting (S-H4), active listening (S-H5), dead air (S-H6).
 
 Phone only: chat messages have send times, not durations, so they neither overlap nor fall silent
-in the sense of a call. Speech rate (S-H1), volume (S-H2) and intonation (S-H3) need the audio
-itself and are not checked from transcripts (see docs: not checkable).
+in the sense of a call. None of these rules needs the words, so all of them run on recordings
+checked without speech recognition.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import statistics
 from typing import Iterator
 
+from guifan.engine import is_text_free
 from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.registry import Rule, register
-from guifan.model import Channel, Finding, Severity
+from guifan.model import Channel, Finding, Severity, Voice
 from guifan.rules._timing import is_backchannel, overlaps, pauses, seconds_text
 
 _AUDIO_NOTE = (
-    "本规则只需要带时间戳的转写(每轮的开始、结束时间),没有时间时不检查;"
-    "语速(S-H1)、音量(S-H2)、语调(S-H3)需要通话录音,不在转写规则中检查。"
+    "本规则只需要带时间戳的转写(每轮的开始、结束时间)或通话录音,没有时间时不检查;"
+    "不需要文字,没有语音识别的录音也检查。"
 )
+_VOICE_NOTE = (
+    "本规则需要通话录音(guifan check call.wav):音频前端测出每轮的说话时长、音量、音节数和音高;"
+    "纯文本转写没有这些测量,不检查。阈值在规则手册 voice 一节。"
+)
+# What counts as a spoken character for the speech rate: Chinese characters and digits.
+_SPOKEN = re.compile(r"[\u4e00-\u9fff0-9]")
 
 
 class DeliveryRule(Rule):
     category = "delivery"
     channels = frozenset({Channel.PHONE})
     needs_timing = True
+    needs_text = False
+
+
+def _voiced_agent(ctx: CheckContext) -> list[tuple[TurnView, Voice]]:
+    return [(v, v.turn.voice) for v in ctx.agent if v.turn.voice is not None]
+
+
+def _characters(view: TurnView) -> int | None:
+    """Characters said in a turn: counted in its words, or, without words, its syllables."""
+    if view.basic:
+        return len(_SPOKEN.findall(view.text))
+    return view.turn.voice.syllables
+
+
+@register
+class SpeechRate(DeliveryRule):
+    code = "VOC001"
+    name = "speech-rate-off"
+    clauses = ("S-H1",)
+    severity = Severity.MINOR
+    needs_timing = False
+    what = (
+        "客服语速过快或过慢:每分钟说话字数(汉字与数字;没有语音识别时用音频中的音节数,汉语一字一音节),"
+        "按语音活动检测得到的说话时长(不含停顿)计算。不少于 voice.rate_min_seconds 秒(默认2秒)的一轮"
+        "超出 voice.speech_rate_turn(默认120–300字/分钟)即报告;各轮都在范围内、但整通通话的语速"
+        "超出 voice.speech_rate_call(默认150–260字/分钟)时报告整通对话。"
+    )
+    why = "语速适中、吐字清晰客户才听得清;太快客户跟不上,太慢显得拖沓。重要信息应放慢并重复。" + _VOICE_NOTE
+    bad = (
+        "# channel: phone\n[00:00-00:04]{语音=3.0} 客服: 您好很高兴为您服务请问有什么可以帮您",
+        "# channel: phone\n[00:00-00:12]{语音=11} 客服: 您好很高兴为您服务请问有什么可以帮您",
+        "# channel: phone\n[00:00-00:04]{语音=3.8 音节=20} 客服:",
+    )
+    good = (
+        "# channel: phone\n[00:00-00:05]{语音=4.5} 客服: 您好很高兴为您服务请问有什么可以帮您",
+        "# channel: phone\n[00:00-00:05]{语音=4.5 音节=17} 客服:",
+        "# channel: phone\n[00:00-00:04] 客服: 您好很高兴为您服务请问有什么可以帮您",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        limits = ctx.rulebook.voice
+        total_chars = total_seconds = 0.0
+        reported = False
+        for view, voice in _voiced_agent(ctx):
+            chars = _characters(view)
+            if chars is None or voice.speech_seconds <= 0:
+                continue
+            total_chars += chars
+            total_seconds += voice.speech_seconds
+            rate = chars / voice.speech_seconds * 60
+            if voice.speech_seconds >= limits.rate_min_seconds and not limits.speech_rate_turn.min <= rate <= limits.speech_rate_turn.max:
+                reported = True
+                yield self.finding(view, self._message(rate, limits.speech_rate_turn, "这一轮"))
+        if total_seconds and not reported:
+            rate = total_chars / total_seconds * 60
+            bounds = limits.speech_rate_call
+            if not bounds.min <= rate <= bounds.max:
+                yield self.finding(None, self._message(rate, bounds, "整通通话"))
+
+    @staticmethod
+    def _message(rate: float, bounds, where: str) -> str:
+        judgement = "过快" if rate > bounds.max else "过慢"
+        return f"{where}语速{judgement}:约每分钟{rate:.0f}字,应在{bounds.min:g}–{bounds.max:g}字之间"
+
+
+@register
+class VolumeOff(DeliveryRule):
+    code = "VOC002"
+    name = "volume-off"
+    clauses = ("S-H2",)
+    severity = Severity.MINOR
+    needs_timing = False
+    what = (
+        "客服音量不适中或不平稳(每轮说话部分的均方根电平,dBFS):低于或高于 voice.level_dbfs(默认 -35 到 -8 dBFS);"
+        "偏离客服本通通话的常用音量(各轮中位数)超过 voice.level_swing_db(默认10 dB,忽大忽小);"
+        "客户说话很轻(低于 voice.quiet_customer_dbfs,默认 -35 dBFS)时,客服接下来的一轮比常用音量低"
+        " voice.level_follow_db(默认6 dB)以上(跟着客户压低了声音)。每轮只报告一项。"
+    )
+    why = (
+        "音量以对方能听清且感觉舒适为宜;客户声音小时,客服要保持自己的音量不变(「对不起!请您大声一点,好吗?」),"
+        "而不是跟着压低。" + _VOICE_NOTE
+    )
+    bad = (
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音量=-42} 客服: 您好,很高兴为您服务,请问有什么可以帮您?",
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音量=-5} 客服: 您好,很高兴为您服务,请问有什么可以帮您?",
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音量=-18} 客服: 您好,很高兴为您服务,请问有什么可以帮您?\n"
+        "[00:05-00:08]{语音=3 音量=-20} 客户: 我的快递到哪了?\n"
+        "[00:09-00:12]{语音=3 音量=-31} 客服: 请您稍等,正在为您查询。\n"
+        "[00:20-00:24]{语音=3.5 音量=-19} 客服: 感谢您的耐心等待,快递已经到站点了。",
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音量=-18} 客服: 您好,很高兴为您服务,请问有什么可以帮您?\n"
+        "[00:05-00:08]{语音=3 音量=-40} 客户: 我的快递到哪了?\n"
+        "[00:09-00:12]{语音=3 音量=-26} 客服: 请您稍等,正在为您查询。\n"
+        "[00:20-00:24]{语音=3.5 音量=-19} 客服: 感谢您的耐心等待,快递已经到站点了。",
+    )
+    good = (
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音量=-18} 客服: 您好,很高兴为您服务,请问有什么可以帮您?\n"
+        "[00:05-00:08]{语音=3 音量=-40} 客户: 我的快递到哪了?\n"
+        "[00:09-00:12]{语音=3 音量=-19} 客服: 对不起!请您大声一点,好吗?\n"
+        "[00:20-00:24]{语音=3.5 音量=-21} 客服: 感谢您的耐心等待,快递已经到站点了。",
+        "# channel: phone\n[00:00-00:04] 客服: 您好,很高兴为您服务,请问有什么可以帮您?",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        limits = ctx.rulebook.voice
+        levels = [(v, voice.level_dbfs) for v, voice in _voiced_agent(ctx) if voice.level_dbfs is not None]
+        usual = statistics.median(level for _, level in levels) if levels else 0.0
+        for view, level in levels:
+            if level < limits.level_dbfs.min:
+                yield self.finding(view, f"客服音量过低(约{level:.0f} dBFS,应不低于{limits.level_dbfs.min:g}),客户可能听不清")
+            elif level > limits.level_dbfs.max:
+                yield self.finding(view, f"客服音量过高(约{level:.0f} dBFS,应不高于{limits.level_dbfs.max:g}),会让客户感到刺耳")
+            elif (quiet := self._quiet_customer_before(ctx, view)) is not None and level < usual - limits.level_follow_db:
+                yield self.finding(
+                    view,
+                    f"客户声音小(约{quiet:.0f} dBFS)时客服也压低了音量(比本通常用音量低{usual - level:.0f} dB),应保持自己的音量",
+                )
+            elif len(levels) >= 3 and abs(level - usual) > limits.level_swing_db:
+                direction = "高" if level > usual else "低"
+                yield self.finding(view, f"客服音量忽大忽小:这一轮比本通常用音量{direction}{abs(level - usual):.0f} dB")
+
+    @staticmethod
+    def _quiet_customer_before(ctx: CheckContext, view: TurnView) -> float | None:
+        """The level of the customer turn this agent turn answers, when that customer was quiet."""
+        before = ctx.turns[view.index - 1] if view.index else None
+        voice = before.turn.voice if before is not None and before.is_customer else None
+        if voice is None or voice.level_dbfs is None or voice.level_dbfs >= ctx.rulebook.voice.quiet_customer_dbfs:
+            return None
+        return voice.level_dbfs
+
+
+@register
+class FallingEnding(DeliveryRule):
+    code = "VOC003"
+    name = "falling-sentence-ending"
+    clauses = ("S-H3",)
+    severity = Severity.MINOR
+    needs_timing = False
+    what = (
+        "客服句尾音调下沉:一轮(不短于 voice.pitch_min_seconds 秒,默认1.5秒)最后约半秒有声部分的基频中位数,"
+        "比这一轮基频中位数低 voice.final_drop_semitones 个半音(默认3个)以上。基频由 WORLD 声码器的 DIO 算法测得。"
+    )
+    why = "「语调轻快,有活力,句尾不得下沉」:句尾下沉听起来冷淡、疲惫或不耐烦。" + _VOICE_NOTE
+    bad = ("# channel: phone\n[00:00-00:04]{语音=3.5 音高=210→160} 客服: 您好,很高兴为您服务,请问有什么可以帮您?",)
+    good = (
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音高=210→230} 客服: 您好,很高兴为您服务,请问有什么可以帮您?",
+        "# channel: phone\n[00:00-00:04]{语音=3.5 音高=210→190} 客服: 您好,很高兴为您服务,请问有什么可以帮您?",
+        "# channel: phone\n[00:00-00:01]{语音=0.8 音高=210→150} 客服: 好的。",
+    )
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        limits = ctx.rulebook.voice
+        for view, voice in _voiced_agent(ctx):
+            if not voice.pitch_hz or not voice.final_pitch_hz or voice.speech_seconds < limits.pitch_min_seconds:
+                continue
+            semitones = 12 * math.log2(voice.final_pitch_hz / voice.pitch_hz)
+            if semitones < -limits.final_drop_semitones:
+                yield self.finding(
+                    view,
+                    f"句尾音调下沉:结尾约{voice.final_pitch_hz:.0f} Hz,比这一轮的中位音高{voice.pitch_hz:.0f} Hz低{-semitones:.1f}个半音",
+                )
 
 
 @register
@@ -51,9 +222,9 @@ class Interrupting(DeliveryRule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         tolerance = ctx.settings.interruption_tolerance_seconds
-        speaking = [c for c in ctx.customer if c.turn.timed and c.basic]
+        speaking = [c for c in ctx.customer if c.turn.timed and c.spoken]
         for agent in ctx.agent:
-            if not agent.turn.timed or not agent.basic or is_backchannel(agent, ctx):
+            if not agent.turn.timed or not agent.spoken or is_backchannel(agent, ctx):
                 continue
             start = agent.turn.start
             cut = next((c for c in speaking if c.turn.start < start < c.turn.end - tolerance), None)
@@ -68,9 +239,9 @@ def _customer_runs(ctx: CheckContext) -> Iterator[tuple[list[TurnView], TurnView
     agent turn that ends the run (None at the end of the conversation)."""
     run: list[TurnView] = []
     for view in ctx.turns:
-        if view.is_customer and view.turn.timed and view.basic:
+        if view.is_customer and view.turn.timed and view.spoken:
             run.append(view)
-        elif view.is_agent and view.basic and not is_backchannel(view, ctx):
+        elif view.is_agent and view.spoken and not is_backchannel(view, ctx):
             if run:
                 yield run, view
             run = []
@@ -87,7 +258,7 @@ class NoActiveListening(DeliveryRule):
     what = (
         "客户连续讲话超过 settings.long_customer_turn_seconds 秒(默认20秒),期间客服没有任何简短回应"
         "(「嗯」「是的」「我明白了」,与客户讲话重叠或在客户的停顿中)。"
-        "只在转写带时间戳、并且转写中出现过客服的简短回应时检查:很多转写会丢掉简短回应,否则每通长电话都会误报。"
+        "通话录音总是检查;转写只在带时间戳、并且转写中出现过客服的简短回应时检查:很多转写会丢掉简短回应,否则每通长电话都会误报。"
     )
     why = "适时的「嗯」「是的」「我明白了」让客户知道客服在认真听。" + _AUDIO_NOTE
     bad = (
@@ -106,7 +277,7 @@ class NoActiveListening(DeliveryRule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         acks = [v for v in ctx.agent if v.turn.timed and is_backchannel(v, ctx)]
-        if not acks:
+        if not acks and ctx.conversation.audio is None:
             return  # this transcript does not keep backchannels: silence here proves nothing
         limit = ctx.settings.long_customer_turn_seconds
         for run, reply in _customer_runs(ctx):
@@ -141,9 +312,11 @@ class DeadAir(DeliveryRule):
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        # Without words a silent hold cannot be told from dead air (hold music can): say so.
+        unknown = is_text_free(ctx.conversation)
         for pause in pauses(ctx):
             if pause.is_dead_air(ctx):
-                yield self.finding(
-                    pause.resume,
-                    f"客服沉默{seconds_text(pause.silence)}(冷场),此前既没有请客户稍候,也没有说明在做什么",
+                message = f"客服沉默{seconds_text(pause.silence)}(冷场)," + (
+                    "录音没有语音识别,无法确认此前是否请客户稍候" if unknown else "此前既没有请客户稍候,也没有说明在做什么"
                 )
+                yield self.finding(pause.resume, message)

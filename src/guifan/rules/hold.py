@@ -147,6 +147,7 @@ class LongHoldWithoutReassurance(Rule):
     clauses = ("S-B3",)
     category = "hold"
     needs_timing = True
+    needs_text = False
     what = (
         "一次等待超过 settings.hold_reassure_seconds 秒(默认60秒)而客服中途没有说过任何话安抚客户。"
         "报告在等待结束后客服说的第一句。"

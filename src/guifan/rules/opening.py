@@ -179,9 +179,11 @@ class SlowAnswer(Rule):
     clauses = ("S-A4",)
     category = "opening"
     channels = frozenset({Channel.PHONE})
+    needs_text = False
     what = (
         "电话接听超过三声:通话元数据 ring_seconds / queue_seconds(秒,对照 settings.max_ring_seconds)"
-        "或 rings(响铃次数,对照 max_ring_seconds / seconds_per_ring)。没有这些元数据时不检查。"
+        "或 rings(响铃次数,对照 max_ring_seconds / seconds_per_ring);没有这些元数据时,"
+        "录音里的回铃音(450 Hz,响1秒停4秒)从第一声到客服开口的时间。都没有时不检查。"
     )
     why = "「电话铃响三声内接听」:让客户久等会在开口前就降低满意度。"
     bad = (
@@ -200,6 +202,9 @@ class SlowAnswer(Rule):
         at = ctx.agent[0] if ctx.agent else None
         seconds = next((n for k in ("ring_seconds", "queue_seconds") if (n := _number(meta.get(k))) is not None), None)
         rings = _number(meta.get("rings"))
+        audio = ctx.conversation.audio
+        if seconds is None and rings is None and audio is not None and audio.rings and at is not None and at.turn.timed:
+            seconds = round(at.turn.start - audio.rings[0].start, 1)
         if seconds is not None and seconds > limit:
             yield self.finding(at, f"等待 {seconds:g} 秒才接听,超过三声({limit:g} 秒)")
         elif rings is not None and rings > max_rings:

@@ -1,0 +1,172 @@
+"""From a two-channel call recording to a timed `Conversation` with voice measurements.
+
+Each channel is one speaker (the agent's channel is configurable). Per channel: WebRTC voice
+activity per 10 ms frame, minus hold music and ringback tone; speech stretches are grouped into
+turns; every turn gets its level, syllable count and (agent turns) pitch; an ASR backend, when
+one is given, writes each turn's text. Without one, turns have no text and only the rules that
+need no words run on them (the engine lists what it skipped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from guifan.audio import features
+from guifan.audio.signal import resample
+from guifan.audio.vad import FRAME_SECONDS, VAD_RATES, clear, frame_levels, runs, speech_mask
+from guifan.errors import InputError
+from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn, Voice
+
+if TYPE_CHECKING:
+    from guifan.audio.asr import Transcriber
+
+MAX_SECONDS = 4 * 3600  # a longer "call" is a mis-filed recording, refused before decoding
+_WORK_RATES = (8000, 16000)  # telephone audio; anything above is brought down to 16 kHz
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    """How recordings are read (``guifan check --agent-channel/--asr``)."""
+
+    agent_channel: int = 1  # 1 = left / first channel, 2 = right / second
+    transcriber: Transcriber | None = None
+    vad_aggressiveness: int = 2  # WebRTC VAD mode 0 (lenient) … 3 (strict)
+    bridge_seconds: float = 0.3  # a pause shorter than this does not end a stretch of speech
+    shortest_speech_seconds: float = 0.15  # shorter blips are clicks and breaths
+    turn_gap_seconds: float = 0.8  # stretches of one speaker closer than this form one turn
+    final_pitch_seconds: float = 0.5  # the "sentence end" of S-H3: the last voiced part of a turn
+
+
+@dataclass
+class _Track:
+    """One channel's samples and per-frame analyses."""
+
+    role: Role
+    samples: np.ndarray
+    levels: np.ndarray
+    speech: np.ndarray
+    intervals: list[Interval]
+
+
+def read_recording(path: Path, name: str, options: AudioOptions) -> Iterator[Conversation | InputError]:
+    """The conversation in one recording, or the error that stops it being read."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        yield InputError(name, f"无法解码音频: {exc}")
+        return
+    if info.frames == 0 or info.samplerate <= 0:
+        yield InputError(name, "录音为空 (没有采样)")
+        return
+    seconds = info.frames / info.samplerate
+    if seconds > MAX_SECONDS:
+        yield InputError(name, f"录音长 {seconds / 3600:.1f} 小时,超过上限 {MAX_SECONDS // 3600} 小时")
+        return
+    if info.channels != 2:
+        yield InputError(
+            name,
+            f"录音有 {info.channels} 个声道:需要双声道录音 (客服、客户各一个声道) 才能区分说话人;"
+            "单声道录音请先用 ASR 的说话人分离转写,再导入转写结果 (见 docs/input-formats.md)",
+        )
+        return
+    if options.agent_channel not in (1, 2):
+        yield InputError(name, f"客服声道应为 1 或 2,而不是 {options.agent_channel}")
+        return
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    yield analyse(data, rate, path.stem, name, options)
+
+
+def analyse(data: np.ndarray, rate: int, call_id: str, source: str, options: AudioOptions) -> Conversation:
+    """``data``: samples × 2 channels of float32 audio at ``rate`` Hz."""
+    work_rate = rate if rate in _WORK_RATES else 16000
+    agent_index = options.agent_channel - 1
+    tracks = {}
+    for role, column in ((Role.AGENT, agent_index), (Role.CUSTOMER, 1 - agent_index)):
+        samples = resample(np.ascontiguousarray(data[:, column]), rate, work_rate)
+        levels = frame_levels(samples, work_rate)
+        tracks[role] = _Track(role, samples, levels, speech_mask(samples, work_rate, levels, options.vad_aggressiveness), [])
+    agent = tracks[Role.AGENT]
+    # Hold music and ringback tone are what the customer hears on the agent's line: not speech.
+    holds = features.hold_music(agent.levels)
+    rings = [ring for track in tracks.values() for ring in features.ringback(track.samples, work_rate, track.levels)]
+    rings.sort(key=lambda i: i.start)
+    for track in tracks.values():
+        clear(track.speech, holds + rings)
+        track.intervals = runs(track.speech, bridge=options.bridge_seconds, shortest=options.shortest_speech_seconds)
+    turns = [
+        turn
+        for track in tracks.values()
+        for turn in _turns(track, work_rate, options)
+    ]
+    turns.sort(key=lambda t: (t.start, t.role is Role.CUSTOMER))
+    duration = data.shape[0] / rate
+    audio = CallAudio(
+        duration=duration,
+        sample_rate=rate,
+        agent_speech=tuple(agent.intervals),
+        customer_speech=tuple(tracks[Role.CUSTOMER].intervals),
+        holds=tuple(holds),
+        rings=tuple(rings),
+        transcriber=options.transcriber.name if options.transcriber is not None else None,
+    )
+    return Conversation(
+        id=call_id,
+        turns=tuple(turns),
+        channel=Channel.PHONE,
+        metadata={"agent_channel": options.agent_channel},
+        source=source,
+        audio=audio,
+    )
+
+
+def _turns(track: _Track, rate: int, options: AudioOptions) -> Iterator[Turn]:
+    """The track's speech stretches grouped into turns, each measured (and transcribed)."""
+    groups: list[list[Interval]] = []
+    for interval in track.intervals:
+        if groups and interval.start - groups[-1][-1].end < options.turn_gap_seconds:
+            groups[-1].append(interval)
+        else:
+            groups.append([interval])
+    for group in groups:
+        start, end = group[0].start, group[-1].end
+        first, last = int(start / FRAME_SECONDS), int(round(end / FRAME_SECONDS))
+        speech = track.speech[first:last]
+        levels = track.levels[first:last]
+        power = np.mean(np.power(10.0, levels[speech] / 10.0)) if speech.any() else 0.0
+        pitch = final = None
+        if track.role is Role.AGENT:
+            pitch, final = _pitch(track.samples[int(start * rate):int(end * rate)], rate, speech, options)
+        text = ""
+        if options.transcriber is not None:
+            text = options.transcriber.transcribe(track.samples[int(start * rate):int(end * rate)], rate).strip()
+        yield Turn(
+            role=track.role,
+            text=text,
+            start=start,
+            end=end,
+            voice=Voice(
+                speech_seconds=round(float(speech.sum()) * FRAME_SECONDS, 2),
+                level_dbfs=round(10.0 * float(np.log10(power)), 1) if power > 0 else None,
+                syllables=features.count_syllables(levels, speech),
+                pitch_hz=pitch,
+                final_pitch_hz=final,
+            ),
+        )
+
+
+def _pitch(samples: np.ndarray, rate: int, speech: np.ndarray, options: AudioOptions) -> tuple[float | None, float | None]:
+    """Median F0 of the turn and of its last ``final_pitch_seconds`` of voiced speech."""
+    f0 = features.pitch_track(samples, rate)
+    count = min(f0.size, speech.size)
+    f0 = f0[:count][speech[:count]]
+    voiced = f0[f0 > 0]
+    tail = int(options.final_pitch_seconds / FRAME_SECONDS)
+    if voiced.size < 2 * tail:
+        return None, None
+    return round(float(np.median(voiced)), 1), round(float(np.median(voiced[-tail:])), 1)
