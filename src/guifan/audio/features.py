@@ -26,6 +26,7 @@ MUSIC_MIN_SECONDS = 3.0
 _RING_HZ = (425.0, 475.0)
 _RING_SHARE = 0.6
 _RING_MIN_SECONDS = 0.5
+RING_SEARCH_SECONDS = 60.0  # ringing comes before the answer: only the start of a call is searched
 _PITCH_RATE = 8000  # DIO does not need more for voices (F0 < 500 Hz) and runs twice as fast
 
 
@@ -77,9 +78,9 @@ def hold_music(levels: np.ndarray) -> list[Interval]:
 
 
 def ringback(samples: np.ndarray, rate: int, levels: np.ndarray) -> list[Interval]:
-    """Bursts of the 450 Hz ringback tone."""
+    """Bursts of the 450 Hz ringback tone in the first ``RING_SEARCH_SECONDS`` of a channel."""
     size = int(rate * FRAME_SECONDS)
-    count = min(levels.size, samples.size // size)
+    count = min(levels.size, samples.size // size, int(RING_SEARCH_SECONDS / FRAME_SECONDS))
     if count == 0:
         return []
     # 40 ms windows per 10 ms frame give the FFT 25 Hz resolution, enough to isolate 450 Hz.

@@ -9,7 +9,7 @@ need no words run on them (the engine lists what it skipped).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -105,6 +105,9 @@ def analyse(data: np.ndarray, rate: int, call_id: str, source: str, options: Aud
         for turn in _turns(track, work_rate, options)
     ]
     turns.sort(key=lambda t: (t.start, t.role is Role.CUSTOMER))
+    if options.transcriber is not None:
+        # In call order, so that a recognizer keeping context across calls sees the dialogue's.
+        turns = [replace(turn, text=_transcribe(options.transcriber, tracks[turn.role], turn, work_rate)) for turn in turns]
     duration = data.shape[0] / rate
     audio = CallAudio(
         duration=duration,
@@ -142,12 +145,9 @@ def _turns(track: _Track, rate: int, options: AudioOptions) -> Iterator[Turn]:
         pitch = final = None
         if track.role is Role.AGENT:
             pitch, final = _pitch(track.samples[int(start * rate):int(end * rate)], rate, speech, options)
-        text = ""
-        if options.transcriber is not None:
-            text = options.transcriber.transcribe(track.samples[int(start * rate):int(end * rate)], rate).strip()
         yield Turn(
             role=track.role,
-            text=text,
+            text="",
             start=start,
             end=end,
             voice=Voice(
@@ -158,6 +158,10 @@ def _turns(track: _Track, rate: int, options: AudioOptions) -> Iterator[Turn]:
                 final_pitch_hz=final,
             ),
         )
+
+
+def _transcribe(transcriber: Transcriber, track: _Track, turn: Turn, rate: int) -> str:
+    return transcriber.transcribe(track.samples[int(turn.start * rate):int(turn.end * rate)], rate).strip()
 
 
 def _pitch(samples: np.ndarray, rate: int, speech: np.ndarray, options: AudioOptions) -> tuple[float | None, float | None]:
