@@ -30,7 +30,7 @@ def test_readme_command_one_writes_the_html_report(tmp_path):
     assert done.returncode == 0, done.stderr
     html = report.read_text(encoding="utf-8")
     assert "<mark" in html and "FBD" in html
-    assert "读取 46 · 检查 46 · 失败 0" in done.stderr
+    assert "读取 47 · 检查 47 · 失败 0" in done.stderr
 
 
 def test_json_report_on_stdout_names_rule_clause_quote_and_suggestion():
@@ -133,9 +133,9 @@ def test_interrupted_batch_resumes_without_loss_or_duplicates(tmp_path, monkeypa
     assert second.exit_code == 0
     report = json.loads(second.stdout)
     ids = [c["id"] for c in report["conversations"]]
-    assert len(ids) == len(set(ids)) == 46
-    assert len(checked) == 46 - 9
-    assert len(state.read_text(encoding="utf-8").splitlines()) == 46
+    assert len(ids) == len(set(ids)) == 47
+    assert len(checked) == 47 - 9
+    assert len(state.read_text(encoding="utf-8").splitlines()) == 47
 
     fresh = json.loads(run("check", EXAMPLES, "--format", "json", "--no-progress").stdout)
     assert {c["id"]: c["score"] for c in fresh["conversations"]} == {c["id"]: c["score"] for c in report["conversations"]}

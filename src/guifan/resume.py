@@ -47,9 +47,7 @@ class ResultLog:
                     if line.endswith("\n"):
                         raise GuifanError(f"{self.path}:{number}: 状态文件已损坏 ({exc}),请删除后重新检查") from None
                     continue  # the process died while writing this line: check it again
-                self.done[_key(conversation)] = CheckResult(
-                    conversation, findings, self.checker.scorer.score(findings), origin
-                )
+                self.done[_key(conversation)] = self.checker.result(conversation, findings)
         return list(self.done.values())
 
     def check_all(self, items: Iterable[Conversation | InputError], summary: BatchSummary) -> Iterator[CheckResult]:

@@ -98,7 +98,10 @@ class Checker:
         self.scorer = Scorer(engine.rulebook)
 
     def check(self, conversation: Conversation) -> CheckResult:
-        findings = tuple(self.engine.check(conversation))
+        return self.result(conversation, tuple(self.engine.check(conversation)))
+
+    def result(self, conversation: Conversation, findings: tuple[Finding, ...]) -> CheckResult:
+        """The scored result of findings already made (now, or in an earlier run being resumed)."""
         skipped = tuple(rule.code for rule in self.engine.skipped(conversation))
         return CheckResult(conversation, findings, self.scorer.score(findings), self.engine.rulebook.origin, skipped)
 

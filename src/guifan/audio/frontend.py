@@ -17,7 +17,7 @@ import numpy as np
 
 from guifan.audio import features
 from guifan.audio.signal import resample
-from guifan.audio.vad import FRAME_SECONDS, VAD_RATES, clear, frame_levels, runs, speech_mask
+from guifan.audio.vad import FRAME_SECONDS, clear, frame_levels, runs, speech_mask
 from guifan.errors import InputError
 from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn, Voice
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from guifan.audio.asr import Transcriber
 
 MAX_SECONDS = 4 * 3600  # a longer "call" is a mis-filed recording, refused before decoding
-_WORK_RATES = (8000, 16000)  # telephone audio; anything above is brought down to 16 kHz
+_WORK_RATES = (8000, 16000)  # telephone audio, both taken by the WebRTC detector; other rates become 16 kHz
 
 
 @dataclass(frozen=True)

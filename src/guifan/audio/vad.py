@@ -8,7 +8,6 @@ from guifan.audio.signal import to_pcm16
 from guifan.model import Interval
 
 FRAME_SECONDS = 0.01
-VAD_RATES = (8000, 16000, 32000, 48000)  # what the WebRTC detector accepts
 
 
 def frame_levels(samples: np.ndarray, rate: int) -> np.ndarray:
