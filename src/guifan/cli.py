@@ -22,6 +22,7 @@ from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
 from guifan.readers import read_paths
 from guifan.reporters import guess_format, write_report
+from guifan.reporters.common import clause_ranges, skipped_clauses
 from guifan.resume import ResultLog
 from guifan.rulebook import Rulebook, load_rulebook
 from guifan.scoring import BatchSummary, CheckResult, Checker
@@ -123,7 +124,7 @@ def check(
         write_report(format.value, results, summary, rulebook, output)
     except GuifanError as exc:
         _fail(str(exc))
-    _report_skipped(results)
+    _report_skipped(results, rulebook)
     findings = sum(len(r.findings) for r in results)
     err.print(
         f"读取 {summary.read} · 检查 {summary.checked} · 失败 {summary.failed} · 发现问题 {findings} 条"
@@ -152,21 +153,19 @@ def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None):
     return AudioOptions(agent_channel=agent_channel, transcriber=transcriber)
 
 
-def _report_skipped(results: list[CheckResult]) -> None:
+def _report_skipped(results: list[CheckResult], rulebook: Rulebook) -> None:
     """Say which rules recordings without speech recognition could not run, and why."""
     skipped = [r for r in results if r.skipped]
-    if not skipped:
-        return
-    rules = all_rules()
-    codes = sorted({code for r in skipped for code in r.skipped})
-    clauses = sorted({c for code in codes for c in rules[code].clauses}, key=lambda c: (c[:3], int(c[3:]) if c[3:].isdigit() else 0))
-    err.print(
-        f"[yellow]未做语音识别[/]:{len(skipped)} 通录音没有文字,只检查了语音与时间条款;"
-        f"跳过了需要文字的 {len(codes)} 条规则 (条款 {'、'.join(clauses)})。"
-        "用 --asr 与 --asr-model 指定语音识别后端可检查全部条款。",
-        highlight=False,
-        markup=True,
-    )
+    if skipped:
+        codes = sorted({code for r in skipped for code in r.skipped})
+        clauses = clause_ranges(skipped_clauses(codes, rulebook))
+        err.print(
+            f"[yellow]未做语音识别[/]:{len(skipped)} 通录音没有文字,只检查了语音与时间条款,"
+            f"跳过了需要文字的 {len(codes)} 条规则 (条款 {clauses})。"
+            "用 --asr 与 --asr-model 指定语音识别后端可检查全部条款。",
+            highlight=False,
+            markup=True,
+        )
 
 
 class EvalFormat(str, Enum):

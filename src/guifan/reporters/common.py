@@ -7,12 +7,17 @@ disagree about a field.
 
 from __future__ import annotations
 
+import math
+import re
+import statistics
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
+from guifan import text as textnorm
 from guifan.engine import Rule, all_rules
-from guifan.model import Channel, Conversation, Finding, Role, Severity, Turn
+from guifan.model import CallAudio, Channel, Conversation, Finding, Interval, Role, Severity, Turn
 from guifan.rulebook import Rulebook
 from guifan.scoring import BatchSummary, CheckResult
 
@@ -53,6 +58,10 @@ def _rules() -> dict[str, type[Rule]]:
     return all_rules()
 
 
+def rule_class(code: str) -> type[Rule] | None:
+    return _rules().get(code)
+
+
 def rule_name(code: str) -> str | None:
     cls = _rules().get(code)
     return cls.name if cls is not None else None
@@ -87,7 +96,7 @@ def finding_record(finding: Finding, rulebook: Rulebook) -> dict[str, Any]:
 def conversation_record(result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:
     conv = result.conversation
     score = result.score
-    return {
+    record: dict[str, Any] = {
         "id": conv.id,
         "source": conv.source,
         "channel": conv.channel.value,
@@ -103,6 +112,161 @@ def conversation_record(result: CheckResult, rulebook: Rulebook) -> dict[str, An
         },
         "findings": [finding_record(f, rulebook) for f in result.findings],
     }
+    audio = audio_record(conv)
+    if audio is not None:
+        record["audio"] = audio
+    if result.skipped:
+        record["skipped_rules"] = list(result.skipped)
+    return record
+
+
+# --- call audio ----------------------------------------------------------------------------------
+
+# Silences shorter than this (the gap between two sentences) are not counted or drawn.
+SILENCE_MIN_SECONDS = 1.0
+# What counts as a spoken character for the speech rate, as rule VOC001 counts: Chinese characters and digits.
+_SPOKEN = re.compile(r"[\u4e00-\u9fff0-9]")
+
+
+def _total(intervals: Iterable[Interval]) -> float:
+    return sum(i.seconds for i in intervals)
+
+
+def _seconds(value: float) -> float:
+    return round(value, 2)
+
+
+def call_silences(audio: CallAudio) -> list[Interval]:
+    """Stretches of at least SILENCE_MIN_SECONDS where neither side speaks and no hold music plays.
+
+    The ringing before the agent answers (first ring to last) is not silence either: the caller
+    hears the ringback tone, and nobody is there yet to be silent.
+    """
+    if audio.rings:
+        ringing = Interval(min(i.start for i in audio.rings), max(i.end for i in audio.rings))
+        audio = replace(audio, holds=audio.holds + (ringing,))
+    return audio.silences(SILENCE_MIN_SECONDS)
+
+
+def spoken_characters(turn: Turn) -> int | None:
+    """Characters said in a turn: counted in its words, or, without words, the syllables heard."""
+    if textnorm.basic(textnorm.blank_emoticons(turn.text)):
+        return len(_SPOKEN.findall(turn.text))
+    return turn.voice.syllables if turn.voice is not None else None
+
+
+def speech_rate(characters: float, seconds: float) -> float | None:
+    """Characters per minute of speech, None when there is no speech to divide by."""
+    return round(characters / seconds * 60, 1) if seconds > 0 else None
+
+
+def semitones(final_hz: float | None, median_hz: float | None) -> float | None:
+    """How far a turn's final pitch is above (+) or below (-) its median pitch, in semitones."""
+    if not final_hz or not median_hz or final_hz <= 0 or median_hz <= 0:
+        return None
+    return round(12 * math.log2(final_hz / median_hz), 1)
+
+
+def audio_record(conversation: Conversation) -> dict[str, Any] | None:
+    """What the recording of a call shows, for every report format; None without a recording.
+
+    Speech, overlaps, silences and holds come from the whole-call voice activity detection
+    (``CallAudio``); speech rate, level and pitch from the agent turns' ``Voice`` measurements,
+    counted as the voice rules VOC001–VOC003 count them.
+    """
+    audio = conversation.audio
+    if audio is None:
+        return None
+    duration = audio.duration
+    agent_seconds, customer_seconds = _total(audio.agent_speech), _total(audio.customer_speech)
+    overlaps = audio.overlaps()
+    silences = call_silences(audio)
+    turns: list[dict[str, Any]] = []
+    characters = voiced_seconds = 0.0
+    levels: list[float] = []
+    for index, turn in enumerate(conversation.turns):
+        voice = turn.voice
+        if turn.role is not Role.AGENT or voice is None:
+            continue
+        chars = spoken_characters(turn)
+        rate = speech_rate(chars, voice.speech_seconds) if chars is not None else None
+        if rate is not None:
+            characters += chars
+            voiced_seconds += voice.speech_seconds
+        if voice.level_dbfs is not None:
+            levels.append(voice.level_dbfs)
+        turns.append({
+            "turn": index,
+            "start": _seconds(turn.start) if turn.start is not None else None,
+            "end": _seconds(turn.end) if turn.end is not None else None,
+            "speech_seconds": _seconds(voice.speech_seconds),
+            "speech_rate": rate,
+            "level_dbfs": round(voice.level_dbfs, 1) if voice.level_dbfs is not None else None,
+            "final_pitch_semitones": semitones(voice.final_pitch_hz, voice.pitch_hz),
+        })
+
+    def share(seconds: float) -> float:
+        return round(seconds / duration, 3) if duration > 0 else 0.0
+
+    return {
+        "duration": round(duration, 3),
+        "sample_rate": audio.sample_rate,
+        "transcriber": audio.transcriber,
+        "agent_speech_seconds": _seconds(agent_seconds),
+        "agent_speech_share": share(agent_seconds),
+        "customer_speech_seconds": _seconds(customer_seconds),
+        "customer_speech_share": share(customer_seconds),
+        "overlap_count": len(overlaps),
+        "overlap_seconds": _seconds(_total(overlaps)),
+        "silence_seconds": _seconds(_total(silences)),
+        "longest_silence_seconds": _seconds(max((i.seconds for i in silences), default=0.0)),
+        "hold_count": len(audio.holds),
+        "hold_seconds": _seconds(_total(audio.holds)),
+        "ring_count": len(audio.rings),
+        "answer_seconds": _seconds(min(i.start for i in audio.agent_speech)) if audio.agent_speech else None,
+        "agent_speech_rate": speech_rate(characters, voiced_seconds),
+        "agent_level_dbfs": round(statistics.median(levels), 1) if levels else None,
+        "agent_turns": turns,
+    }
+
+
+def skipped_clauses(codes: Sequence[str], rulebook: Rulebook) -> list[str]:
+    """The clauses of the standard the skipped rules check, in the rulebook's order."""
+    rules = _rules()
+    clauses = {c for code in codes if (cls := rules.get(code)) is not None for c in cls.clauses}
+    order = {c: n for n, c in enumerate(rulebook.clauses)}
+
+    def natural(clause: str) -> tuple:
+        return (order.get(clause, len(order)), [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", clause)])
+
+    return sorted(clauses, key=natural)
+
+
+def clause_ranges(clauses: Sequence[str]) -> str:
+    """'S-A1–A3、S-A5、S-B1–B2' for ordered clause ids: runs of one section shortened."""
+    runs: list[list[tuple[str, int]]] = []
+    for clause in clauses:
+        found = re.fullmatch(r"(S-[A-Z])(\d+)", clause)
+        key = (found[1], int(found[2])) if found else (clause, -1)
+        if runs and key[1] >= 0 and runs[-1][-1][0] == key[0] and runs[-1][-1][1] == key[1] - 1:
+            runs[-1].append(key)
+        else:
+            runs.append([key])
+    parts = []
+    for run in runs:
+        (section, first), last = run[0], run[-1][1]
+        head = f"{section}{first}" if first >= 0 else section
+        parts.append(head if len(run) == 1 else f"{head}–{section[2:]}{last}")
+    return "、".join(parts)
+
+
+def skipped_notice(codes: Sequence[str], rulebook: Rulebook) -> str:
+    """What the reports say about rules skipped on a recording without speech recognition."""
+    clauses = clause_ranges(skipped_clauses(codes, rulebook))
+    return (
+        f"未做语音识别:本录音没有文字,跳过了需要文字的 {len(codes)} 条规则(条款 {clauses})。"
+        "用 --asr 指定语音识别后端(--asr-model 指定模型目录)可检查全部条款。"
+    )
 
 
 def summary_record(summary: BatchSummary) -> dict[str, Any]:

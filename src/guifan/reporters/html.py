@@ -7,20 +7,24 @@ the template writes the ``<mark>`` tags around them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
-from guifan.model import Finding
+from guifan.model import CallAudio, Conversation, Finding, Interval, Turn
 from guifan.reporters.common import (
     CHANNEL_LABELS,
     ROLE_LABELS,
     SEVERITY_LABELS,
     batch_stats,
+    call_silences,
     clause_label,
     clock,
     conversation_record,
     format_score,
     grade,
+    rule_class,
+    skipped_notice,
     top_rules,
     turn_label,
     turn_of,
@@ -92,6 +96,7 @@ class TurnView:
     time: str
     segments: list[Segment]
     findings: list[FindingView] = field(default_factory=list)
+    placeholder: str = ""  # shown instead of an empty turn of a recording without speech recognition
 
 
 def _finding_view(anchor: str, finding: Finding, record: dict[str, Any], rulebook: Rulebook) -> FindingView:
@@ -100,6 +105,236 @@ def _finding_view(anchor: str, finding: Finding, record: dict[str, Any], ruleboo
     if finding.suggestion:
         tooltip += f"\n建议: {finding.suggestion}"
     return FindingView(anchor, record, clauses, SEVERITY_LABELS[finding.severity], turn_label(finding.turn), tooltip)
+
+
+# --- call timeline (inline SVG) -------------------------------------------------------------------
+
+SVG_WIDTH = 1000
+PLOT_LEFT, PLOT_RIGHT = 52, 988  # the lanes' labels sit left of PLOT_LEFT
+MARKER_ROW = 18  # height of one row of finding markers above the lanes
+MAX_MARKER_ROWS = 3
+LANE_HEIGHT, LANE_GAP = 22, 8
+TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+MAX_TICKS = 10
+
+
+def mmss(seconds: float) -> str:
+    """'01:05' for 65 seconds (hours only when needed): the timeline's tick labels."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def tick_step(duration: float) -> int:
+    """The smallest round step that puts at most MAX_TICKS ticks on the axis."""
+    step = next((s for s in TICK_STEPS if duration / s <= MAX_TICKS), None)
+    return step if step is not None else 3600 * math.ceil(duration / 3600 / MAX_TICKS)
+
+
+def hatch(x: float, y: float, width: float, height: float, step: float = 7) -> str:
+    """An SVG path of 45° lines filling a rectangle (a pattern fill would need ``url(#…)``)."""
+    parts = []
+    k = -height + step / 2
+    while k < width:
+        # The line through (x + k + t, y + height - t); keep the part with x <= … <= x + width.
+        t0, t1 = max(0.0, -k), min(height, width - k)
+        if t1 > t0:
+            parts.append(f"M{x + k + t0:.1f},{y + height - t0:.1f}L{x + k + t1:.1f},{y + height - t1:.1f}")
+        k += step
+    return "".join(parts)
+
+
+def _span_title(label: str, interval: Interval) -> str:
+    return f"{label} {clock(interval.start)}–{clock(interval.end)}({interval.seconds:.1f}秒)"
+
+
+def _is_audio_rule(code: str) -> bool:
+    """Timing and voice rules: what the timeline can place in time."""
+    cls = rule_class(code)
+    return cls is not None and (cls.needs_timing or not cls.needs_text)
+
+
+def _markers(
+    conv: Conversation, views: Sequence[FindingView], findings: Sequence[Finding], x: Callable[[float], float]
+) -> list[dict[str, Any]]:
+    """One marker per turn with findings of timing and voice rules, at the turn's start.
+
+    A marker is labelled with its first rule code ("VOC001+2" when the turn has three); markers
+    that would collide move down a row, and beyond MAX_MARKER_ROWS they go unlabelled into the
+    row with the most room. The tooltip lists every finding.
+    """
+    by_turn: dict[int, list[tuple[Finding, FindingView]]] = {}
+    for finding, view in zip(findings, views):
+        turn = turn_of(conv, finding)
+        if turn is not None and turn.start is not None and _is_audio_rule(finding.rule):
+            by_turn.setdefault(finding.turn, []).append((finding, view))
+    order = sorted(by_turn, key=lambda index: conv.turns[index].start)
+    markers: list[dict[str, Any]] = []
+    row_ends: list[float] = []
+    for index in order:
+        items = by_turn[index]
+        start = conv.turns[index].start
+        left = x(start)
+        first = items[0][0].rule
+        label = first if len(items) == 1 else f"{first}+{len(items) - 1}"
+        width = 8 + 7 * len(label)
+        flip = left + width > SVG_WIDTH  # near the right edge the label goes left of the marker
+        span = (left - width - 4, left + 6) if flip else (left - 6, left + width + 4)
+        row = next((r for r, end in enumerate(row_ends) if end < span[0]), len(row_ends))
+        if row == MAX_MARKER_ROWS:
+            row = min(range(len(row_ends)), key=lambda r: row_ends[r])
+            label = ""
+            span = (left - 6, left + 6)
+        if row == len(row_ends):
+            row_ends.append(span[1])
+        row_ends[row] = max(row_ends[row], span[1])
+        worst = min((f.severity.value for f, _ in items), key=SEVERITY_ORDER.index)
+        title = "\n".join(f"{f.rule} {v.clauses}:{f.message}" for f, v in items)
+        markers.append({
+            "x": left, "y": 4 + row * MARKER_ROW + 13, "row": row, "label": label, "flip": flip,
+            "severity": worst, "anchor": items[0][1].anchor, "lane": conv.turns[index].role.value,
+            "title": f"{turn_label(index)} {clock(start)}\n{title}",
+        })
+    return markers
+
+
+def _timeline(
+    conv: Conversation, audio: CallAudio, views: Sequence[FindingView], findings: Sequence[Finding]
+) -> dict[str, Any]:
+    """Everything the template needs to draw one call's timeline, in SVG user units."""
+    duration = max(audio.duration, 1e-6)
+    width = PLOT_RIGHT - PLOT_LEFT
+
+    def x(t: float) -> float:
+        return round(PLOT_LEFT + min(max(t, 0.0), duration) / duration * width, 1)
+
+    def box(interval: Interval, label: str) -> dict[str, Any]:
+        left, right = x(interval.start), x(interval.end)
+        return {"x": left, "w": round(max(right - left, 0.8), 1), "mid": round((left + right) / 2, 1),
+                "title": _span_title(label, interval)}
+
+    markers = _markers(conv, views, findings, x)
+    top = 4 + (max((m["row"] for m in markers), default=-1) + 1) * MARKER_ROW
+    agent_y = top + 4
+    customer_y = agent_y + LANE_HEIGHT + LANE_GAP
+    band_y, band_h = agent_y - 3, 2 * LANE_HEIGHT + LANE_GAP + 6
+    axis_y = customer_y + LANE_HEIGHT + 8
+    step = tick_step(duration)
+    ticks = [
+        {"x": x(t), "label": mmss(t), "anchor": "end" if x(t) > PLOT_RIGHT - 20 else "middle"}
+        for t in range(0, int(duration) + 1, step)
+    ]
+    holds = [box(i, "保持音乐") for i in audio.holds]
+    for hold in holds:
+        hold["label"] = hold["w"] >= 60
+        hold["hatch"] = hatch(hold["x"], band_y, hold["w"], band_h)
+    rings = [box(i, "回铃") for i in audio.rings]
+    return {
+        "width": SVG_WIDTH,
+        "height": axis_y + 22,
+        "plot_left": PLOT_LEFT,
+        "plot_right": PLOT_RIGHT,
+        "agent_y": agent_y,
+        "customer_y": customer_y,
+        "lane_h": LANE_HEIGHT,
+        "lane_mid": (agent_y + customer_y + LANE_HEIGHT) / 2,  # between the lanes
+        "band_y": band_y,
+        "band_h": band_h,
+        "axis_y": axis_y,
+        "ticks": ticks,
+        "agent": [box(i, "客服说话") for i in audio.agent_speech],
+        "customer": [box(i, "客户说话") for i in audio.customer_speech],
+        "overlaps": [box(i, "双方同时说话") for i in audio.overlaps()],
+        "silences": [box(i, "静默") for i in call_silences(audio)],
+        "holds": holds,
+        "rings": rings,
+        "ring_label": rings[0]["x"] if rings else None,
+        "markers": markers,
+    }
+
+
+def _off(value: float | None, low: float | None, high: float | None) -> bool:
+    return value is not None and ((low is not None and value < low) or (high is not None and value > high))
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f}"
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _voice_view(record: dict[str, Any], conv: Conversation, rulebook: Rulebook) -> dict[str, Any]:
+    """The voice metrics table: call-level figures and one row per agent turn, with the values
+    outside the rulebook's voice limits marked (as rules VOC001–VOC003 judge them)."""
+    limits = rulebook.voice
+    turn_rate, call_rate, level = limits.speech_rate_turn, limits.speech_rate_call, limits.level_dbfs
+
+    def cell(text: str, off: bool = False, note: str = "") -> dict[str, Any]:
+        return {"text": text, "off": off, "note": note}
+
+    def seconds(value: float) -> str:
+        return f"{value:.1f}秒"
+
+    def share(value: float) -> str:
+        return f"{value * 100:.0f}%"
+
+    call = [
+        ("通话时长", cell(f"{clock(record['duration'])}({record['duration']:.1f}秒)")),
+        ("采样率", cell(f"{record['sample_rate']} Hz")),
+        ("语音识别", cell(record["transcriber"] or "未做语音识别")),
+        ("客服说话", cell(f"{seconds(record['agent_speech_seconds'])}(占 {share(record['agent_speech_share'])})")),
+        ("客户说话", cell(f"{seconds(record['customer_speech_seconds'])}(占 {share(record['customer_speech_share'])})")),
+        ("双方重叠", cell(f"{record['overlap_count']} 处,共 {seconds(record['overlap_seconds'])}")),
+        ("静默(≥1秒)", cell(f"共 {seconds(record['silence_seconds'])},最长 {seconds(record['longest_silence_seconds'])}")),
+        ("保持音乐", cell(f"{record['hold_count']} 次,共 {seconds(record['hold_seconds'])}")),
+        ("回铃", cell(f"{record['ring_count']} 声")),
+        ("客服首次说话", cell("—" if record["answer_seconds"] is None else f"第 {record['answer_seconds']:.1f} 秒")),
+        ("客服语速", cell(
+            "—" if record["agent_speech_rate"] is None else f"{record['agent_speech_rate']:.0f} 字/分",
+            _off(record["agent_speech_rate"], call_rate.min, call_rate.max),
+            f"整通通话应在 {call_rate.min:g}–{call_rate.max:g} 字/分",
+        )),
+        ("客服音量(中位数)", cell(
+            "—" if record["agent_level_dbfs"] is None else f"{record['agent_level_dbfs']:.1f} dBFS",
+            _off(record["agent_level_dbfs"], level.min, level.max),
+            f"应在 {level.min:g} 到 {level.max:g} dBFS 之间",
+        )),
+    ]
+    rows = []
+    for item in record["agent_turns"]:
+        turn = conv.turns[item["turn"]]
+        rated = item["speech_seconds"] >= limits.rate_min_seconds
+        pitched = item["speech_seconds"] >= limits.pitch_min_seconds
+        rows.append({
+            "label": turn_label(item["turn"]),
+            "time": f"{clock(turn.start)}–{clock(turn.end)}" if turn.timed else "",
+            "rate": cell(
+                _number(item["speech_rate"]),
+                rated and _off(item["speech_rate"], turn_rate.min, turn_rate.max),
+                "" if rated or item["speech_rate"] is None else f"说话不足 {limits.rate_min_seconds:g} 秒,不单独评价",
+            ),
+            "level": cell(_number(item["level_dbfs"], 1), _off(item["level_dbfs"], level.min, level.max)),
+            "pitch": cell(
+                _signed(item["final_pitch_semitones"]),
+                pitched and _off(item["final_pitch_semitones"], -limits.final_drop_semitones, None),
+            ),
+        })
+    return {
+        "call": call,
+        "turns": rows,
+        "rate_range": f"{turn_rate.min:g}–{turn_rate.max:g}",
+        "level_range": f"{level.min:g} 至 {level.max:g}",
+        "pitch_limit": f"≥ {-limits.final_drop_semitones:g}",
+    }
+
+
+def _placeholder(conv: Conversation, turn: Turn) -> str:
+    if turn.text or turn.voice is None or conv.audio is None or conv.audio.transcribed:
+        return ""
+    return f"(无文字 · 说话 {turn.voice.speech_seconds:.1f} 秒)"
 
 
 def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:
@@ -128,6 +363,7 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
                 time=f"{clock(turn.start)}–{clock(turn.end)}" if turn.timed else "",
                 segments=highlight(turn.text, marks),
                 findings=[view for _, view in attached],
+                placeholder=_placeholder(conv, turn),
             )
         )
     return {
@@ -146,6 +382,13 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
         "loose": loose,
         "turns": turns,
         "severities": {s: sum(1 for f in result.findings if f.severity.value == s) for s in SEVERITY_ORDER},
+        "timeline": _timeline(conv, conv.audio, views, result.findings) if conv.audio is not None else None,
+        "voice": _voice_view(record["audio"], conv, rulebook) if "audio" in record else None,
+        # Rules not run on a recording without speech recognition, and the clauses they check.
+        "skipped": (
+            skipped_notice(result.skipped, rulebook)
+            if result.skipped else None
+        ),
     }
 
 

@@ -17,10 +17,13 @@ from guifan.reporters.common import (
     CHANNEL_LABELS,
     ROLE_LABELS,
     SEVERITY_LABELS,
+    audio_record,
     batch_stats,
     clause_label,
+    clock,
     format_score,
     grade,
+    skipped_notice,
     top_rules,
     turn_label,
     turn_of,
@@ -67,6 +70,20 @@ def _header(result: CheckResult) -> Text:
         text.append(" ")
         text.append(" 致命 ", style=SEVERITY_STYLES["fatal"])
     return text
+
+
+def _audio_line(result: CheckResult) -> Text | None:
+    """One line about the recording: length, speech recognition, who spoke how much, overlaps, holds."""
+    audio = audio_record(result.conversation)
+    if audio is None:
+        return None
+    return Text(
+        f"  录音 {clock(audio['duration'])} · {('语音识别 ' + audio['transcriber']) if audio['transcriber'] else '未做语音识别'}"
+        f" · 说话占比 客服 {audio['agent_speech_share']:.0%} 客户 {audio['customer_speech_share']:.0%}"
+        f" · 重叠 {audio['overlap_count']} 处 {audio['overlap_seconds']:.1f}秒"
+        f" · 保持音乐 {audio['hold_count']} 次 {audio['hold_seconds']:.1f}秒",
+        style="dim",
+    )
 
 
 def _quote_line(result: CheckResult, finding: Finding) -> Text:
@@ -139,6 +156,11 @@ def render_text(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
     console = _console(stream)
     for result in results:
         console.print(_header(result))
+        audio = _audio_line(result)
+        if audio is not None:
+            console.print(audio)
+        if result.skipped:
+            console.print(Text(f"  {skipped_notice(result.skipped, rulebook)}", style="yellow"))
         if not result.findings:
             console.print(Text("  未发现问题", style="green"))
         for finding in result.findings:
