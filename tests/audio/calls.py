@@ -29,6 +29,7 @@ GOOD = [
     Utterance("agent", 18.2, "嗯,是的", gain_db=-6),
     Utterance("agent", 31.0, "非常抱歉给您添麻烦了,请您稍等,我帮您查询一下", ending="rise"),
     Tone("agent", 37.0, 8.0, "music"),
+    Utterance("customer", 40.5, "好的"),  # over the hold music, on the other channel
     Utterance("agent", 46.0, "感谢您的耐心等待,维修师傅明天上午会上门处理", ending="rise"),
     Utterance("customer", 51.5, "好的,谢谢"),
     Utterance("agent", 53.5, "不客气,请问还有其他可以帮您的吗", ending="rise"),

@@ -97,7 +97,8 @@ def analyse(data: np.ndarray, rate: int, call_id: str, source: str, options: Aud
     rings = [ring for track in tracks.values() for ring in features.ringback(track.samples, work_rate, track.levels)]
     rings.sort(key=lambda i: i.start)
     for track in tracks.values():
-        clear(track.speech, holds + rings)
+        # The customer may well speak during the hold music ("还在吗?"): only the agent's line is cleared.
+        clear(track.speech, rings + holds if track.role is Role.AGENT else rings)
         track.intervals = runs(track.speech, bridge=options.bridge_seconds, shortest=options.shortest_speech_seconds)
     turns = [
         turn
