@@ -109,8 +109,10 @@ class CallAudio:
         return found
 
     def silences(self, min_seconds: float = 0.0) -> list[Interval]:
-        """Where neither side speaks nor hold music plays, at least ``min_seconds`` long."""
-        busy = sorted(self.agent_speech + self.customer_speech + self.holds, key=lambda i: i.start)
+        """Where neither side speaks nor hold music plays, at least ``min_seconds`` long. The
+        ringing (first ring to last) is not silence: the caller hears the tone, nobody is there yet."""
+        ringing = (Interval(self.rings[0].start, max(i.end for i in self.rings)),) if self.rings else ()
+        busy = sorted(self.agent_speech + self.customer_speech + self.holds + ringing, key=lambda i: i.start)
         found, cursor = [], 0.0
         for interval in busy:
             if interval.start - cursor >= min_seconds and interval.start > cursor:

@@ -224,3 +224,17 @@ def test_command_line_checks_a_recording(built, tmp_path):
         [sys.executable, "-m", "guifan", "check", str(path), "--asr", "nonesuch"], capture_output=True, text=True
     )
     assert unknown.returncode == 2 and "nonesuch" in unknown.stderr
+
+
+def test_overlaps_and_silences_of_a_call():
+    from guifan.model import CallAudio, Interval as I
+
+    audio = CallAudio(
+        duration=30.0, sample_rate=8000,
+        agent_speech=(I(6.0, 9.0), I(12.0, 14.0)), customer_speech=(I(8.0, 10.0), I(13.5, 15.0)),
+        holds=(I(17.0, 25.0),), rings=(I(0.0, 1.0), I(5.0, 6.0)),
+    )
+    assert audio.overlaps() == [I(8.0, 9.0), I(13.5, 14.0)]
+    # Ringing (0-6 s) and hold music are not silence; 10-12, 15-17 and 25-30 are.
+    assert audio.silences(1.0) == [I(10.0, 12.0), I(15.0, 17.0), I(25.0, 30.0)]
+    assert audio.silences(3.0) == [I(25.0, 30.0)]

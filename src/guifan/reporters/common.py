@@ -11,13 +11,12 @@ import math
 import re
 import statistics
 from collections import Counter
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from guifan import text as textnorm
 from guifan.engine import Rule, all_rules
-from guifan.model import CallAudio, Channel, Conversation, Finding, Interval, Role, Severity, Turn
+from guifan.model import Channel, Conversation, Finding, Interval, Role, Severity, Turn
 from guifan.rulebook import Rulebook
 from guifan.scoring import BatchSummary, CheckResult
 
@@ -136,18 +135,6 @@ def _seconds(value: float) -> float:
     return round(value, 2)
 
 
-def call_silences(audio: CallAudio) -> list[Interval]:
-    """Stretches of at least SILENCE_MIN_SECONDS where neither side speaks and no hold music plays.
-
-    The ringing before the agent answers (first ring to last) is not silence either: the caller
-    hears the ringback tone, and nobody is there yet to be silent.
-    """
-    if audio.rings:
-        ringing = Interval(min(i.start for i in audio.rings), max(i.end for i in audio.rings))
-        audio = replace(audio, holds=audio.holds + (ringing,))
-    return audio.silences(SILENCE_MIN_SECONDS)
-
-
 def spoken_characters(turn: Turn) -> int | None:
     """Characters said in a turn: counted in its words, or, without words, the syllables heard."""
     if textnorm.basic(textnorm.blank_emoticons(turn.text)):
@@ -180,7 +167,7 @@ def audio_record(conversation: Conversation) -> dict[str, Any] | None:
     duration = audio.duration
     agent_seconds, customer_seconds = _total(audio.agent_speech), _total(audio.customer_speech)
     overlaps = audio.overlaps()
-    silences = call_silences(audio)
+    silences = audio.silences(SILENCE_MIN_SECONDS)
     turns: list[dict[str, Any]] = []
     characters = voiced_seconds = 0.0
     levels: list[float] = []
