@@ -170,7 +170,7 @@ def test_recognized_words_reach_the_text_rules(built):
     assert {"HLD001", "HLD003", "VOC003", "OPN003"} <= rules
 
 
-@pytest.mark.parametrize("variant", ["8k.wav", "flac", "mp3", "swapped.wav"])
+@pytest.mark.parametrize("variant", ["8k.wav", "ulaw.wav", "flac", "mp3", "swapped.wav"])
 def test_formats_rates_and_channel_mapping(built, tmp_path, variant):
     path, _ = built["bad"]
     reference = read(path)
@@ -178,7 +178,10 @@ def test_formats_rates_and_channel_mapping(built, tmp_path, variant):
     options = {}
     if variant == "8k.wav":
         target = tmp_path / "call-8k.wav"
-        subprocess.run(["sox", "-R", str(path), "-r", "8000", str(target)], check=True)
+        subprocess.run(["sox", "-q", "-R", str(path), "-r", "8000", str(target)], check=True)
+    elif variant == "ulaw.wav":  # G.711, as many call-centre recorders store calls
+        target = tmp_path / "call-ulaw.wav"
+        subprocess.run(["sox", "-q", "-R", str(path), "-r", "8000", "-e", "u-law", str(target)], check=True)
     elif variant == "swapped.wav":
         target = tmp_path / "call-swapped.wav"
         sf.write(str(target), data[:, ::-1], rate, subtype="PCM_16")
@@ -190,6 +193,19 @@ def test_formats_rates_and_channel_mapping(built, tmp_path, variant):
     assert [t.role for t in conversation.turns] == [t.role for t in reference.turns]
     for got, want in zip(conversation.turns, reference.turns):
         assert abs(got.start - want.start) <= TOLERANCE and abs(got.end - want.end) <= TOLERANCE
+    assert {f.rule for f in Engine().check(conversation)} == set(BROKEN)
+
+
+def test_a_noisy_line_breaks_the_same_clauses(tmp_path, audio_tools):
+    """Line hiss at -40 dBFS (the script's speech peaks at -3 dBFS): hold music, rings and every
+    finding are still found."""
+    path = tmp_path / "noisy.wav"
+    placed = synth.build_call(calls.BAD, path, noise_db=-40.0)
+    conversation = read(path)
+    music = next(p for p in placed if p.kind == "music")
+    (hold,) = conversation.audio.holds
+    assert abs(hold.start - music.start) <= TOLERANCE and abs(hold.end - music.end) <= TOLERANCE
+    assert len(conversation.audio.rings) == 4
     assert {f.rule for f in Engine().check(conversation)} == set(BROKEN)
 
 

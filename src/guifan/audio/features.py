@@ -20,12 +20,13 @@ _SYLLABLE_RANGE_DB = 25.0  # peaks this far below the turn's loudest are breath 
 # Hold music: level steady (no syllable rhythm) and never near the floor, for seconds on end.
 _MUSIC_WINDOW_FRAMES = 100
 _MUSIC_MAX_STD_DB = 4.5
-_MUSIC_ABOVE_FLOOR_DB = 15.0
+_MUSIC_ABOVE_FLOOR_DB = 10.0  # (its quietest tenth of frames): speech dips to the floor between words
 MUSIC_MIN_SECONDS = 3.0
 # Ringback tone (China: 450 Hz, 1 s on / 4 s off): nearly all of a frame's energy in 450 ± 25 Hz.
 _RING_HZ = (425.0, 475.0)
 _RING_SHARE = 0.6
 _RING_MIN_SECONDS = 0.5
+_RING_ABOVE_FLOOR_DB = 15.0
 RING_SEARCH_SECONDS = 60.0  # ringing comes before the answer: only the start of a call is searched
 _PITCH_RATE = 8000  # DIO does not need more for voices (F0 < 500 Hz) and runs twice as fast
 
@@ -70,7 +71,8 @@ def hold_music(levels: np.ndarray) -> list[Interval]:
     if levels.size < _MUSIC_WINDOW_FRAMES:
         return []
     windows = sliding_window_view(levels, _MUSIC_WINDOW_FRAMES)
-    steady = (windows.std(axis=1) < _MUSIC_MAX_STD_DB) & (windows.min(axis=1) > noise_floor(levels) + _MUSIC_ABOVE_FLOOR_DB)
+    quiet_part = np.percentile(windows, 10, axis=1)
+    steady = (windows.std(axis=1) < _MUSIC_MAX_STD_DB) & (quiet_part > noise_floor(levels) + _MUSIC_ABOVE_FLOOR_DB)
     mask = np.zeros(levels.size, dtype=bool)
     for start in np.flatnonzero(steady):
         mask[start:start + _MUSIC_WINDOW_FRAMES] = True
@@ -91,5 +93,5 @@ def ringback(samples: np.ndarray, rate: int, levels: np.ndarray) -> list[Interva
     freqs = np.fft.rfftfreq(width, 1.0 / rate)
     band = (freqs >= _RING_HZ[0]) & (freqs <= _RING_HZ[1])
     share = spectrum[:, band].sum(axis=1) / np.maximum(spectrum.sum(axis=1), 1e-12)
-    tone = (share > _RING_SHARE) & (levels[:count] > noise_floor(levels) + _MUSIC_ABOVE_FLOOR_DB)
+    tone = (share > _RING_SHARE) & (levels[:count] > noise_floor(levels) + _RING_ABOVE_FLOOR_DB)
     return runs(tone, bridge=0.1, shortest=_RING_MIN_SECONDS)
