@@ -62,9 +62,9 @@ def main() -> None:
     wav = folder / "call-16k.wav"
     synth.build_call(long_script(args.minutes), wav)
     narrow = folder / "call-8k.wav"
-    subprocess.run(["sox", "-q", "-R", str(wav), "-r", "8000", str(narrow)], check=True)
+    subprocess.run(["sox", "-V1", "-R", str(wav), "-r", "8000", str(narrow)], check=True)
     mp3 = folder / "call-16k.mp3"
-    subprocess.run(["sox", "-q", "-R", str(wav), str(mp3)], check=True)
+    subprocess.run(["sox", "-V1", "-R", str(wav), str(mp3)], check=True)
     list(read_recording(wav, str(wav), AudioOptions()))  # imports and first-call set-up
     print(f"{'recording':<16}{'audio s':>9}{'cpu s':>8}{'x real time':>13}{'turns':>7}")
     for path in (wav, narrow, mp3):
