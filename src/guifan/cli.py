@@ -90,7 +90,6 @@ def check(
     checker = Checker(engine)
     summary = BatchSummary()
     results: list[CheckResult] = []
-    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=_audio_options(agent_channel, asr, asr_model))
     log = ResultLog(state, checker) if state else None
     if log is not None:
         try:
@@ -100,6 +99,9 @@ def check(
         summary.read = summary.checked = len(results)
         if results:
             err.print(f"从 {state} 恢复 {len(results)} 通已检查的对话", highlight=False)
+    done = log.recordings() if log is not None else frozenset()
+    audio = _audio_options(agent_channel, asr, asr_model, done)
+    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=audio)
     batch = log.check_all(items, summary) if log is not None else checker.check_all(items, summary)
     with Progress(
         SpinnerColumn(),
@@ -134,10 +136,10 @@ def check(
     raise typer.Exit(1 if summary.failed else 0)
 
 
-def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None):
+def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, done: frozenset[str]):
     """How recordings are read; None for the defaults (then nothing of the audio front end is
-    imported unless the batch holds recordings)."""
-    if asr is None and agent_channel == 1:
+    imported unless the batch holds recordings). ``done``: recordings a resumed batch has checked."""
+    if asr is None and agent_channel == 1 and not done:
         return None
     try:
         from guifan.audio import AudioOptions
@@ -150,7 +152,7 @@ def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None):
             transcriber = load_transcriber(asr, asr_model)
         except AsrUnavailable as exc:
             _fail(exc.message)
-    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber)
+    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber, done=done)
 
 
 def _report_skipped(results: list[CheckResult], rulebook: Rulebook) -> None:

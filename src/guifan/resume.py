@@ -50,6 +50,11 @@ class ResultLog:
                 self.done[_key(conversation)] = self.checker.result(conversation, findings)
         return list(self.done.values())
 
+    def recordings(self) -> frozenset[str]:
+        """The recordings already checked (their sources): a resumed batch need not decode and
+        transcribe them again."""
+        return frozenset(r.conversation.source for r in self.done.values() if r.conversation.audio is not None)
+
     def check_all(self, items: Iterable[Conversation | InputError], summary: BatchSummary) -> Iterator[CheckResult]:
         """Like ``Checker.check_all``, skipping conversations already done and logging new ones."""
         fresh = (i for i in items if isinstance(i, InputError) or _key(i) not in self.done)

@@ -276,3 +276,30 @@ def test_command_line_with_the_packaged_whisper(tmp_path, audio_tools):
     assert "未做语音识别" not in run.stderr
     record = json.loads(report.read_text(encoding="utf-8"))["conversations"][0]
     assert record["audio"]["transcriber"] == "faster-whisper" and "skipped_rules" not in record
+
+
+def test_a_resumed_batch_does_not_decode_checked_recordings_again(built, tmp_path):
+    """With ASR most of the work is decoding and recognizing: a resumed batch takes a checked
+    recording's result from the state file. Proof: the recording is garbage by the second run."""
+    path, _ = built["good"]
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    copy = folder / "good.wav"
+    copy.write_bytes(path.read_bytes())
+    state = tmp_path / "state.jsonl"
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "guifan", "check", str(folder), "--state", str(state), "--format", "json", "--no-progress"],
+            capture_output=True, text=True,
+        )
+
+    first = check()
+    assert first.returncode == 0, first.stderr
+    copy.write_bytes(b"RIFF garbage")
+    second = check()
+    assert second.returncode == 0, second.stderr
+    (record,) = json.loads(second.stdout)["conversations"]
+    assert record["id"] == "good" and record["audio"]["hold_count"] == 1 and "OPN001" in record["skipped_rules"]
+    state.unlink()
+    assert check().returncode == 1  # checked afresh, the garbage is reported

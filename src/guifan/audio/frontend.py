@@ -39,6 +39,9 @@ class AudioOptions:
     shortest_speech_seconds: float = 0.15  # shorter blips are clicks and breaths
     turn_gap_seconds: float = 0.8  # stretches of one speaker closer than this form one turn
     final_pitch_seconds: float = 0.5  # the "sentence end" of S-H3: the last voiced part of a turn
+    # Recordings (as named in errors and sources) that a resumed batch has already checked: they
+    # are skipped before decoding, which with ASR is most of the work.
+    done: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -53,9 +56,12 @@ class _Track:
 
 
 def read_recording(path: Path, name: str, options: AudioOptions) -> Iterator[Conversation | InputError]:
-    """The conversation in one recording, or the error that stops it being read."""
+    """The conversation in one recording, or the error that stops it being read; nothing for a
+    recording in ``options.done``."""
     import soundfile
 
+    if name in options.done:
+        return
     try:
         info = soundfile.info(str(path))
     except (RuntimeError, soundfile.LibsndfileError) as exc:
