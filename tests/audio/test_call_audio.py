@@ -303,3 +303,19 @@ def test_a_resumed_batch_does_not_decode_checked_recordings_again(built, tmp_pat
     assert record["id"] == "good" and record["audio"]["hold_count"] == 1 and "OPN001" in record["skipped_rules"]
     state.unlink()
     assert check().returncode == 1  # checked afresh, the garbage is reported
+
+
+def test_on_hold_music_the_whole_wait_counts_though_the_customer_speaks():
+    """"还在吗?" over the hold music does not end the hold (as on an announced hold): 71 s."""
+    from guifan.model import CallAudio, Channel, Conversation, Interval as I, Turn, Voice
+
+    def turn(role: Role, start: float, end: float, syllables: int) -> Turn:
+        return Turn(role, "", start, end, Voice(end - start, level_dbfs=-20.0, syllables=syllables))
+
+    conversation = Conversation(
+        "hold", (turn(Role.AGENT, 0, 3, 12), turn(Role.CUSTOMER, 30, 31, 3), turn(Role.AGENT, 75, 78, 12)),
+        Channel.PHONE,
+        audio=CallAudio(80.0, 8000, (I(0, 3), I(75, 78)), (I(30, 31),), holds=(I(4, 74),)),
+    )
+    (finding,) = Engine().check(conversation)
+    assert finding.rule == "HLD003" and "约71秒" in finding.message

@@ -5,17 +5,16 @@ Registers no rule. Everything here reads turn times, so callers use it on timed 
 Pauses, holds and dead air
 --------------------------
 A *pause* is the agent's silence before one of its own turns (the *resume*), counted back to the
-agent's previous turn (the *opener*). Hold music in a recording makes the silence a hold whatever
-was said:
+agent's previous turn (the *opener*):
 
-* announced (the opener asks the customer to wait, ``hold_request``): every silence between the
-  opener and the resume is waiting time; the customer's "好的" or "还在吗?" in between does not end
+* announced (the opener asks the customer to wait, ``hold_request``) or on hold music (in a
+  recording): every silence between the opener and the resume is waiting time; the customer's "好的" or "还在吗?" in between does not end
   the hold;
 * otherwise only the silence immediately before the resume counts: an earlier silence after the
   opener belongs to the customer (the agent had asked something and the customer was thinking).
 
-A pause of at least ``hold_min_seconds`` is a *hold* when it was announced, or when it looks like
-one: the opener announces a lookup (``lookup_announce``: 我帮您查一下…) or the resume reports a
+A pause of at least ``hold_min_seconds`` is a *hold* when it was announced or hold music played
+(the agent pressed hold, whatever was said), or when it looks like one: the opener announces a lookup (``lookup_announce``: 我帮您查一下…) or the resume reports a
 result (``lookup_report``) or thanks for waiting (``hold_thanks``). An unannounced hold breaks S-B1
 (HLD001). Any other pause of at least ``dead_air_seconds`` is dead air (S-H6, VOC006). The two are
 exclusive, so one silence is never reported twice. A silence right after the customer asked the
@@ -74,14 +73,16 @@ def _pauses(ctx: CheckContext) -> list[Pause]:
         if view.is_agent and view.turn.timed and view.spoken:
             if opener is not None:
                 announced = opener.says("hold_request")
-                silence = since_opener + gap if announced else gap
+                music = any(h.start < view.turn.start and h.end > opener.turn.end for h in holds)
+                # On announced hold or hold music, the customer's "好的"/"还在吗?" does not end the wait.
+                silence = since_opener + gap if announced or music else gap
                 found.append(Pause(
                     resume=view,
                     opener=opener,
                     silence=silence,
                     seconds=max(0.0, silence - typing),
                     announced=announced,
-                    music=any(h.start < view.turn.start and h.end > opener.turn.end for h in holds),
+                    music=music,
                     lookup=opener.has("lookup_announce") or view.has("lookup_report", "hold_thanks"),
                     customer_asked=previous is not None and previous.is_customer and previous.has("hold_request"),
                 ))
