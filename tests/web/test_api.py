@@ -91,3 +91,33 @@ def test_appeal_window_is_configurable(people):
     wrong = admin.client.put("/api/v1/settings/appeal_window_days", json={"value": True},
                              headers={"X-CSRF-Token": admin.csrf})
     assert wrong.status_code == 400
+
+
+def test_a_recording_keeps_its_voice_and_its_page_draws_the_timeline(people):
+    """The bundled call recording imported like any file: the turns keep their voice
+    measurements, the conversation its audio, and the page draws the report's timeline with its
+    markers linking to the page's own findings."""
+    from pathlib import Path
+
+    rev = people["rev"]
+    recording = Path(__file__).resolve().parents[2] / "examples" / "call-recording.mp3"
+    job = import_file(rev, "call-recording.mp3", recording.read_bytes())
+    assert (job["checked"], job["failed"]) == (1, 0), job
+    cid = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+    detail = rev.get(f"/api/v1/conversations/{cid}").json()
+    assert detail["audio"]["transcriber"] is None and len(detail["audio"]["holds"]) == 1
+    assert all("voice" in turn and turn["text"] == "" for turn in detail["turns"])
+    assert {"OPN003", "VOC001", "VOC003", "HLD003"} <= {f["rule"] for f in detail["findings"]}
+    page = rev.get(f"/conversations/{cid}").text
+    assert '<svg class="timeline"' in page and "语音指标" in page and "未做语音识别" in page
+    by_turn: dict[int, list[int]] = {}
+    for finding in detail["findings"]:
+        by_turn.setdefault(finding["turn"], []).append(finding["id"])
+    for turn, ids in by_turn.items():  # one marker per turn, linking to one of its findings
+        assert turn is None or any(f'href="#finding-{i}"' in page for i in ids), turn
+    assert "(无文字 · 说话" in page
+
+    import_file(rev, "chat.jsonl", jsonl(conversation("c1", "1024")))
+    chat = next(i for i in rev.get("/api/v1/conversations").json()["items"] if i["external_id"] == "c1")
+    assert rev.get(f"/api/v1/conversations/{chat['id']}").json()["audio"] is None
+    assert 'class="timeline"' not in rev.get(f"/conversations/{chat['id']}").text

@@ -17,6 +17,7 @@ from guifan.reporters.common import (
     ROLE_LABELS,
     SEVERITY_LABELS,
     SILENCE_MIN_SECONDS,
+    audio_record,
     batch_stats,
     clause_label,
     clock,
@@ -337,6 +338,22 @@ def _placeholder(conv: Conversation, turn: Turn) -> str:
     return f"(无文字 · 说话 {turn.voice.speech_seconds:.1f} 秒)"
 
 
+def audio_views(
+    conv: Conversation, findings: Sequence[Finding], anchors: Sequence[str], rulebook: Rulebook,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What ``_audio.html.j2``'s ``audio_section(timeline, voice)`` draws for a recording (both None
+    for a transcript): any page can show it, the markers of ``findings`` linking to ``#anchors[i]``.
+    ``record``: the conversation's audio record when the caller has it already."""
+    if conv.audio is None:
+        return {"timeline": None, "voice": None}
+    views = [_finding_view(anchor, finding, {}, rulebook) for anchor, finding in zip(anchors, findings)]
+    return {
+        "timeline": _timeline(conv, conv.audio, views, findings),
+        "voice": _voice_view(record or audio_record(conv), conv, rulebook),
+    }
+
+
 def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:
     conv = result.conversation
     record = conversation_record(result, rulebook)
@@ -382,8 +399,7 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
         "loose": loose,
         "turns": turns,
         "severities": {s: sum(1 for f in result.findings if f.severity.value == s) for s in SEVERITY_ORDER},
-        "timeline": _timeline(conv, conv.audio, views, result.findings) if conv.audio is not None else None,
-        "voice": _voice_view(record["audio"], conv, rulebook) if "audio" in record else None,
+        **audio_views(conv, result.findings, [v.anchor for v in views], rulebook, record.get("audio")),
         # Rules not run on a recording without speech recognition, and the clauses they check.
         "skipped": (
             skipped_notice(result.skipped, rulebook)

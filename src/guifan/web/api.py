@@ -326,7 +326,7 @@ def get_conversation(conversation_id: int, session: DB,
     appeals = session.scalars(select(Appeal).where(Appeal.conversation_id == c.id).order_by(Appeal.id))
     comments = session.scalars(select(Comment).where(Comment.conversation_id == c.id).order_by(Comment.id))
     return {
-        **summary(c), "turns": c.turns, "kpis": c.kpis, "category_scores": c.category_scores, "meta": c.meta,
+        **summary(c), "turns": c.turns, "audio": c.audio, "kpis": c.kpis, "category_scores": c.category_scores, "meta": c.meta,
         "findings": [finding_out(f) for f in c.findings],
         "appeals": [appeal_dict(a) for a in appeals],
         "comments": [{"user": m.user.display_name, "text": m.text, "at": m.created_at.isoformat()} for m in comments],

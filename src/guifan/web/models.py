@@ -116,8 +116,10 @@ class Conversation(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     source: Mapped[str | None] = mapped_column(String(500))
-    turns: Mapped[list[Any]] = mapped_column(JSON)  # [{"role", "text", "start", "end"}], text masked
+    turns: Mapped[list[Any]] = mapped_column(JSON)  # [{"role", "text", "start", "end", "voice"?}], text masked
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the audio front end measured over a recording (CallAudio.to_dict()); None for transcripts.
+    audio: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     kpis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rulebook_version: Mapped[int] = mapped_column(Integer)
     auto_score: Mapped[float] = mapped_column(Float, index=True)

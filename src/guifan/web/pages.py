@@ -11,17 +11,21 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, PackageLoader
 from sqlalchemy import select
 
 from guifan.engine import all_rules
+from guifan.reporters.html import audio_views
 from guifan.web import api
 from guifan.web.app import DB, require
 from guifan.web.models import Appeal, AppealStatus, Assignment, Comment, Conversation, ImportJob, User
 from guifan.web.security import SESSION_COOKIE, Permission, allowed
-from guifan.web.services import WorkspaceError
+from guifan.web.services import WorkspaceError, as_model, as_model_finding
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# The recordings' timeline and voice metrics are the HTML report's (reporters/templates/_audio.*).
+templates.env.loader = ChoiceLoader([templates.env.loader, PackageLoader("guifan.reporters", "templates")])
 templates.env.globals["allowed"] = allowed
 templates.env.globals["Permission"] = Permission
 
@@ -95,7 +99,18 @@ def conversation_page(conversation_id: int, request: Request, session: DB,
             by_turn.setdefault(finding.turn, []).append(finding)
     return render(request, "conversation.html", user, c=conversation, appeals=appeals, comments=comments,
                   segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
-                  clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"))
+                  clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"),
+                  **_recording(conversation, rulebook))
+
+
+def _recording(conversation: Conversation, rulebook) -> dict:
+    """A recording's timeline and voice metrics, as the HTML report draws them (None for transcripts)."""
+    if conversation.audio is None:
+        return {"timeline": None, "voice": None, "transcribed": True}
+    call = as_model(conversation)
+    findings = [as_model_finding(f) for f in conversation.findings]
+    anchors = [f"finding-{f.id}" for f in conversation.findings]
+    return {**audio_views(call, findings, anchors, rulebook), "transcribed": call.audio.transcribed}
 
 
 def _segments(text: str, findings: list) -> list[tuple[str, list]]:

@@ -29,6 +29,7 @@ from guifan.errors import GuifanError, InputError
 from guifan.kpis import kpis
 from guifan.privacy import mask_personal_data
 from guifan.readers import SUPPORTED_EXTENSIONS, read_path
+from guifan.readers.fields import build
 from guifan.rulebook import Rulebook, load_rulebook
 from guifan.scoring import Checker, CheckResult
 from guifan.web.db import session_factory
@@ -303,8 +304,11 @@ class Workspace:
         row.team_id = agent.team_id if agent else None
         row.source = conv.source
         row.turns = [
-            {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end} for t in conv.turns
+            {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end,
+             **({"voice": t.voice.to_dict()} if t.voice is not None else {})}
+            for t in conv.turns
         ]
+        row.audio = conv.audio.to_dict() if conv.audio is not None else None
         row.meta = {k: v for k, v in conv.metadata.items() if _jsonable(v)}
         row.kpis = figures.to_dict() if figures else {}
         row.rulebook_version = version
@@ -595,6 +599,23 @@ def dashboard(session: Session, query: Select) -> dict[str, Any]:
         "kpis": {key: round(value / timed, 3) for key, value in kpi_sums.items()} if timed else {},
         "timed_conversations": timed,
     }
+
+
+def as_model(row: Conversation) -> model.Conversation:
+    """A stored conversation as the data model again (masked text, voice and audio included),
+    for what reads the model: the recording's timeline and voice metrics."""
+    return build({
+        "id": row.external_id, "channel": row.channel, "turns": row.turns, "audio": row.audio,
+        "agent_id": row.agent_code, "metadata": row.meta,
+    }, row.source)
+
+
+def as_model_finding(row: Finding) -> model.Finding:
+    span = (row.span_start, row.span_end) if row.span_start is not None and row.span_end is not None else None
+    return model.Finding(
+        rule=row.rule, clauses=tuple(row.clauses), severity=model.Severity(row.severity), turn=row.turn,
+        span=span, quote=row.quote, message=row.message, suggestion=row.suggestion,
+    )
 
 
 def rulebook_from_yaml(override_yaml: str) -> Rulebook:
