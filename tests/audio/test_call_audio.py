@@ -319,3 +319,17 @@ def test_on_hold_music_the_whole_wait_counts_though_the_customer_speaks():
     )
     (finding,) = Engine().check(conversation)
     assert finding.rule == "HLD003" and "约71秒" in finding.message
+
+
+def test_kpis_of_a_recording_count_hold_music_as_a_hold_not_as_silence(built):
+    from guifan.kpis import kpis
+
+    path, placed = built["bad"]
+    figures = kpis(read(path))
+    music = next(p for p in placed if p.kind == "music")
+    # The minute of hold music and the 11 s of dead air before "您的宽带故障已经登记了".
+    assert figures.hold_count == 2
+    assert abs(figures.hold_seconds - (music.end - music.start) - 11.5) <= 2 * TOLERANCE
+    # Silence: the dead air and the short gaps between turns, not the music.
+    assert 0.1 < figures.silence_ratio < 0.25
+    assert figures.interruptions == 1
