@@ -329,3 +329,22 @@ def test_clause_ranges_shorten_runs_of_one_section():
 
     assert clause_ranges(["S-A1", "S-A2", "S-A3", "S-A5", "S-B1", "S-B2", "S-B4", "S-G1"]) == "S-A1–A3、S-A5、S-B1–B2、S-B4、S-G1"
     assert clause_ranges([]) == ""
+
+
+def test_xlsx_has_a_recordings_sheet_only_when_there_are_recordings(checker):
+    from openpyxl import load_workbook
+
+    from guifan.reporters.xlsx import render_xlsx
+
+    def sheets(conversations):
+        results = [checker.check(c) for c in conversations]
+        stream = io.BytesIO()
+        render_xlsx(results, BatchSummary(read=len(results), checked=len(results)), checker.engine.rulebook, stream)
+        return load_workbook(io.BytesIO(stream.getvalue()))
+
+    book = sheets([call(), call(transcriber=None, conv_id="call-2"), text_only()])
+    rows = list(book["录音"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("对话ID", "时长(秒)", "语音识别")
+    assert [r[0] for r in rows[1:]] == ["call-1", "call-2"]  # the chat has no row
+    assert rows[1][1] == 60.0 and rows[1][2] == "funasr" and rows[2][2] == "未做语音识别"
+    assert "录音" not in sheets([text_only()]).sheetnames

@@ -29,6 +29,14 @@ CELL_LIMIT = 32767  # Excel's maximum characters per cell
 CONVERSATION_HEADERS = ("对话ID", "来源", "渠道", "客服工号", "开始时间", "总分", "致命")
 FINDING_HEADERS = ("对话ID", "轮次", "规则", "条款", "条款标题", "严重程度", "原话", "问题说明", "建议", "该轮原文")
 ERROR_HEADERS = ("文件", "行", "字段", "说明")
+# Sheet 录音, one row per recording: (header, key of the JSON report's audio record).
+RECORDING_COLUMNS = (
+    ("时长(秒)", "duration"), ("语音识别", "transcriber"), ("客服说话占比", "agent_speech_share"),
+    ("客户说话占比", "customer_speech_share"), ("重叠次数", "overlap_count"), ("重叠(秒)", "overlap_seconds"),
+    ("静默(秒)", "silence_seconds"), ("最长静默(秒)", "longest_silence_seconds"), ("保持音乐次数", "hold_count"),
+    ("保持音乐(秒)", "hold_seconds"), ("回铃声数", "ring_count"), ("客服首次说话(秒)", "answer_seconds"),
+    ("客服语速(字/分)", "agent_speech_rate"), ("客服音量(dBFS)", "agent_level_dbfs"),
+)
 
 
 def safe_cell(value: Any) -> Any:
@@ -83,10 +91,14 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
     workbook = Workbook()
     workbook.remove(workbook.active)
     card = rulebook.scorecard.categories
-    conversations, findings = [], []
+    conversations, findings, recordings = [], [], []
     for result in results:
         conv = result.conversation
         record = conversation_record(result, rulebook)
+        if "audio" in record:
+            audio = record["audio"]
+            recordings.append([conv.id, *(audio[key] if key != "transcriber" else audio[key] or "未做语音识别"
+                                          for _, key in RECORDING_COLUMNS)])
         by_key = {c["key"]: c["score"] for c in record["score"]["categories"]}
         conversations.append(
             [conv.id, conv.source, CHANNEL_LABELS[conv.channel], conv.agent_id, _excel_time(conv.started_at),
@@ -107,6 +119,9 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
     for (cell,) in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
     _sheet(workbook, "问题", FINDING_HEADERS, findings, (24, 6, 9, 12, 24, 9, 30, 40, 48, 60))
+    if recordings:
+        headers = ("对话ID", *(header for header, _ in RECORDING_COLUMNS))
+        _sheet(workbook, "录音", headers, recordings, (24, *(12 for _ in RECORDING_COLUMNS)))
     if summary.errors:
         rows = ([e.path, e.line, e.field, e.message] for e in summary.errors)
         _sheet(workbook, "错误", ERROR_HEADERS, rows, (30, 6, 12, 60))
