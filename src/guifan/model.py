@@ -6,6 +6,7 @@ All three are immutable values so that results can be cached, hashed and shared 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -55,6 +56,13 @@ class Voice:
     syllables: int | None = None  # syllable nuclei heard: one per Chinese character
     pitch_hz: float | None = None  # median F0 of the turn's voiced frames
     final_pitch_hz: float | None = None  # median F0 over the turn's last part (S-H3)
+
+    @property
+    def final_semitones(self) -> float | None:
+        """How far the turn's end is above (+) or below (-) its median pitch, in semitones."""
+        if not self.pitch_hz or not self.final_pitch_hz or self.pitch_hz <= 0 or self.final_pitch_hz <= 0:
+            return None
+        return 12 * math.log2(self.final_pitch_hz / self.pitch_hz)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None}

@@ -31,10 +31,6 @@ RING_SEARCH_SECONDS = 60.0  # ringing comes before the answer: only the start of
 _PITCH_RATE = 8000  # DIO does not need more for voices (F0 < 500 Hz) and runs twice as fast
 
 
-def noise_floor(levels: np.ndarray) -> float:
-    return float(np.percentile(levels, 10)) if levels.size else -120.0
-
-
 def count_syllables(levels: np.ndarray, speech: np.ndarray) -> int:
     """Syllable nuclei in a turn's frame levels (one Chinese character is one syllable): peaks of
     the smoothed level inside speech frames, each separated from the previous by a dip."""
@@ -66,20 +62,20 @@ def pitch_track(samples: np.ndarray, rate: int) -> np.ndarray:
     return f0
 
 
-def hold_music(levels: np.ndarray) -> list[Interval]:
+def hold_music(levels: np.ndarray, floor: float) -> list[Interval]:
     """Stretches of steady, loud, rhythm-free sound: music (or a tone) the customer hears on hold."""
     if levels.size < _MUSIC_WINDOW_FRAMES:
         return []
     windows = sliding_window_view(levels, _MUSIC_WINDOW_FRAMES)
     quiet_part = np.percentile(windows, 10, axis=1)
-    steady = (windows.std(axis=1) < _MUSIC_MAX_STD_DB) & (quiet_part > noise_floor(levels) + _MUSIC_ABOVE_FLOOR_DB)
+    steady = (windows.std(axis=1) < _MUSIC_MAX_STD_DB) & (quiet_part > floor + _MUSIC_ABOVE_FLOOR_DB)
     mask = np.zeros(levels.size, dtype=bool)
     for start in np.flatnonzero(steady):
         mask[start:start + _MUSIC_WINDOW_FRAMES] = True
     return runs(mask, bridge=0.5, shortest=MUSIC_MIN_SECONDS)
 
 
-def ringback(samples: np.ndarray, rate: int, levels: np.ndarray) -> list[Interval]:
+def ringback(samples: np.ndarray, rate: int, levels: np.ndarray, floor: float) -> list[Interval]:
     """Bursts of the 450 Hz ringback tone in the first ``RING_SEARCH_SECONDS`` of a channel."""
     size = int(rate * FRAME_SECONDS)
     count = min(levels.size, samples.size // size, int(RING_SEARCH_SECONDS / FRAME_SECONDS))
@@ -93,5 +89,5 @@ def ringback(samples: np.ndarray, rate: int, levels: np.ndarray) -> list[Interva
     freqs = np.fft.rfftfreq(width, 1.0 / rate)
     band = (freqs >= _RING_HZ[0]) & (freqs <= _RING_HZ[1])
     share = spectrum[:, band].sum(axis=1) / np.maximum(spectrum.sum(axis=1), 1e-12)
-    tone = (share > _RING_SHARE) & (levels[:count] > noise_floor(levels) + _RING_ABOVE_FLOOR_DB)
+    tone = (share > _RING_SHARE) & (levels[:count] > floor + _RING_ABOVE_FLOOR_DB)
     return runs(tone, bridge=0.1, shortest=_RING_MIN_SECONDS)

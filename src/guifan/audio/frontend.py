@@ -17,7 +17,7 @@ import numpy as np
 
 from guifan.audio import features
 from guifan.audio.signal import resample
-from guifan.audio.vad import FRAME_SECONDS, clear, frame_levels, runs, speech_mask
+from guifan.audio.vad import FRAME_SECONDS, clear, frame_levels, noise_floor, runs, speech_mask
 from guifan.errors import InputError
 from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn, Voice
 
@@ -51,6 +51,7 @@ class _Track:
     role: Role
     samples: np.ndarray
     levels: np.ndarray
+    floor: float  # the line's noise level, dBFS
     speech: np.ndarray
     intervals: list[Interval]
 
@@ -96,11 +97,15 @@ def analyse(data: np.ndarray, rate: int, call_id: str, source: str, options: Aud
     for role, column in ((Role.AGENT, agent_index), (Role.CUSTOMER, 1 - agent_index)):
         samples = resample(np.ascontiguousarray(data[:, column]), rate, work_rate)
         levels = frame_levels(samples, work_rate)
-        tracks[role] = _Track(role, samples, levels, speech_mask(samples, work_rate, levels, options.vad_aggressiveness), [])
+        floor = noise_floor(levels)
+        speech = speech_mask(samples, work_rate, levels, floor, options.vad_aggressiveness)
+        tracks[role] = _Track(role, samples, levels, floor, speech, [])
     agent = tracks[Role.AGENT]
     # Hold music and ringback tone are what the customer hears on the agent's line: not speech.
-    holds = features.hold_music(agent.levels)
-    rings = [ring for track in tracks.values() for ring in features.ringback(track.samples, work_rate, track.levels)]
+    holds = features.hold_music(agent.levels, agent.floor)
+    rings = [
+        ring for track in tracks.values() for ring in features.ringback(track.samples, work_rate, track.levels, track.floor)
+    ]
     rings.sort(key=lambda i: i.start)
     for track in tracks.values():
         # The customer may well speak during the hold music ("还在吗?"): only the agent's line is cleared.

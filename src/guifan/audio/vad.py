@@ -19,7 +19,12 @@ def frame_levels(samples: np.ndarray, rate: int) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, 1e-12))
 
 
-def speech_mask(samples: np.ndarray, rate: int, levels: np.ndarray, aggressiveness: int) -> np.ndarray:
+def noise_floor(levels: np.ndarray) -> float:
+    """The line's noise level: the quietest tenth of its frames (a call is never all speech)."""
+    return float(np.percentile(levels, 10)) if levels.size else -120.0
+
+
+def speech_mask(samples: np.ndarray, rate: int, levels: np.ndarray, floor: float, aggressiveness: int) -> np.ndarray:
     """True for every 10 ms frame the detector calls speech and that stands above the line's
     noise floor (the detector alone takes loud line hiss for speech on some recordings)."""
     import webrtcvad
@@ -31,7 +36,6 @@ def speech_mask(samples: np.ndarray, rate: int, levels: np.ndarray, aggressivene
     voiced = np.fromiter(
         (vad.is_speech(pcm[i * step:(i + 1) * step], rate) for i in range(levels.size)), dtype=bool, count=levels.size
     )
-    floor = float(np.percentile(levels, 10)) if levels.size else -120.0
     return voiced & (levels > max(floor + 6.0, -60.0))
 
 

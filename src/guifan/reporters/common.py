@@ -7,15 +7,14 @@ disagree about a field.
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 from collections import Counter
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from guifan import text as textnorm
 from guifan.engine import Rule, all_rules
+from guifan.engine.voice import spoken_characters
 from guifan.model import Channel, Conversation, Finding, Interval, Role, Severity, Turn
 from guifan.rulebook import Rulebook
 from guifan.scoring import BatchSummary, CheckResult
@@ -123,8 +122,6 @@ def conversation_record(result: CheckResult, rulebook: Rulebook) -> dict[str, An
 
 # Silences shorter than this (the gap between two sentences) are not counted or drawn.
 SILENCE_MIN_SECONDS = 1.0
-# What counts as a spoken character for the speech rate, as rule VOC001 counts: Chinese characters and digits.
-_SPOKEN = re.compile(r"[\u4e00-\u9fff0-9]")
 
 
 def _total(intervals: Iterable[Interval]) -> float:
@@ -135,23 +132,9 @@ def _seconds(value: float) -> float:
     return round(value, 2)
 
 
-def spoken_characters(turn: Turn) -> int | None:
-    """Characters said in a turn: counted in its words, or, without words, the syllables heard."""
-    if textnorm.basic(textnorm.blank_emoticons(turn.text)):
-        return len(_SPOKEN.findall(turn.text))
-    return turn.voice.syllables if turn.voice is not None else None
-
-
 def speech_rate(characters: float, seconds: float) -> float | None:
     """Characters per minute of speech, None when there is no speech to divide by."""
     return round(characters / seconds * 60, 1) if seconds > 0 else None
-
-
-def semitones(final_hz: float | None, median_hz: float | None) -> float | None:
-    """How far a turn's final pitch is above (+) or below (-) its median pitch, in semitones."""
-    if not final_hz or not median_hz or final_hz <= 0 or median_hz <= 0:
-        return None
-    return round(12 * math.log2(final_hz / median_hz), 1)
 
 
 def audio_record(conversation: Conversation) -> dict[str, Any] | None:
@@ -189,7 +172,7 @@ def audio_record(conversation: Conversation) -> dict[str, Any] | None:
             "speech_seconds": _seconds(voice.speech_seconds),
             "speech_rate": rate,
             "level_dbfs": round(voice.level_dbfs, 1) if voice.level_dbfs is not None else None,
-            "final_pitch_semitones": semitones(voice.final_pitch_hz, voice.pitch_hz),
+            "final_pitch_semitones": None if voice.final_semitones is None else round(voice.final_semitones, 1),
         })
 
     def share(seconds: float) -> float:

@@ -9,13 +9,12 @@ checked without speech recognition.
 
 from __future__ import annotations
 
-import math
-import re
 import statistics
 from typing import Iterator
 
 from guifan.engine import is_text_free
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.voice import spoken_characters
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity, Voice
 from guifan.rules._timing import is_backchannel, overlaps, pauses, seconds_text
@@ -28,8 +27,6 @@ _VOICE_NOTE = (
     "本规则需要通话录音(guifan check call.wav):音频前端测出每轮的说话时长、音量、音节数和音高;"
     "纯文本转写没有这些测量,不检查。阈值在规则手册 voice 一节。"
 )
-# What counts as a spoken character for the speech rate: Chinese characters and digits.
-_SPOKEN = re.compile(r"[\u4e00-\u9fff0-9]")
 
 
 class DeliveryRule(Rule):
@@ -41,13 +38,6 @@ class DeliveryRule(Rule):
 
 def _voiced_agent(ctx: CheckContext) -> list[tuple[TurnView, Voice]]:
     return [(v, v.turn.voice) for v in ctx.agent if v.turn.voice is not None]
-
-
-def _characters(view: TurnView) -> int | None:
-    """Characters said in a turn: counted in its words, or, without words, its syllables."""
-    if view.basic:
-        return len(_SPOKEN.findall(view.text))
-    return view.turn.voice.syllables
 
 
 @register
@@ -80,7 +70,7 @@ class SpeechRate(DeliveryRule):
         total_chars = total_seconds = 0.0
         reported = False
         for view, voice in _voiced_agent(ctx):
-            chars = _characters(view)
+            chars = spoken_characters(view.turn)
             if chars is None or voice.speech_seconds <= 0:
                 continue
             total_chars += chars
@@ -188,9 +178,9 @@ class FallingEnding(DeliveryRule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         limits = ctx.rulebook.voice
         for view, voice in _voiced_agent(ctx):
-            if not voice.pitch_hz or not voice.final_pitch_hz or voice.speech_seconds < limits.pitch_min_seconds:
+            semitones = voice.final_semitones
+            if semitones is None or voice.speech_seconds < limits.pitch_min_seconds:
                 continue
-            semitones = 12 * math.log2(voice.final_pitch_hz / voice.pitch_hz)
             if semitones < -limits.final_drop_semitones:
                 yield self.finding(
                     view,
