@@ -339,7 +339,7 @@ def test_undecodable_jsonl_line_is_one_error(tmp_path):
     items = read(tmp_path, "a.jsonl", data)
     assert [i.id for i in conversations(items)] == ["a", "b"]
     error = only(errors(items))
-    assert error.line == 2 and "无法识别的文件编码" in error.message
+    assert error.line == 2 and "该行无法按 UTF-8 或 GB18030 解码" in error.message
 
 
 # --- files that cannot be read ----------------------------------------------------------------
@@ -523,9 +523,12 @@ def test_csv_with_only_a_header_reads_nothing(tmp_path):
     assert read(tmp_path, "a.csv", "会话ID,角色,内容\n") == []
 
 
-def test_csv_syntax_error(tmp_path):
-    error = only(read(tmp_path, "a.csv", 'id,role,text\nc1,agent,hi\nc1,agent,"' + "x" * 200_000 + '"\n'))
-    assert "CSV 格式错误" in error.message and error.line == 3
+def test_csv_cell_over_the_csv_modules_limit_fails_only_its_conversation(tmp_path):
+    text = 'id,role,text\nc0,agent,hi\nc1,agent,hi\nc1,agent,"' + "x" * 200_000 + '"\nc2,agent,hi\n'
+    items = read(tmp_path, "a.csv", text)
+    assert [c.id for c in conversations(items)] == ["c0", "c2"]
+    error = only(errors(items))
+    assert (error.line, error.field) == (4, "text") and "过长 (200000 个字符" in error.message
 
 
 def make_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:

@@ -72,6 +72,8 @@ def _computed_kind(d: date) -> HolidayKind | None:
 
 def _is_chuxi(d: date) -> bool:
     """除夕: the last day of the lunar year (腊月廿九 or 三十), i.e. the eve of 正月初一."""
+    if d == date.max:
+        return False
     following = d + timedelta(days=1)
     lunar = Solar.fromYmd(following.year, following.month, following.day).getLunar()
     return lunar.getMonth() == 1 and lunar.getDay() == 1

@@ -35,19 +35,27 @@ class ResultLog:
         if not self.path.exists():
             return []
         origin = self.checker.engine.rulebook.origin
-        with self.path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
+        torn_at = None
+        with self.path.open("rb") as fh:
+            offset = 0
+            for number, raw in enumerate(fh, start=1):
                 try:
-                    record = json.loads(line)
+                    record = json.loads(raw)
                     if record.get("rulebook") != origin:
                         continue
                     conversation = build(record["conversation"], record.get("source"))
                     findings = tuple(Finding.from_dict(f) for f in record["findings"])
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError, FieldError) as exc:
-                    if line.endswith("\n"):
+                except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError, FieldError) as exc:
+                    if raw.endswith(b"\n"):
                         raise GuifanError(f"{self.path}:{number}: 状态文件已损坏 ({exc}),请删除后重新检查") from None
-                    continue  # the process died while writing this line: check it again
+                    torn_at = offset  # the process died while writing this line: check it again
+                    continue
+                finally:
+                    offset += len(raw)
                 self.done[_key(conversation)] = self.checker.result(conversation, findings)
+        if torn_at is not None:  # cut the fragment off, so that new lines start on a line of their own
+            with self.path.open("r+b") as fh:
+                fh.truncate(torn_at)
         return list(self.done.values())
 
     def recordings(self) -> frozenset[str]:

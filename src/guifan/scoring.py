@@ -90,6 +90,15 @@ class Scorer:
         return Score(total=total, fatal=fatal, categories=categories)
 
 
+def check_error(conversation: Conversation, exc: Exception) -> InputError:
+    """A conversation the rules failed on; the message is cut short, since an exception may carry
+    the whole transcript."""
+    detail = repr(exc)
+    if len(detail) > 200:
+        detail = detail[:199] + "…"
+    return InputError(conversation.source or conversation.id, f"检查对话 {conversation.id} 时出错: {detail}")
+
+
 class Checker:
     """Engine plus scorer: what the CLI, the web app and the benchmarks call."""
 
@@ -120,7 +129,7 @@ class Checker:
                 result = self.check(item)
             except Exception as exc:  # a rule bug must not lose the rest of the batch
                 summary.failed += 1
-                summary.errors.append(InputError(item.source or item.id, f"检查对话 {item.id} 时出错: {exc!r}"))
+                summary.errors.append(check_error(item, exc))
                 continue
             summary.checked += 1
             yield result

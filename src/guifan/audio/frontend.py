@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from guifan.audio.asr import Transcriber
 
 MAX_SECONDS = 4 * 3600  # a longer "call" is a mis-filed recording, refused before decoding
+# Telephone and desktop recorders write 8-48 kHz; a header claiming 2 Hz would have a small file
+# resampled into gigabytes. Decoded samples (float32, both channels) are bounded by what the
+# longest call takes at 16 kHz.
+SAMPLE_RATES = (8000, 48000)
+MAX_SAMPLES = MAX_SECONDS * 16000 * 2
 _WORK_RATES = (8000, 16000)  # telephone audio, both taken by the WebRTC detector; other rates become 16 kHz
 
 
@@ -71,7 +76,14 @@ def read_recording(path: Path, name: str, options: AudioOptions) -> Iterator[Con
     if info.frames == 0 or info.samplerate <= 0:
         yield InputError(name, "录音为空 (没有采样)")
         return
+    if not SAMPLE_RATES[0] <= info.samplerate <= SAMPLE_RATES[1]:
+        yield InputError(name, f"采样率 {info.samplerate} Hz 不受支持 (支持 {SAMPLE_RATES[0]}–{SAMPLE_RATES[1]} Hz)")
+        return
     seconds = info.frames / info.samplerate
+    if info.frames * info.channels > MAX_SAMPLES:
+        yield InputError(name, f"录音过大 ({info.frames * info.channels} 个采样,上限 {MAX_SAMPLES};"
+                               f"即 16 kHz 双声道 {MAX_SECONDS // 3600} 小时),请降低采样率或分段")
+        return
     if seconds > MAX_SECONDS:
         yield InputError(name, f"录音长 {seconds / 3600:.1f} 小时,超过上限 {MAX_SECONDS // 3600} 小时")
         return

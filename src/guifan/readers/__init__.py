@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from guifan.errors import InputError
 from guifan.model import Conversation
-from guifan.readers.encoding import EncodingError, decode
+from guifan.readers.encoding import DAMAGED, EncodingError, decode, line_error
 from guifan.readers.jsonfile import read_json, read_jsonl
 from guifan.readers.subtitles import read_subtitles
 from guifan.readers.table import read_csv, read_xlsx
@@ -134,14 +134,32 @@ def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None) -> 
         yield from read_xlsx(path, name)
         return
     try:
-        text = decode(path.read_bytes())
+        decoded = decode(path.read_bytes())
     except EncodingError as exc:
         yield InputError(name, exc.message)
         return
-    if not text.strip():
+    if not decoded.text.strip():
         yield InputError(name, "文件为空")
         return
-    yield from _TEXT_READERS[suffix](text, path, name)
+    items = _TEXT_READERS[suffix](decoded.text, path, name)
+    if not decoded.damaged:
+        yield from items
+        return
+    # Some lines did not decode: each is reported, and a conversation holding one is not checked.
+    for line in decoded.damaged:
+        yield InputError(name, line_error(decoded.encoding), line)
+    for item in items:
+        if isinstance(item, InputError) and item.line not in decoded.damaged:
+            yield item
+        elif not isinstance(item, InputError) and not _holds_damage(item):
+            yield item
+
+
+def _holds_damage(conversation: Conversation) -> bool:
+    return any(DAMAGED in value for value in (
+        conversation.id, conversation.agent_id or "", repr(dict(conversation.metadata)),
+        *(turn.text for turn in conversation.turns),
+    ))
 
 
 def _walk(root: Path) -> Iterator[Path | InputError]:

@@ -13,6 +13,7 @@ with the agent's greeting) and ``metadata.roles_guessed`` says so.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from guifan.readers.fields import ROLE_ALIASES, FieldError, type_name
@@ -60,8 +61,10 @@ def from_asr(obj: dict, default_id: str) -> dict[str, Any]:
         scale = 0.001 if (unit == "ms" or (unit is None and (ms or start_key in _MS_KEYS))) else 1.0
         try:
             start, end = float(item[start_key]) * scale, float(item[end_key]) * scale
-        except (TypeError, ValueError):
-            raise FieldError("开始和结束时间应为数字", where) from None
+        except (TypeError, ValueError, OverflowError):
+            start = end = math.nan
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise FieldError("开始和结束时间应为有限的数字", where)
         speaker = _first(item, _SPEAKER)
         if speaker is None:
             hint = "Whisper 需要带说话人 (speaker) 的结果,如 WhisperX 的说话人分离" if shape == "Whisper" else ""

@@ -1,15 +1,21 @@
 """Text encodings of exported files: UTF-8 (with or without BOM) first, then GBK/GB18030.
 
 Chinese call-centre systems and Excel on Chinese Windows still write GBK, so GB18030 (a superset
-of GBK) is the second strict try; charset-normalizer is the last resort (UTF-16 "Unicode text"
-exports, Big5 …). Nothing is ever decoded with replacement characters: a text that decodes only
-with errors is refused, because silently garbled Chinese would produce wrong findings.
+of GBK) is the second strict try; a UTF-16/32 byte-order mark ("Unicode text" exports) is honoured,
+and charset-normalizer is the last resort, trusted only when it names an encoding that can carry
+Chinese (Big5, UTF-16 without a mark …): a Western code page would turn "您好" into "ŠéĘňąŻ"
+without any error, and garbled Chinese gives wrong findings.
+
+Nothing is ever decoded with replacement characters. A file that is UTF-8 (or GB18030) except for
+some damaged lines is read line by line: the good lines are read, each damaged one is reported
+with its line number, and a conversation that holds one is not checked.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -18,6 +24,14 @@ ENCODING_ERROR = "无法识别的文件编码 (支持 UTF-8 / GBK / GB18030)"
 _STRICT = ("utf-8-sig", "gb18030")
 # How much of a streamed file decides its encoding.
 HEAD_BYTES = 1 << 16
+# UTF-32 first: its little-endian mark begins with UTF-16's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# What charset-normalizer may name: encodings that carry Chinese text.
+_CHINESE_CAPABLE = ("utf_8", "utf_16", "utf_32", "gb2312", "gbk", "gb18030", "hz", "big5", "big5hkscs", "cp950")
+# Stands in for a line that does not decode, in a document read line by line: a Unicode
+# noncharacter, which no export writes, so a conversation holding it is known to be damaged.
+DAMAGED = "\ufdd0"
 
 
 class EncodingError(ValueError):
@@ -26,47 +40,102 @@ class EncodingError(ValueError):
         self.message = message
 
 
-def _strict(data: bytes, final: bool) -> tuple[str, str] | None:
+def line_error(encoding: str) -> str:
+    return f"该行无法按 {_label(encoding)} 或 GB18030 解码 (文件的其余各行已按 {_label(encoding)} 读取),该行所在的对话未检查"
+
+
+def _label(encoding: str) -> str:
+    return {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(encoding, encoding)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A document's text; ``damaged`` lists the 1-based lines that did not decode (their text is
+    ``DAMAGED``), read in ``encoding``."""
+
+    text: str
+    encoding: str
+    damaged: tuple[int, ...] = ()
+
+
+def _bom(data: bytes) -> str | None:
+    return next((encoding for mark, encoding in _BOMS if data.startswith(mark)), None)
+
+
+def _line_encoding(data: bytes, lines: list[bytes]) -> str | None:
+    """How a text with some undecodable lines is read line by line: UTF-8 first as soon as one
+    line with Chinese is valid UTF-8 (GBK text almost never is), else GB18030; None for what is
+    not such a text: NUL bytes (binary data, or UTF-16 without a mark) or no line that decodes."""
+    if b"\x00" in data:
+        return None
+    wide = [line for line in lines if not line.isascii()]
+    if not wide:
+        return _STRICT[0]
     for encoding in _STRICT:
-        try:
-            return encoding, codecs.getincrementaldecoder(encoding)().decode(data, final=final)
-        except UnicodeDecodeError:
-            continue
+        if any(_decode_line(line, (encoding,)) is not None for line in wide):
+            return encoding
     return None
 
 
-def _decode(data: bytes, final: bool) -> tuple[str, str]:
-    """(encoding, text); with final=False a character cut at the end of `data` is not an error."""
-    strict = _strict(data, final)
-    if strict is not None:
-        return strict
+def _guess(data: bytes) -> str:
+    """charset-normalizer's answer, when it is an encoding that carries Chinese."""
     from charset_normalizer import from_bytes  # slow import, rarely needed
 
     best = from_bytes(data).best()
-    if best is None:
+    if best is None or best.encoding not in _CHINESE_CAPABLE:
         raise EncodingError()
-    return best.encoding, str(best)
+    return best.encoding
 
 
-def decode(data: bytes) -> str:
-    """The text of a whole document."""
-    return _decode(data, final=True)[1]
+def decode(data: bytes) -> Decoded:
+    """The text of a whole document (see the module's docstring)."""
+    try:
+        return Decoded(data.decode(_STRICT[0]), _STRICT[0])
+    except UnicodeDecodeError:
+        pass
+    marked = _bom(data)
+    if marked is not None:
+        try:
+            return Decoded(data.decode(marked), marked)
+        except UnicodeDecodeError:
+            raise EncodingError(f"无法按 {marked} 解码 ({ENCODING_ERROR})") from None
+    lines = data.split(b"\n")
+    encoding = _line_encoding(data, lines)
+    if encoding is None:
+        encoding = _guess(data)
+        try:
+            return Decoded(data.decode(encoding), encoding)
+        except UnicodeDecodeError:
+            raise EncodingError() from None
+    if encoding != _STRICT[0]:
+        try:  # a GBK export: no line with Chinese reads as UTF-8
+            return Decoded(data.decode(encoding), encoding)
+        except UnicodeDecodeError:
+            pass
+    tries = _tries(encoding)
+    texts, damaged = [], []
+    for number, line in enumerate(lines, start=1):
+        text = _decode_line(line, tries)
+        if text is None:
+            damaged.append(number)
+            text = DAMAGED
+        texts.append(text)
+    return Decoded("\n".join(texts), encoding, tuple(damaged))
+
+
+def _tries(encoding: str) -> tuple[str, ...]:
+    """A line that fails in the file's encoding gets the other strict ones too (an ASCII head
+    with GBK further down)."""
+    return (encoding,) + tuple(e for e in _STRICT if e != encoding)
 
 
 def detect(head: bytes) -> str:
-    """The encoding of a streamed file judged from its first bytes.
-
-    One damaged line must not change how the others are read: when most of the head's lines
-    decode with a strict encoding, that is the file's encoding.
-    """
-    strict = _strict(head, final=False)
-    if strict is not None:
-        return strict[0]
+    """The encoding of a streamed file judged from its first bytes (see ``decode``)."""
+    marked = _bom(head)
+    if marked is not None:
+        return marked
     lines = head.split(b"\n")[:-1] or [head]  # the last piece may be cut short
-    for encoding in _STRICT:
-        if 2 * sum(_decode_line(line, (encoding,)) is not None for line in lines) > len(lines):
-            return encoding
-    return _decode(head, final=False)[0]
+    return _line_encoding(head, lines) or _guess(head)
 
 
 def _ascii_compatible(encoding: str) -> bool:
@@ -78,7 +147,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str | EncodingError]]:
     """(line number, text) for every line of a file, decoded one line at a time.
 
     The whole file is never in memory. A line that does not decode yields an EncodingError in
-    place of its text and the next lines are still read.
+    place of its text and the next lines are still read. A file that is not text at all raises
+    EncodingError before the first line.
     """
     with path.open("rb") as fh:
         encoding = detect(fh.read(HEAD_BYTES))
@@ -86,12 +156,10 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str | EncodingError]]:
         if not _ascii_compatible(encoding):
             yield from _iter_wide(fh, encoding)
             return
-        # The head may be plain ASCII with GBK further down: a line that fails gets the other
-        # strict encodings too. utf-8-sig drops a BOM at the start of line 1, nothing else.
-        tries = (encoding,) + tuple(e for e in _STRICT if e != encoding)
+        tries = _tries(encoding)
         for lineno, raw in enumerate(fh, start=1):
             text = _decode_line(raw, tries)
-            yield lineno, EncodingError(f"该行无法解码 ({ENCODING_ERROR})") if text is None else text
+            yield lineno, EncodingError(line_error(encoding)) if text is None else text
 
 
 def _decode_line(raw: bytes, encodings: tuple[str, ...]) -> str | None:

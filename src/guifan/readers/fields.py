@@ -28,6 +28,18 @@ class FieldError(ValueError):
 
 MISSING = "缺少必填字段"
 
+# Bounds on what one conversation may hold. Real turns are far shorter (a chat message, a few
+# minutes of recognized speech); the bounds keep one absurd input from taking gigabytes and
+# minutes of the batch, and keep ids within the workspace's columns.
+MAX_TURNS = 10_000
+MAX_TURN_CHARS = 20_000
+MAX_ID_CHARS = 200
+MAX_AGENT_ID_CHARS = 64
+MAX_SECONDS = 31 * 24 * 3600  # a conversation longer than a month is not one conversation
+YEARS = (1970, 2100)  # started_at outside these years is a typing or export error
+# A lone UTF-16 surrogate ("\ud800" in JSON) cannot be written as UTF-8 by any report.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 ROLE_ALIASES: dict[str, Role] = {
     "agent": Role.AGENT, "客服": Role.AGENT, "坐席": Role.AGENT, "座席": Role.AGENT,
     "customer": Role.CUSTOMER, "客户": Role.CUSTOMER, "用户": Role.CUSTOMER, "顾客": Role.CUSTOMER,
@@ -79,17 +91,39 @@ def parse_channel(value: Any) -> Channel:
     return channel
 
 
-def parse_identifier(value: Any, key: str) -> str | None:
+def parse_identifier(value: Any, key: str, limit: int = MAX_ID_CHARS) -> str | None:
     """Ids may be numbers in JSON and Excel; 1024.0 from a spreadsheet means "1024"."""
     if value is None:
         return None
     if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return str(int(value)) if value.is_integer() else str(value)
-    raise FieldError(f"应为字符串或数字,而不是 {value!r}", key)
+        found = value.strip() or None
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 4 * limit:
+        found = str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        found = str(int(value)) if value.is_integer() else str(value)
+    else:
+        raise FieldError(f"应为字符串或数字,而不是 {_shown(value)}", key)
+    if found is not None:
+        if len(found) > limit:
+            raise FieldError(f"过长 ({len(found)} 个字符,最多 {limit})", key)
+        writable(found, key)
+    return found
+
+
+def writable(value: str, key: str) -> str:
+    """A string that can be written to a report: no lone surrogate."""
+    bad = _SURROGATE.search(value)
+    if bad:
+        raise FieldError(f"含无效字符 (孤立的 UTF-16 代理 \\u{ord(bad.group()):04x},第 {bad.start() + 1} 个字符)", key)
+    return value
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value quoted in a message, cut short: messages never carry a whole transcript."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() fails past 4,300 digits
+        return f"约 {int(value.bit_length() * math.log10(2)) + 1} 位的整数"
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 _DATE_TIME = re.compile(
@@ -102,9 +136,9 @@ def parse_datetime(value: Any, key: str = "started_at") -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value
+        return _plausible(value, key)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
+        return _plausible(datetime(value.year, value.month, value.day), key)
     if isinstance(value, str):
         text = value.strip()
         match = _DATE_TIME.match(text)
@@ -113,10 +147,18 @@ def parse_datetime(value: Any, key: str = "started_at") -> datetime | None:
             if match["h"]:
                 text += f"T{int(match['h']):02d}{match['rest']}"
         try:
-            return datetime.fromisoformat(text)
+            value = datetime.fromisoformat(text)
         except ValueError:
             pass
-    raise FieldError(f"{value!r} 不是 ISO 8601 时间 (如 2026-02-17T10:00:00+08:00)", key)
+        else:
+            return _plausible(value, key)
+    raise FieldError(f"{_shown(value)} 不是 ISO 8601 时间 (如 2026-02-17T10:00:00+08:00)", key)
+
+
+def _plausible(moment: datetime, key: str) -> datetime:
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise FieldError(f"{moment.isoformat()} 不在合理的年份范围 ({YEARS[0]}–{YEARS[1]})", key)
+    return moment
 
 
 _NUMBER = re.compile(r"^[+]?(?:\d+(?:\.\d*)?|\.\d+)$")
@@ -140,12 +182,12 @@ def parse_time(value: Any, key: str) -> float | datetime | None:
     if value is None or value == "":
         return None
     seconds: float | None = None
-    if value.__class__ is float or value.__class__ is int:  # the common case first
-        seconds = float(value)
+    if value.__class__ is float:  # the common case first
+        seconds = value
     elif isinstance(value, bool):
         pass
     elif isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = _float(value)
     elif isinstance(value, datetime):
         return value
     elif isinstance(value, time):
@@ -156,17 +198,29 @@ def parse_time(value: Any, key: str) -> float | datetime | None:
         text = value.strip()
         clock = _CLOCK.match(text)
         if _NUMBER.match(text):
-            seconds = float(text)
+            seconds = _float(text)
         elif clock and float(clock["s"].replace(",", ".")) < 60 and (clock["h"] is None or int(clock["m"]) < 60):
             # "75:30" is fine (long recordings count minutes past 59); "1:75:00" and "1:75" are not.
             seconds = parse_clock(text)
         elif _DATE_TIME.match(text):
             return parse_datetime(text, key)
-    if seconds is None or not math.isfinite(seconds):
-        raise FieldError(f"{value!r} 不是数字 (应为秒数如 12.5,或 mm:ss / hh:mm:ss)", key)
+    if seconds is None:
+        raise FieldError(f"{_shown(value)} 不是数字 (应为秒数如 12.5,或 mm:ss / hh:mm:ss)", key)
+    if not math.isfinite(seconds):
+        raise FieldError(f"{_shown(value)} 超出数值范围", key)
     if seconds < 0:
-        raise FieldError(f"{value!r} 不能为负数", key)
+        raise FieldError(f"{_shown(value)} 不能为负数", key)
+    if seconds > MAX_SECONDS:
+        raise FieldError(f"{_shown(value)} 秒超出合理范围 (一通对话最长 {MAX_SECONDS // 86400} 天)", key)
     return seconds
+
+
+def _float(value: int | float | str) -> float:
+    """float() that gives inf, not OverflowError, for a number too big for a float."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def resolve_times(pairs: list[tuple[Any, Any]]) -> tuple[list[tuple[float | None, float | None]], datetime | None]:
@@ -246,6 +300,9 @@ def _turn(raw: Any, index: int) -> tuple[Role, str]:
             raise FieldError(MISSING, "text")
         if not isinstance(text, str):
             raise FieldError(f"应为字符串,而不是{type_name(text)}", "text")
+        if len(text) > MAX_TURN_CHARS:
+            raise FieldError(f"过长 ({len(text)} 个字符,一轮最多 {MAX_TURN_CHARS});请检查导出是否把整通对话写进了一轮", "text")
+        writable(text, "text")
     except FieldError as exc:
         exc.index = index
         raise
@@ -256,8 +313,10 @@ _VOICE_FIELDS = {"speech_seconds": float, "level_dbfs": float, "syllables": int,
 
 
 def _number(value: Any, key: str, kind: type) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FieldError(f"应为数字,而不是{type_name(value)}", key)
+    if not math.isfinite(_float(value)):
+        raise FieldError(f"{_shown(value)} 超出数值范围", key)
     if kind is int and value != int(value):
         raise FieldError(f"应为整数,而不是 {value!r}", key)
     return kind(value)
@@ -316,6 +375,24 @@ def parse_audio(raw: Any) -> CallAudio | None:
     )
 
 
+def _check_metadata(value: Any, key: str) -> None:
+    """Metadata is carried into every report: every string in it must be writable, every number
+    finite (a JSON integer of 400 digits is not a float any writer accepts)."""
+    stack = [(value, key)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            writable(item, where)
+        elif isinstance(item, dict):
+            for name, nested in item.items():
+                writable(name, where)
+                stack.append((nested, f"{where}.{name}"))
+        elif isinstance(item, list):
+            stack.extend((nested, f"{where}[{n}]") for n, nested in enumerate(item))
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and not math.isfinite(_float(item)):
+            raise FieldError(f"{_shown(item)} 超出数值范围", where)
+
+
 def build(raw: dict[str, Any], source: str | None = None) -> Conversation:
     """Validate one conversation given in the interchange JSON shape; unknown keys are ignored.
 
@@ -331,12 +408,16 @@ def build(raw: dict[str, Any], source: str | None = None) -> Conversation:
         raise FieldError(f"应为列表,而不是{type_name(turns)}", "turns")
     if not turns:
         raise FieldError("没有任何对话轮次", "turns")
+    if len(turns) > MAX_TURNS:
+        raise FieldError(f"轮次过多 ({len(turns)},最多 {MAX_TURNS})", "turns")
     channel = parse_channel(raw.get("channel"))
     started_at = parse_datetime(raw.get("started_at"))
-    agent_id = parse_identifier(raw.get("agent_id"), "agent_id")
+    agent_id = parse_identifier(raw.get("agent_id"), "agent_id", MAX_AGENT_ID_CHARS)
     metadata = raw.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise FieldError(f"应为对象,而不是{type_name(metadata)}", "metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise FieldError(f"应为对象,而不是{type_name(metadata)}", "metadata")
+        _check_metadata(metadata, "metadata")
     spoken = [_turn(turn, index) for index, turn in enumerate(turns)]
     times, origin = resolve_times([(turn.get("start"), turn.get("end")) for turn in turns])
     voices = [parse_voice(turn.get("voice"), index) for index, turn in enumerate(turns)]

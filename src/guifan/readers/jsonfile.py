@@ -8,6 +8,7 @@ at a time, whatever the size of the file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -20,6 +21,10 @@ from guifan.readers.encoding import EncodingError, iter_lines
 from guifan.readers.fields import FieldError, build, type_name
 
 _DECODER = json.JSONDecoder()
+# Only for a value the fast decoder refused with ValueError: an integer of more digits than Python
+# converts (4,300) becomes inf, so that the field holding it is named by the usual validation.
+_TOLERANT = json.JSONDecoder(parse_int=lambda digits: int(digits) if len(digits) < 4300 else float("inf"))
+_TOO_DEEP = "JSON 嵌套层级过深"
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 # The json module's messages, in the words users read elsewhere in the report.
@@ -60,11 +65,30 @@ def conversation(obj: Any, path: str, line: int) -> Conversation | InputError:
         return build(obj, f"{path}:{line}")
     except FieldError as exc:
         return InputError(path, exc.message, line, _field(exc))
+    except RecursionError:
+        return InputError(path, _TOO_DEEP, line)
+
+
+def loads(text: str) -> Any:
+    """json.loads for one line or document of untrusted input; raises JSONDecodeError, or
+    RecursionError for nesting deeper than Python's stack."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer too long to convert: decode again, giving it as inf
+        return _TOLERANT.decode(text)
 
 
 def read_jsonl(path: Path, name: str) -> Iterator[Conversation | InputError]:
     empty = True
-    for lineno, text in iter_lines(path):
+    lines = iter_lines(path)
+    try:
+        first = next(lines, None)
+    except EncodingError as exc:  # not text at all: one error for the file
+        yield InputError(name, exc.message)
+        return
+    for lineno, text in itertools.chain([first] if first else [], lines):
         if isinstance(text, EncodingError):
             yield InputError(name, text.message, lineno)
             empty = False
@@ -73,9 +97,12 @@ def read_jsonl(path: Path, name: str) -> Iterator[Conversation | InputError]:
             continue
         empty = False
         try:
-            obj = json.loads(text)
+            obj = loads(text)
         except json.JSONDecodeError as exc:
             yield json_error(name, exc, lineno)
+            continue
+        except RecursionError:
+            yield InputError(name, _TOO_DEEP, lineno)
             continue
         yield conversation(obj, name, lineno)
     if empty:
@@ -86,9 +113,43 @@ def read_json(text: str, name: str) -> Iterator[Conversation | InputError]:
     lines = _LineCounter(text)
     try:
         for offset, obj in _top_level(text):
-            yield conversation(obj, name, lines.at(offset))
+            line = lines.at(offset)
+            yield InputError(name, _TOO_DEEP, line) if obj is _TooDeep else conversation(obj, name, line)
     except json.JSONDecodeError as exc:
         yield json_error(name, exc)
+
+
+class _TooDeep:
+    """Stands for a conversation nested too deeply to decode; the ones after it are still read."""
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _decode(text: str, pos: int) -> tuple[Any, int]:
+    """One value at ``pos`` and the offset after it (see ``loads``)."""
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        return _TOLERANT.raw_decode(text, pos)
+    except RecursionError:
+        return _TooDeep, _value_end(text, pos)
+
+
+def _value_end(text: str, pos: int) -> int:
+    """The offset after the array or object at ``pos``, found without recursion."""
+    depth = 0
+    for token in _TOKEN.finditer(text, pos):
+        kind = token.group()[0]
+        if kind in "[{":
+            depth += 1
+        elif kind in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    raise json.JSONDecodeError("Expecting value", text, pos)
 
 
 class _LineCounter:
@@ -122,7 +183,7 @@ def _top_level(text: str) -> Iterator[tuple[int, Any]]:
         pos = yield from _object(text, pos)
     else:
         start = pos
-        value, pos = _DECODER.raw_decode(text, pos)
+        value, pos = _decode(text, pos)
         yield start, value
     pos = _skip(text, pos)
     if pos != len(text):
@@ -135,7 +196,7 @@ def _array(text: str, pos: int) -> Iterator[tuple[int, Any]]:
         return pos + 1
     while True:
         start = pos
-        value, pos = _DECODER.raw_decode(text, pos)
+        value, pos = _decode(text, pos)
         yield start, value
         pos = _skip(text, pos)
         if text.startswith("]", pos):
@@ -159,7 +220,7 @@ def _object(text: str, pos: int) -> Iterator[tuple[int, Any]]:
             pos = yield from _array(text, pos)
             wrapper = True
         else:
-            members[key], pos = _DECODER.raw_decode(text, pos)
+            members[key], pos = _decode(text, pos)
         pos = _skip(text, pos)
         if text.startswith("}", pos):
             break

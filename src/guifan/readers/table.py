@@ -98,7 +98,10 @@ def _header(path: str, line: int, cells: Sequence[Any]) -> _Header | InputError:
 def _find_header(path: str, rows: Iterator[tuple[int, Sequence[Any]]]) -> _Header | InputError | None:
     """The first row naming every required column; None when there is no non-empty row at all."""
     best: _Header | InputError | None = None
-    for _, (line, cells) in zip(range(_HEADER_SEARCH_ROWS), (r for r in rows if not all(map(_blank, r[1])))):
+    filled = (r for r in rows if isinstance(r[1], InputError) or not all(map(_blank, r[1])))
+    for _, (line, cells) in zip(range(_HEADER_SEARCH_ROWS), filled):
+        if isinstance(cells, InputError):
+            return cells
         header = _header(path, line, cells)
         if isinstance(header, _Header) and not header.missing():
             return header
@@ -157,6 +160,9 @@ def _conversations(header: _Header, rows: Iterable[tuple[int, Sequence[Any]]], p
     order: list[_Group | InputError] = []
     id_column = header.names["conversation_id"]
     for line, cells in rows:
+        if isinstance(cells, InputError):  # a CSV syntax error: nothing after it is reliable
+            order.append(cells)
+            break
         if all(map(_blank, cells)):
             continue
         index = header.columns["conversation_id"]
@@ -183,7 +189,11 @@ def _delimiter(text: str) -> str:
     return max(",\t;|", key=head.count) if any(c in head for c in ",\t;|") else ","
 
 
-def _csv_rows(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(text: str, path: str) -> Iterator[tuple[int, list[str] | InputError]]:
+    """(row number, cells), or at the end (row number, InputError) for a syntax error."""
+    # The csv module refuses cells over 128 KB by default and would end the file there; the
+    # document is already in memory, and an overlong turn is refused by its row (MAX_TURN_CHARS).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     line = 1
     try:
@@ -191,19 +201,16 @@ def _csv_rows(text: str, path: str) -> Iterator[tuple[int, list[str]]]:
             yield line, cells
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError(path, f"CSV 格式错误: {exc}", reader.line_num) from None
+        yield reader.line_num, InputError(path, f"CSV 格式错误: {exc}", reader.line_num)
 
 
 def read_csv(text: str, path: str) -> Iterator[Conversation | InputError]:
     rows = _csv_rows(text, path)
-    try:
-        header = _find_header(path, rows)
-        if isinstance(header, _Header):
-            yield from _conversations(header, rows, path)
-        else:
-            yield header or InputError(path, "文件为空")
-    except InputError as exc:  # a CSV syntax error ends the file: nothing after it is reliable
-        yield exc
+    header = _find_header(path, rows)
+    if isinstance(header, _Header):
+        yield from _conversations(header, rows, path)
+    else:
+        yield header or InputError(path, "文件为空")
 
 
 def read_xlsx(path: Path, name: str) -> Iterator[Conversation | InputError]:
