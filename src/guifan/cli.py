@@ -20,6 +20,7 @@ from rich.table import Table
 
 from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
+from guifan.privacy import mask_result, mask_summary
 from guifan.readers import read_paths
 from guifan.reporters import guess_format, write_report
 from guifan.reporters.common import clause_ranges, skipped_clauses
@@ -78,6 +79,10 @@ def check(
         None, "--asr", help="录音的语音识别后端: funasr / sherpa-onnx / faster-whisper (默认不识别,只检查语音与时间条款)"
     ),
     asr_model: Optional[Path] = typer.Option(None, "--asr-model", help="语音识别模型所在目录 (离线,不会下载)"),
+    mask: Optional[bool] = typer.Option(
+        None, "--mask/--no-mask",
+        help="报告中遮盖手机号、身份证号、银行卡号与电子邮箱 (如 138****5678);默认按规则手册 privacy.mask_reports",
+    ),
 ) -> None:
     """检查对话并输出报告。 Check conversations and write a report."""
     if format is None:
@@ -122,8 +127,11 @@ def check(
         err.print(f"[yellow]无法读取[/] {escape(str(error))}", highlight=False, markup=True)
     if format is OutputFormat.xlsx and output is None and sys.stdout.isatty():
         _fail("XLSX 报告请用 -o 指定输出文件")
+    report_results, report_summary = results, summary
+    if rulebook.privacy.mask_reports if mask is None else mask:
+        report_results, report_summary = [mask_result(r) for r in results], mask_summary(summary)
     try:
-        write_report(format.value, results, summary, rulebook, output)
+        write_report(format.value, report_results, report_summary, rulebook, output)
     except GuifanError as exc:
         _fail(str(exc))
     _report_skipped(results, rulebook)

@@ -156,6 +156,13 @@ class Semantic(_Strict):
         return self
 
 
+class Privacy(_Strict):
+    """Personal data in what Guifan writes (guifan.privacy)."""
+
+    # Mask phone, ID-card and bank-card numbers and e-mail addresses in every report of `guifan check`.
+    mask_reports: bool = False
+
+
 class ScoreCategory(_Strict):
     name: str
     weight: float = Field(ge=0)
@@ -188,6 +195,7 @@ class Rulebook(_Strict):
     settings: Settings = Settings()
     semantic: Semantic = Semantic()
     voice: VoiceLimits = VoiceLimits()
+    privacy: Privacy = Privacy()
     clauses: dict[str, Clause]
     phrases: dict[str, tuple[PhraseEntry, ...]]
     forbidden: dict[str, ForbiddenCategory]
