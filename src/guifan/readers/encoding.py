@@ -65,8 +65,8 @@ def _bom(data: bytes) -> str | None:
 def _line_encoding(data: bytes, lines: list[bytes]) -> str | None:
     """How a text with some undecodable lines is read line by line: UTF-8 first as soon as one
     line with Chinese is valid UTF-8 (GBK text almost never is), else GB18030; None for what is
-    not such a text: NUL bytes (binary data, or UTF-16 without a mark) or no line that decodes."""
-    if b"\x00" in data:
+    not such a text: many NUL bytes (binary data, or UTF-16 without a mark) or no line that decodes."""
+    if data.count(b"\x00") * 20 > len(data):
         return None
     wide = [line for line in lines if not line.isascii()]
     if not wide:
@@ -84,7 +84,7 @@ def _guess(data: bytes) -> str:
     best = from_bytes(data).best()
     if best is None or best.encoding not in _CHINESE_CAPABLE:
         raise EncodingError()
-    return best.encoding
+    return "utf-8-sig" if best.encoding == "utf_8" else best.encoding  # a BOM is not text
 
 
 def decode(data: bytes) -> Decoded:
