@@ -89,6 +89,10 @@ def test_company_override_merges_and_fills_placeholders(tmp_path):
         ("compnay:\n  name: x\n", "compnay: Extra inputs are not permitted"),
         ("scorecard:\n  categories:\n    opening: {name: 开场, weight: 50}\n", "权重之和应为 100"),
         ("company:\n  agent_id_pattern: '(['\n", "company.agent_id_pattern"),
+        # Catastrophic backtracking (a server would hang on a reply of a's), and a pattern too long to vet.
+        ("company:\n  agent_id_pattern: '(a|aa)+$'\n", "正则表达式在 'aaaaaaaaaaaa'… 上超时"),
+        ("company:\n  agent_id_pattern: '(工|工工)+$'\n", "上超时"),
+        ("company:\n  agent_id_pattern: '" + "\\d" * 101 + "'\n", "正则表达式过长 (202 个字符,最多 200)"),
         ("company:\n  service_hours: [9点到5点]\n", "HH:MM-HH:MM"),
         ("rules:\n  FBD001: {category: nowhere}\n", "没有类别 'nowhere'"),
         ("add_forbidden:\n  S-F42: [x]\n", "add_forbidden.S-F42"),

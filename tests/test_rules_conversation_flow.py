@@ -1,5 +1,6 @@
 """Edge cases of the conversation-flow families: opening, needs, closing, courtesy, outbound."""
 
+import time
 from datetime import date
 
 import pytest
@@ -332,6 +333,16 @@ def test_agent_id_from_settings_and_conversation(tmp_path):
     assert not fires("# agent_id: 小红07\n客户: 你是几号\n客服: 我是小红07", "CRT002")
     [named] = findings("客户: 你叫什么名字\n客服: 我叫小丽", "CRT002")
     assert "个人姓名" in named.message
+
+
+def test_an_agent_id_search_that_runs_out_of_time_counts_as_no_id():
+    """Past the rulebook's probes (model_copy does not validate), each search is still bounded."""
+    rulebook = load_rulebook()
+    slow = rulebook.model_copy(update={"company": rulebook.company.model_copy(update={"agent_id_pattern": "(a|aa)+$"})})
+    engine = Engine(slow)
+    started = time.monotonic()
+    assert fires("客户: 你工号多少\n客服: " + "a" * 36 + "!", "CRT002", engine)  # re would take ~10 s here
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+import regex
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -67,6 +68,41 @@ class Clause(_Strict):
     wording: tuple[str, ...] = ()
 
 
+# company.agent_id_pattern is a regular expression from the rulebook's author, run on every reply to
+# 「你工号多少」. It is compiled with ``regex`` (searches with a timeout), at most this long, and
+# refused when it backtracks catastrophically on a probe; at run time a search that still runs out
+# of time counts as no match (rules/courtesy.py).
+PATTERN_MAX_CHARS = 200
+PATTERN_PROBE_SECONDS = 0.05
+# Long runs of one kind of character and then one that breaks the match: where nested or
+# overlapping repetitions explode. The pattern's own letters and digits are probed too.
+_PROBE_CHARS = ("a", "1", " ", "工", "-", "_")
+_PROBE_RUN = 30
+
+
+def _probes(pattern: str) -> list[str]:
+    chars = dict.fromkeys((*_PROBE_CHARS, *(c for c in pattern if c.isalnum())))
+    return [c * _PROBE_RUN + "!" for c in chars] + ["a1 工-" * (_PROBE_RUN // 5) + "!"]
+
+
+def bounded_pattern(pattern: str) -> regex.Pattern:
+    """Compile a rulebook author's pattern, or ValueError (in Chinese) saying why it is refused."""
+    if len(pattern) > PATTERN_MAX_CHARS:
+        raise ValueError(f"正则表达式过长 ({len(pattern)} 个字符,最多 {PATTERN_MAX_CHARS})")
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
+        raise ValueError(f"不是有效的正则表达式: {exc}") from exc
+    for probe in _probes(pattern):
+        try:
+            compiled.search(probe, timeout=PATTERN_PROBE_SECONDS)
+        except TimeoutError:
+            raise ValueError(
+                f"正则表达式在 {probe[:12]!r}… 上超时 (嵌套或重叠的重复会回溯爆炸),请简化"
+            ) from None
+    return compiled
+
+
 class Company(_Strict):
     name: str = ""
     agent_id_pattern: str = r"\d{3,6}"
@@ -79,10 +115,7 @@ class Company(_Strict):
     @field_validator("agent_id_pattern")
     @classmethod
     def _regex(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"不是有效的正则表达式: {exc}") from exc
+        bounded_pattern(v)
         return v
 
     @field_validator("service_hours")

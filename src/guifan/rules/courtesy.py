@@ -7,13 +7,19 @@ share ``ReplyRule``, which the needs family uses too.
 
 from __future__ import annotations
 
-import re
 from itertools import islice
 from typing import ClassVar, Iterator
+
+import regex
 
 from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
+
+# The company's agent-id pattern is its author's regex, validated by the rulebook (guifan.rulebook
+# bounded_pattern); a search that still runs out of time counts as no agent id given: a slow
+# pattern costs a finding's accuracy, never a stuck import.
+ID_SEARCH_SECONDS = 0.05
 
 
 class ReplyRule(Rule):
@@ -101,12 +107,18 @@ class AgentIdWithheld(ReplyRule):
 
     def __init__(self, rulebook) -> None:
         super().__init__(rulebook)
-        self._id_pattern = re.compile(rulebook.company.agent_id_pattern)
+        self._id_pattern = regex.compile(rulebook.company.agent_id_pattern)
+
+    def _says_id(self, text: str) -> bool:
+        try:
+            return self._id_pattern.search(text, timeout=ID_SEARCH_SECONDS) is not None
+        except TimeoutError:
+            return False
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         reply = replies[0]
         agent_id = ctx.conversation.agent_id
-        if reply.has("give_agent_id") or self._id_pattern.search(reply.text) or (agent_id and agent_id in reply.text):
+        if reply.has("give_agent_id") or self._says_id(reply.text) or (agent_id and agent_id in reply.text):
             return None
         if reply.has("agent_personal_name"):
             return f"客户询问工号(「{said}」),客服报了个人姓名而不是工号"
