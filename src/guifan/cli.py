@@ -20,7 +20,6 @@ from rich.table import Table
 
 from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
-from guifan.privacy import mask_result, mask_summary
 from guifan.readers import read_paths
 from guifan.reporters import guess_format, write_report
 from guifan.reporters.common import clause_ranges, skipped_clauses
@@ -129,6 +128,8 @@ def check(
         _fail("XLSX 报告请用 -o 指定输出文件")
     report_results, report_summary = results, summary
     if rulebook.privacy.mask_reports if mask is None else mask:
+        from guifan.privacy import mask_result, mask_summary  # libphonenumber's tables: only when masking
+
         report_results, report_summary = [mask_result(r) for r in results], mask_summary(summary)
     try:
         write_report(format.value, report_results, report_summary, rulebook, output)
@@ -273,6 +274,14 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     secret: Optional[str] = typer.Option(None, "--secret", envvar="GUIFAN_SECRET", help="会话签名密钥 (多进程部署时必须一致)"),
     secure_cookies: bool = typer.Option(False, "--secure-cookies", help="仅通过 HTTPS 发送会话 Cookie"),
+    trusted_proxy: Optional[str] = typer.Option(
+        None, "--trusted-proxy", metavar="IP[,IP]",
+        help="反向代理的地址;只采信来自这些地址的 X-Forwarded-For (默认一概不采信,登录限流按连接地址计)",
+    ),
+    frame_ancestors: Optional[str] = typer.Option(
+        None, "--frame-ancestors", metavar="ORIGIN[,ORIGIN]",
+        help="允许在框架 (iframe) 中嵌入工作台的来源,如 https://desk.example.com (默认不允许)",
+    ),
 ) -> None:
     """启动质检工作台 (Web)。 Start the QA workspace."""
     _require_web()
@@ -282,14 +291,21 @@ def serve(
     from guifan.web.app import create_app
     from guifan.web.models import User
 
-    application = create_app(db, secret=secret, secure_cookies=secure_cookies)
+    try:
+        application = create_app(db, secret=secret, secure_cookies=secure_cookies,
+                                 frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None))
+    except ValueError as exc:
+        _fail(str(exc))
     with application.state.workspace.sessions() as session:
         if not session.scalar(select(func.count(User.id))):
             err.print(
                 f"还没有用户。创建第一个管理员: guifan user add admin --role admin --db {db}", highlight=False
             )
     err.print(f"质检工作台: http://{host}:{port}/  ·  API 文档: http://{host}:{port}/api/docs", highlight=False)
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a local client could then pose as
+    # any address and slip past the login throttle. Only the proxies named here are believed.
+    proxy = {"proxy_headers": True, "forwarded_allow_ips": trusted_proxy} if trusted_proxy else {"proxy_headers": False}
+    uvicorn.run(application, host=host, port=port, log_level="warning", **proxy)
 
 
 @user_app.command("add")

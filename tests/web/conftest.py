@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -111,3 +114,24 @@ def conversation(cid: str, agent: str | None, agent_text: str = "您好,请问�
 
 def jsonl(*items: dict) -> bytes:
     return "\n".join(json.dumps(i, ensure_ascii=False) for i in items).encode("utf-8")
+
+
+@contextmanager
+def serving(app, **options):
+    """The app served by a real uvicorn on a free local port, in a thread; yields the base URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

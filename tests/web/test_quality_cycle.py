@@ -95,9 +95,10 @@ def test_rulebook_override_is_validated_versioned_recorded_and_tried(people):
     assert bad.status_code == 400 and "company.yaml" in bad.json()["detail"]
     assert rev.get("/api/v1/rulebook").json()["active"] == 1  # nothing published
     override = "add_forbidden:\n  S-F6: [这事别找我]\n"
-    tried = rev.post("/api/v1/rulebook/try", json={"override_yaml": override, "rules": ["FBD006"],
-                                                   "transcript": "客户: 快递呢\n客服: 这事别找我"}).json()
+    sample = {"override_yaml": override, "rules": ["FBD006"], "transcript": "客户: 快递呢\n客服: 这事别找我"}
+    tried = boss.post("/api/v1/rulebook/try", json=sample).json()
     assert [f["rule"] for f in tried["findings"]] == ["FBD006"]
+    assert rev.post("/api/v1/rulebook/try", json=sample).status_code == 403  # a draft runs only for who may publish
     assert rev.post("/api/v1/rulebook", json={"override_yaml": override}).status_code == 403
     published = boss.post("/api/v1/rulebook", json={"override_yaml": override})
     assert published.status_code == 200 and published.json()["version"] == 2
@@ -105,6 +106,7 @@ def test_rulebook_override_is_validated_versioned_recorded_and_tried(people):
     detail = rev.get(f"/api/v1/conversations/{ids['v2']}").json()
     assert detail["rulebook_version"] == 2 and any(f["rule"] == "FBD006" for f in detail["findings"])
     page = rev.get("/rulebook").text
-    assert "v2" in page and "试用规则" in page
+    assert "v2" in page and "试用规则" not in page
+    assert "试用规则" in boss.get("/rulebook").text
     trail = boss.get("/api/v1/audit", params={"entity": "rulebook"}).json()
     assert trail[0]["before"] == {"version": 1} and trail[0]["after"] == {"version": 2}

@@ -1,12 +1,34 @@
-"""Security of the QA workspace: every role against every endpoint, CSRF, XSS, SQL injection in
-filters, login throttling, API tokens, personal-data masking and upload limits."""
+"""Security of the QA workspace: every role against every endpoint, CSRF (sessions and the login
+form), server-side sessions, XSS, SQL injection in filters, login throttling (and the proxy it
+trusts), security headers, rulebook patterns, API tokens, personal-data masking and upload limits."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from tests.web.conftest import PASSWORD, conversation, jsonl, wait_for_job
+from guifan.web.app import create_app
+from guifan.web.models import ApiToken, User, UserSession, utcnow
+from guifan.web.security import CLIENT_ATTEMPTS, LOGIN_ATTEMPTS, LOGIN_FORM_COOKIE, SESSION_COOKIE, SESSION_SECONDS
+from tests.web.conftest import PASSWORD, Actor, conversation, jsonl, serving, wait_for_job
+
+LOGIN = "/api/v1/auth/login"
+
+
+def add_user(app, username: str = "rev", role: str = "reviewer") -> None:
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        workspace.add_user(session, username, PASSWORD, role)
+        session.commit()
 
 ROLES = ("admin", "super", "rev", "lead1", "agent1")
 
@@ -60,7 +82,7 @@ def endpoints(ids):
         ("GET", "/api/v1/rulebook", None, everyone),
         ("GET", "/api/v1/settings", None, {"admin"}),
         ("GET", "/audit", None, {"admin", "super"}),
-        ("POST", "/api/v1/rulebook/try", {"transcript": "客户: 在吗\n客服: 在"}, everyone),
+        ("POST", "/api/v1/rulebook/try", {"transcript": "客户: 在吗\n客服: 在"}, {"admin", "super"}),
         ("POST", "/api/v1/rulebook", {"override_yaml": ""}, {"admin", "super"}),
         ("GET", "/rulebook", None, everyone),
         ("GET", f"/api/v1/conversations/{c}", None, everyone),
@@ -112,6 +134,114 @@ def test_session_cookie_flags(app, people):
     response = client.post("/api/v1/auth/login", json={"username": "rev", "password": PASSWORD})
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_logout_ends_the_session_on_the_server(app):
+    add_user(app)
+    actor = Actor(app, "rev")
+    saved = actor.client.cookies.get(SESSION_COOKIE)
+    assert actor.client.post("/api/v1/auth/logout").status_code == 403  # the cookie alone is not enough (CSRF)
+    assert actor.post("/api/v1/auth/logout").status_code == 200
+    replay = TestClient(app)
+    replay.cookies.set(SESSION_COOKIE, saved)  # a copy of the cookie kept from before the logout
+    assert replay.get("/api/v1/me").status_code == 401
+    assert actor.post("/api/v1/auth/logout").status_code == 401  # no session left to end
+
+    page = Actor(app, "rev")
+    saved = page.client.cookies.get(SESSION_COOKIE)
+    response = page.client.post("/logout", data={"csrf": page.csrf}, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/login")
+    replay = TestClient(app, follow_redirects=False)
+    replay.cookies.set(SESSION_COOKIE, saved)
+    assert replay.get("/").headers["location"] == "/login"
+
+
+def test_sessions_are_stored_as_digests_and_end_with_their_time_or_the_account(app):
+    add_user(app)
+    actor = Actor(app, "rev")
+    secret = actor.client.cookies.get(SESSION_COOKIE)
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        [row] = session.scalars(select(UserSession))
+        assert row.token_hash == hashlib.sha256(secret.encode()).hexdigest() and row.csrf == actor.csrf
+        assert row.expires_at - row.created_at == timedelta(seconds=SESSION_SECONDS)
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+    assert actor.get("/api/v1/me").status_code == 401  # expired
+    actor = Actor(app, "rev")
+    with workspace.sessions() as session:
+        assert len(list(session.scalars(select(UserSession)))) == 1  # the expired one was cleared at login
+        session.scalar(select(User).where(User.username == "rev")).active = False
+        session.commit()
+    assert actor.get("/api/v1/me").status_code == 401  # deactivated: the live session stops working
+
+
+def test_the_login_form_has_its_own_csrf_token(app):
+    add_user(app)
+    credentials = {"username": "rev", "password": PASSWORD}
+    browser = TestClient(app, follow_redirects=False)
+    token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)[1]
+    assert browser.cookies.get(LOGIN_FORM_COOKIE)
+    # Another site's form can copy a token but not the cookie that goes with it.
+    forged = TestClient(app, follow_redirects=False).post("/login", data={**credentials, "csrf": token})
+    assert forged.status_code == 403 and "请重新登录" in forged.text and SESSION_COOKIE not in forged.cookies
+    refused = browser.post("/login", data={**credentials, "csrf": "forged"})
+    assert refused.status_code == 403
+    token = re.search(r'name="csrf" value="([^"]+)"', refused.text)[1]  # the refusal shows a fresh form
+    signed_in = browser.post("/login", data={**credentials, "csrf": token})
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
+    assert browser.get("/").status_code == 200
+
+
+def test_the_json_login_takes_json_only(app):
+    add_user(app)
+    client = TestClient(app)
+    credentials = {"username": "rev", "password": PASSWORD}
+    assert client.post(LOGIN, data=credentials).status_code == 415  # what an HTML form sends
+    as_text = client.post(LOGIN, content=json.dumps(credentials), headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415 and "application/json" in as_text.json()["detail"]
+    assert client.post(LOGIN, content=json.dumps(credentials)).status_code == 415  # no type at all
+    assert client.post(LOGIN, json=credentials).status_code == 200
+
+
+def test_login_throttle_counts_one_client_across_user_names(app):
+    add_user(app)
+    client = TestClient(app)
+    for i in range(CLIENT_ATTEMPTS):
+        assert client.post(LOGIN, json={"username": f"guess{i}", "password": "wrong"}).status_code == 401
+    refused = client.post(LOGIN, json={"username": "rev", "password": PASSWORD})
+    assert refused.status_code == 429 and "请 5 分钟后再试" in refused.json()["detail"]
+    other = TestClient(app, client=("192.0.2.7", 50000))
+    assert other.post(LOGIN, json={"username": "rev", "password": PASSWORD}).status_code == 200
+
+
+def test_serve_believes_x_forwarded_for_only_from_trusted_proxies(tmp_path, monkeypatch):
+    """``guifan serve`` as started: a client sending its own X-Forwarded-For is still one client."""
+    import httpx
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from guifan.cli import app as cli
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda application, **options: started.update(app=application, **options))
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["serve", "--db", db, "--trusted-proxy", "10.0.0.5,10.0.0.6"]).exit_code == 0
+    assert (started["proxy_headers"], started["forwarded_allow_ips"]) == (True, "10.0.0.5,10.0.0.6")
+    started.clear()
+    assert runner.invoke(cli, ["serve", "--db", db]).exit_code == 0
+    options = {key: value for key, value in started.items() if key not in ("app", "host", "port", "log_level")}
+    assert options == {"proxy_headers": False}
+    add_user(started["app"])
+    with serving(started["app"], **options) as base:
+        for i in range(LOGIN_ATTEMPTS):
+            spoofed = {"X-Forwarded-For": f"203.0.113.{i}"}
+            wrong = httpx.post(f"{base}{LOGIN}", json={"username": "rev", "password": "wrong"}, headers=spoofed)
+            assert wrong.status_code == 401
+        right = httpx.post(f"{base}{LOGIN}", json={"username": "rev", "password": PASSWORD},
+                           headers={"X-Forwarded-For": "203.0.113.200"})
+        assert right.status_code == 429
 
 
 def test_login_is_throttled(app, people):

@@ -27,6 +27,7 @@ from guifan.web.models import (
     UserRole,
 )
 from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
+from guifan.web.validation import IsoWeek, RowId, Text
 from guifan.engine import all_rules
 from guifan.errors import InputError
 from guifan.web.services import (
@@ -60,12 +61,13 @@ def workspace_of(request: Request) -> Workspace:
 
 
 class Login(BaseModel):
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=256)
+    username: Text = Field(max_length=64)
+    password: Text = Field(max_length=256)
 
 
 def sign_in(request: Request, response: Response, session: Session, username: str, password: str) -> tuple[User, str]:
-    """Check the password (throttled) and set the session cookie; returns the user and the CSRF token."""
+    """Check the password (throttled), start a session and set its cookie; returns the user and the
+    session's CSRF token. The client is the connection's address (see LoginThrottle)."""
     throttle = request.app.state.throttle
     client = request.client.host if request.client else "?"
     if throttle.blocked(username, client):
@@ -75,7 +77,7 @@ def sign_in(request: Request, response: Response, session: Session, username: st
         throttle.failed(username, client)
         raise HTTPException(401, "用户名或密码错误")
     throttle.succeeded(username, client)
-    cookie, csrf = request.app.state.sessions.issue(user.id)
+    cookie, csrf = request.app.state.sessions.issue(session, user)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="lax",
                         secure=request.app.state.secure_cookies, path="/")
     audit(session, user, "auth.login", "user", user.id)
@@ -83,15 +85,31 @@ def sign_in(request: Request, response: Response, session: Session, username: st
     return user, csrf
 
 
-@router.post("/auth/login", tags=["auth"])
+def json_only(request: Request) -> None:
+    """Refuse bodies that are not JSON: a cross-site HTML form can post text/plain, never JSON."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise HTTPException(415, "请以 Content-Type: application/json 提交")
+
+
+@router.post("/auth/login", tags=["auth"], dependencies=[Depends(json_only)])
 def login(body: Login, request: Request, response: Response, session: DB) -> dict:
     user, csrf = sign_in(request, response, session, body.username, body.password)
     return {"user": user_dict(user), "csrf": csrf}
 
 
-@router.post("/auth/logout", tags=["auth"])
-def logout(response: Response) -> dict:
+def end_session(request: Request, response: Response, session: Session) -> None:
+    """Delete the caller's browser session (server side) and its cookie."""
+    row = getattr(request.state, "user_session", None)
+    if row is None:
+        raise HTTPException(400, "API 令牌没有会话可退出;不再使用的令牌请吊销")
+    session.delete(row)
+    session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.post("/auth/logout", tags=["auth"], dependencies=[Depends(require(Permission.VIEW))])
+def logout(request: Request, response: Response, session: DB) -> dict:
+    end_session(request, response, session)
     return {"ok": True}
 
 
@@ -101,7 +119,7 @@ def me(user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
 
 
 class TokenRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
 
 
 @router.post("/tokens", tags=["auth"])
@@ -121,17 +139,20 @@ def user_dict(user: User) -> dict:
 
 
 class NewUser(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=256)
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=8, max_length=256)
     role: UserRole
-    team: str | None = Field(default=None, max_length=100)
-    agent_code: str | None = Field(default=None, max_length=64)
-    display_name: str = Field(default="", max_length=100)
+    team: Text | None = Field(default=None, max_length=100)
+    agent_code: Text | None = Field(default=None, max_length=64)
+    display_name: Text = Field(default="", max_length=100)
 
 
 @router.post("/users", tags=["users"])
 def add_user(body: NewUser, request: Request, session: DB,
              user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
+    # Workspace.add_user checks the user name only; a taken agent code would fail its unique index (a 500).
+    if body.agent_code and session.scalar(select(User.id).where(User.agent_code == body.agent_code)):
+        raise WorkspaceError(f"坐席工号 {body.agent_code} 已属于另一个用户")
     created = workspace_of(request).add_user(session, body.username, body.password, body.role, team=body.team,
                                              agent_code=body.agent_code, display_name=body.display_name, by=user)
     session.commit()
@@ -190,7 +211,7 @@ def import_json(body: ConversationsIn, request: Request, session: DB,
 
 
 @router.get("/imports/{job_id}", tags=["import"])
-def import_status(job_id: int, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
+def import_status(job_id: RowId, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
     job = session.get(ImportJob, job_id)
     if job is None:
         raise HTTPException(404, "没有这个导入任务")
@@ -205,20 +226,23 @@ def job_dict(job: ImportJob) -> dict:
 # -- conversations -------------------------------------------------------------------------------
 
 
+MAX_PAGE = 10_000_000  # (page - 1) * per_page stays an offset both databases take
+
+
 class Filters(BaseModel):
-    agent: str | None = None
-    team: int | None = None
+    agent: Text | None = None
+    team: RowId | None = None
     channel: Literal["phone", "chat"] | None = None
     date_from: date | None = None
     date_to: date | None = None
     score_min: float | None = None
     score_max: float | None = None
-    rule: str | None = Field(default=None, max_length=20)
-    clause: str | None = Field(default=None, max_length=20)
-    status: str | None = None
-    sort: str = "started_at"
+    rule: Text | None = Field(default=None, max_length=20)
+    clause: Text | None = Field(default=None, max_length=20)
+    status: Text | None = None
+    sort: Text = "started_at"
     descending: bool = True
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=50, ge=1, le=500)
 
 
@@ -312,7 +336,7 @@ def summary(c: Conversation) -> dict:
             "findings": sum(1 for f in c.findings if f.status != "rejected"), "rulebook_version": c.rulebook_version}
 
 
-def visible_conversation(session: Session, user: User, conversation_id: int) -> Conversation:
+def visible_conversation(session: Session, user: User, conversation_id: RowId) -> Conversation:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or not can_see(user, conversation):
         raise HTTPException(404, "没有这个会话")  # not 403: do not reveal that it exists
@@ -320,7 +344,7 @@ def visible_conversation(session: Session, user: User, conversation_id: int) -> 
 
 
 @router.get("/conversations/{conversation_id}", tags=["conversations"])
-def get_conversation(conversation_id: int, session: DB,
+def get_conversation(conversation_id: RowId, session: DB,
                      user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
     c = visible_conversation(session, user, conversation_id)
     appeals = session.scalars(select(Appeal).where(Appeal.conversation_id == c.id).order_by(Appeal.id))
@@ -351,10 +375,10 @@ def appeal_dict(a: Appeal) -> dict:
 
 class VerdictIn(BaseModel):
     confirmed: bool
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
 
-def visible_finding(session: Session, user: User, finding_id: int) -> Finding:
+def visible_finding(session: Session, user: User, finding_id: RowId) -> Finding:
     finding = session.get(Finding, finding_id)
     if finding is None or not can_see(user, finding.conversation):
         raise HTTPException(404, "没有这个问题")
@@ -362,7 +386,7 @@ def visible_finding(session: Session, user: User, finding_id: int) -> Finding:
 
 
 @router.post("/findings/{finding_id}/verdict", tags=["review"])
-def verdict(finding_id: int, body: VerdictIn, request: Request, session: DB,
+def verdict(finding_id: RowId, body: VerdictIn, request: Request, session: DB,
             user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
     finding = visible_finding(session, user, finding_id)
     workspace_of(request).set_verdict(session, user, finding, body.confirmed, body.comment)
@@ -371,13 +395,13 @@ def verdict(finding_id: int, body: VerdictIn, request: Request, session: DB,
 
 
 class ManualFinding(BaseModel):
-    rule: str = Field(max_length=20)
+    rule: Text = Field(max_length=20)
     turn: int | None = None
-    comment: str = Field(default="", max_length=2000)
+    comment: Text = Field(default="", max_length=2000)
 
 
 @router.post("/conversations/{conversation_id}/findings", tags=["review"])
-def add_finding(conversation_id: int, body: ManualFinding, request: Request, session: DB,
+def add_finding(conversation_id: RowId, body: ManualFinding, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
     conversation = visible_conversation(session, user, conversation_id)
     finding = workspace_of(request).add_manual_finding(session, user, conversation, body.rule, body.turn, body.comment)
@@ -386,11 +410,11 @@ def add_finding(conversation_id: int, body: ManualFinding, request: Request, ses
 
 
 class CommentIn(BaseModel):
-    text: str = Field(min_length=1, max_length=5000)
+    text: Text = Field(min_length=1, max_length=5000)
 
 
 @router.post("/conversations/{conversation_id}/comments", tags=["review"])
-def add_comment(conversation_id: int, body: CommentIn, request: Request, session: DB,
+def add_comment(conversation_id: RowId, body: CommentIn, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
     conversation = visible_conversation(session, user, conversation_id)
     workspace_of(request).comment(session, user, conversation, body.text)
@@ -399,7 +423,7 @@ def add_comment(conversation_id: int, body: CommentIn, request: Request, session
 
 
 @router.post("/conversations/{conversation_id}/review", tags=["review"])
-def complete_review(conversation_id: int, request: Request, session: DB,
+def complete_review(conversation_id: RowId, request: Request, session: DB,
                     user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
     conversation = visible_conversation(session, user, conversation_id)
     workspace_of(request).complete_review(session, user, conversation)
@@ -411,7 +435,7 @@ def complete_review(conversation_id: int, request: Request, session: DB,
 
 
 @router.post("/conversations/{conversation_id}/acknowledge", tags=["appeal"])
-def acknowledge(conversation_id: int, request: Request, session: DB,
+def acknowledge(conversation_id: RowId, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.APPEAL))]) -> dict:
     conversation = visible_conversation(session, user, conversation_id)
     workspace_of(request).acknowledge(session, user, conversation)
@@ -420,11 +444,11 @@ def acknowledge(conversation_id: int, request: Request, session: DB,
 
 
 class AppealIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: Text = Field(min_length=1, max_length=5000)
 
 
 @router.post("/findings/{finding_id}/appeal", tags=["appeal"])
-def appeal(finding_id: int, body: AppealIn, request: Request, session: DB,
+def appeal(finding_id: RowId, body: AppealIn, request: Request, session: DB,
            user: Annotated[User, Depends(require(Permission.APPEAL))]) -> dict:
     finding = visible_finding(session, user, finding_id)
     row = workspace_of(request).appeal(session, user, finding, body.reason)
@@ -443,11 +467,11 @@ def list_appeals(session: DB, user: Annotated[User, Depends(require(Permission.D
 
 class DecisionIn(BaseModel):
     accept: bool
-    decision: str = Field(default="", max_length=5000)
+    decision: Text = Field(default="", max_length=5000)
 
 
 @router.post("/appeals/{appeal_id}/decision", tags=["appeal"])
-def decide(appeal_id: int, body: DecisionIn, request: Request, session: DB,
+def decide(appeal_id: RowId, body: DecisionIn, request: Request, session: DB,
            user: Annotated[User, Depends(require(Permission.DECIDE))]) -> dict:
     row = session.get(Appeal, appeal_id)
     if row is None:
@@ -467,7 +491,7 @@ def calibration_figures(session: DB, user: Annotated[User, Depends(require(Permi
 
 class SamplingIn(BaseModel):
     per_agent: int = Field(ge=1, le=100)
-    week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    week: IsoWeek
     seed: int | None = None
 
 
@@ -486,7 +510,7 @@ def my_assignments(session: DB, user: Annotated[User, Depends(require(Permission
 
 @router.get("/dashboard", tags=["dashboard"])
 def dashboard_figures(session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
-                      agent: str | None = None, team: int | None = None) -> dict:
+                      agent: Text | None = None, team: RowId | None = None) -> dict:
     return dashboard(session, filtered(user, Filters(agent=agent, team=team)))
 
 
@@ -511,8 +535,13 @@ def rulebook_info(request: Request, session: DB, user: Annotated[User, Depends(r
     }
 
 
+# A company override is a few kilobytes; the whole default rulebook is 74 kB. The cap bounds the
+# YAML parsing a publish or a try costs.
+OVERRIDE_MAX_CHARS = 300_000
+
+
 class RulebookIn(BaseModel):
-    override_yaml: str = Field(max_length=1_000_000)
+    override_yaml: Text = Field(max_length=OVERRIDE_MAX_CHARS)
 
 
 @router.post("/rulebook", tags=["rulebook"])
@@ -524,15 +553,22 @@ def publish_rulebook(body: RulebookIn, request: Request, session: DB,
     return {"version": row.version, "origin": row.origin}
 
 
+TRANSCRIPT_MAX_CHARS = 20_000  # one sample conversation, not a batch
+
+
 class TryIn(BaseModel):
-    override_yaml: str = Field(default="", max_length=1_000_000)
-    transcript: str = Field(min_length=1, max_length=200_000, description="对话文本,每行「客服: …」或「客户: …」")
-    rules: list[str] = Field(default_factory=list, description="只试这些规则 (代码、前缀、名称或条款)")
+    override_yaml: Text = Field(default="", max_length=OVERRIDE_MAX_CHARS)
+    transcript: Text = Field(min_length=1, max_length=TRANSCRIPT_MAX_CHARS,
+                            description="对话文本,每行「客服: …」或「客户: …」")
+    rules: list[Annotated[Text, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=50, description="只试这些规则 (代码、前缀、名称或条款)")
 
 
 @router.post("/rulebook/try", tags=["rulebook"])
-def try_rulebook(body: TryIn, user: Annotated[User, Depends(require(Permission.VIEW))]) -> dict:
-    """Check a sample conversation with a draft override, without publishing anything."""
+def try_rulebook(body: TryIn, user: Annotated[User, Depends(require(Permission.RULEBOOK))]) -> dict:
+    """Check a sample conversation with a draft override, without publishing anything. Only for
+    those who may publish: the draft's patterns run on the server (bounded, see
+    guifan.rulebook.bounded_pattern), and so does the work of building its rule engine."""
     from guifan.engine import Engine as RuleEngine
     from guifan.readers.textlog import parse_chat_log
 
@@ -556,6 +592,9 @@ def get_settings(request: Request, session: DB, user: Annotated[User, Depends(re
     return {key: workspace.setting(session, key) for key in DEFAULTS}
 
 
+MAX_SETTING_DAYS = 3650  # the integer settings count days (appeal_window_days)
+
+
 class SettingIn(BaseModel):
     value: bool | int
 
@@ -565,8 +604,10 @@ def put_setting(key: str, body: SettingIn, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
     """``mask_personal_data`` (true/false) or ``appeal_window_days`` (days)."""
     expected = type(DEFAULTS.get(key, body.value))
-    if type(body.value) is not expected or (expected is int and body.value < 0):  # True is an int too
-        raise WorkspaceError(f"{key} 应是 {'true/false' if expected is bool else '非负整数'}")
+    if type(body.value) is not expected:  # True is an int too
+        raise WorkspaceError(f"{key} 应是 {'true/false' if expected is bool else '整数'}")
+    if expected is int and not 0 <= body.value <= MAX_SETTING_DAYS:  # beyond, appeals' date arithmetic overflows
+        raise WorkspaceError(f"{key} 应在 0 到 {MAX_SETTING_DAYS} 之间")
     workspace_of(request).set_setting(session, user, key, body.value)
     session.commit()
     return {key: body.value}
@@ -577,7 +618,7 @@ def put_setting(key: str, body: SettingIn, request: Request, session: DB,
 
 @router.get("/audit", tags=["audit"])
 def audit_trail(session: DB, user: Annotated[User, Depends(require(Permission.AUDIT))],
-                entity: str | None = None, entity_id: int | None = None,
+                entity: Text | None = None, entity_id: RowId | None = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if entity:

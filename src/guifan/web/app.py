@@ -7,19 +7,31 @@ import secrets
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated, Callable, Sequence
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
 from guifan.web.db import make_engine, migrate
 from guifan.web.models import User
-from guifan.web.security import SESSION_COOKIE, LoginThrottle, Permission, Sessions, allowed
+from guifan.web.security import (
+    SESSION_COOKIE,
+    LoginForms,
+    LoginThrottle,
+    Permission,
+    SecurityHeaders,
+    Sessions,
+    allowed,
+    check_frame_ancestors,
+    security_headers,
+)
 from guifan.web.services import Workspace, WorkspaceError
+from guifan.web.validation import chinese_errors
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 STATIC = Path(__file__).parent / "static"
@@ -65,7 +77,11 @@ def create_app(
     worker: bool = True,
     max_upload_mb: int = 50,
     max_upload_files: int = 200,
+    frame_ancestors: Sequence[str] = (),
 ) -> FastAPI:
+    """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
+    ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default)."""
+    frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
     workspace = Workspace(engine)
@@ -90,11 +106,14 @@ def create_app(
     )
     app.state.workspace = workspace
     app.state.importer = importer
-    app.state.sessions = Sessions(secret or secrets.token_urlsafe(32))
+    app.state.sessions = Sessions()
+    app.state.login_forms = LoginForms(secret or secrets.token_urlsafe(32))
     app.state.throttle = LoginThrottle()
     app.state.secure_cookies = secure_cookies
     app.state.max_upload_bytes = max_upload_mb * 1024 * 1024
     app.state.max_upload_files = max_upload_files
+    app.state.frame_ancestors = frame_ancestors
+    app.add_middleware(SecurityHeaders, frame_ancestors=frame_ancestors)
 
     @app.exception_handler(WorkspaceError)
     async def _workspace_error(request: Request, exc: WorkspaceError):
@@ -106,6 +125,19 @@ def create_app(
         if exc.status_code == 401 and request.method == "GET" and not request.url.path.startswith("/api/"):
             return RedirectResponse("/login", status_code=303)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": chinese_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception):
+        # Starlette's outermost middleware sends this (outside SecurityHeaders, hence the headers here)
+        # and re-raises the exception for the server's log; the client learns nothing of it.
+        headers = security_headers(request.url.path, request.app.state.frame_ancestors)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "服务器内部错误"}, status_code=500, headers=headers)
+        return PlainTextResponse("服务器内部错误,请稍后重试", status_code=500, headers=headers)
 
     from guifan.web import api, pages
 
@@ -137,13 +169,11 @@ def current_user(request: Request, session: DB) -> User | None:
         session.commit()
         request.state.via_token = True
         return user
-    data = request.app.state.sessions.read(request.cookies.get(SESSION_COOKIE))
-    if data is None:
+    found = request.app.state.sessions.find(session, request.cookies.get(SESSION_COOKIE))
+    if found is None:
         return None
-    user = session.get(User, data["uid"])
-    if user is None or not user.active:
-        return None
-    request.state.csrf = data["csrf"]
+    user, request.state.user_session = found
+    request.state.csrf = request.state.user_session.csrf
     request.state.via_token = False
     return user
 

@@ -4,6 +4,7 @@ permissions and the conversation scope are the API's (the same dependencies and 
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Callable
 from urllib.parse import quote
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, PackageLoader
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from guifan.engine import all_rules
@@ -19,8 +21,9 @@ from guifan.reporters.html import audio_views
 from guifan.web import api
 from guifan.web.app import DB, require
 from guifan.web.models import Appeal, AppealStatus, Assignment, Comment, Conversation, ImportJob, User
-from guifan.web.security import SESSION_COOKIE, Permission, allowed
+from guifan.web.security import LOGIN_FORM_COOKIE, LOGIN_FORM_SECONDS, Permission, allowed
 from guifan.web.services import WorkspaceError, as_model, as_model_finding
+from guifan.web.validation import RowId, Text, describe
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -48,26 +51,39 @@ def back(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def login_page_response(request: Request, status_code: int = 200, **context) -> HTMLResponse:
+    """The login form with a fresh login CSRF token, in the form and in a cookie (double submit)."""
+    cookie, field = request.app.state.login_forms.issue()
+    response = render(request, "login.html", None, status_code=status_code, login_csrf=field, **context)
+    response.set_cookie(LOGIN_FORM_COOKIE, cookie, max_age=LOGIN_FORM_SECONDS, httponly=True, samesite="strict",
+                        secure=request.app.state.secure_cookies, path="/login")
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", None)
+    return login_page_response(request)
 
 
 @router.post("/login")
-def login_form(request: Request, session: DB, username: Annotated[str, Form(max_length=64)],
-               password: Annotated[str, Form(max_length=256)]) -> Response:
+def login_form(request: Request, session: DB, username: Annotated[Text, Form(max_length=64)],
+               password: Annotated[Text, Form(max_length=256)],
+               csrf: Annotated[Text, Form(max_length=100)] = "") -> Response:
+    if not request.app.state.login_forms.valid(request.cookies.get(LOGIN_FORM_COOKIE), csrf):
+        return login_page_response(request, 403, error="登录页面已过期或来源不明,请重新登录", username=username)
     response = back("/")
     try:
         api.sign_in(request, response, session, username, password)
     except HTTPException as exc:
-        return render(request, "login.html", None, status_code=exc.status_code, error=exc.detail, username=username)
+        return login_page_response(request, exc.status_code, error=exc.detail, username=username)
+    response.delete_cookie(LOGIN_FORM_COOKIE, path="/login")
     return response
 
 
-@router.post("/logout")
-def logout_form(user: Annotated[User, Depends(require(Permission.VIEW))]) -> Response:
+@router.post("/logout", dependencies=[Depends(require(Permission.VIEW))])
+def logout_form(request: Request, session: DB) -> Response:
     response = back("/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    api.end_session(request, response, session)
     return response
 
 
@@ -86,7 +102,7 @@ def conversations_page(request: Request, session: DB, user: Annotated[User, Depe
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-def conversation_page(conversation_id: int, request: Request, session: DB,
+def conversation_page(conversation_id: RowId, request: Request, session: DB,
                       user: Annotated[User, Depends(require(Permission.VIEW))]) -> HTMLResponse:
     conversation = api.visible_conversation(session, user, conversation_id)
     appeals = {a.finding_id: a for a in session.scalars(select(Appeal).where(Appeal.conversation_id == conversation.id))}
@@ -101,6 +117,16 @@ def conversation_page(conversation_id: int, request: Request, session: DB,
                   segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
                   clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"),
                   **_recording(conversation, rulebook))
+
+
+# The recording's stylesheet is the HTML report's, which inlines it; the pages link it instead, as
+# their Content-Security-Policy allows no inline style.
+AUDIO_CSS = (resources.files("guifan.reporters") / "templates" / "_audio.css").read_text(encoding="utf-8")
+
+
+@router.get("/audio.css")
+def audio_stylesheet() -> Response:
+    return Response(AUDIO_CSS, media_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"})
 
 
 def _recording(conversation: Conversation, rulebook) -> dict:
@@ -128,9 +154,9 @@ def _segments(text: str, findings: list) -> list[tuple[str, list]]:
     return pieces
 
 
-def failed(url: str, exc: Exception) -> RedirectResponse:
+def failed(url: str, error: Exception | str) -> RedirectResponse:
     """Back to the page, which shows the error."""
-    return back(f"{url}?error={quote(str(exc))}")
+    return back(f"{url}?error={quote(str(error))}")
 
 
 def _act(session, conversation_id: int, call: Callable, *args) -> Response:
@@ -144,48 +170,48 @@ def _act(session, conversation_id: int, call: Callable, *args) -> Response:
 
 
 @router.post("/findings/{finding_id}/verdict")
-def verdict_form(finding_id: int, request: Request, session: DB, confirmed: Annotated[bool, Form()],
+def verdict_form(finding_id: RowId, request: Request, session: DB, confirmed: Annotated[bool, Form()],
                  user: Annotated[User, Depends(require(Permission.REVIEW))],
-                 comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
+                 comment: Annotated[Text, Form(max_length=2000)] = "") -> Response:
     finding = api.visible_finding(session, user, finding_id)
     return _act(session, finding.conversation_id, request.app.state.workspace.set_verdict, user, finding, confirmed,
                 comment)
 
 
 @router.post("/conversations/{conversation_id}/findings")
-def manual_finding_form(conversation_id: int, request: Request, session: DB, rule: Annotated[str, Form(max_length=20)],
+def manual_finding_form(conversation_id: RowId, request: Request, session: DB, rule: Annotated[Text, Form(max_length=20)],
                         user: Annotated[User, Depends(require(Permission.REVIEW))],
-                        turn: Annotated[str, Form(max_length=6)] = "",
-                        comment: Annotated[str, Form(max_length=2000)] = "") -> Response:
+                        turn: Annotated[Text, Form(max_length=6)] = "",
+                        comment: Annotated[Text, Form(max_length=2000)] = "") -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
-    at = int(turn) if turn.strip().isdigit() else None
+    at = int(turn) if turn.strip().isdecimal() else None  # isdigit() would take "²", which int() refuses
     return _act(session, conversation_id, request.app.state.workspace.add_manual_finding, user, conversation, rule, at,
                 comment)
 
 
 @router.post("/conversations/{conversation_id}/comments")
-def comment_form(conversation_id: int, request: Request, session: DB, text: Annotated[str, Form(max_length=5000)],
+def comment_form(conversation_id: RowId, request: Request, session: DB, text: Annotated[Text, Form(max_length=5000)],
                  user: Annotated[User, Depends(require(Permission.REVIEW))]) -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
     return _act(session, conversation_id, request.app.state.workspace.comment, user, conversation, text)
 
 
 @router.post("/conversations/{conversation_id}/review")
-def review_form(conversation_id: int, request: Request, session: DB,
+def review_form(conversation_id: RowId, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.REVIEW))]) -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
     return _act(session, conversation_id, request.app.state.workspace.complete_review, user, conversation)
 
 
 @router.post("/conversations/{conversation_id}/acknowledge")
-def acknowledge_form(conversation_id: int, request: Request, session: DB,
+def acknowledge_form(conversation_id: RowId, request: Request, session: DB,
                      user: Annotated[User, Depends(require(Permission.APPEAL))]) -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
     return _act(session, conversation_id, request.app.state.workspace.acknowledge, user, conversation)
 
 
 @router.post("/findings/{finding_id}/appeal")
-def appeal_form(finding_id: int, request: Request, session: DB, reason: Annotated[str, Form(max_length=5000)],
+def appeal_form(finding_id: RowId, request: Request, session: DB, reason: Annotated[Text, Form(max_length=5000)],
                 user: Annotated[User, Depends(require(Permission.APPEAL))]) -> Response:
     finding = api.visible_finding(session, user, finding_id)
     return _act(session, finding.conversation_id, request.app.state.workspace.appeal, user, finding, reason)
@@ -198,9 +224,9 @@ def appeals_page(request: Request, session: DB, user: Annotated[User, Depends(re
 
 
 @router.post("/appeals/{appeal_id}/decision")
-def decision_form(appeal_id: int, request: Request, session: DB, accept: Annotated[bool, Form()],
+def decision_form(appeal_id: RowId, request: Request, session: DB, accept: Annotated[bool, Form()],
                   user: Annotated[User, Depends(require(Permission.DECIDE))],
-                  decision: Annotated[str, Form(max_length=5000)] = "") -> Response:
+                  decision: Annotated[Text, Form(max_length=5000)] = "") -> Response:
     row = session.get(Appeal, appeal_id)
     if row is None:
         raise HTTPException(404, "没有这个申诉")
@@ -211,7 +237,7 @@ def decision_form(appeal_id: int, request: Request, session: DB, accept: Annotat
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
-                   agent: str | None = None, team: int | None = None) -> HTMLResponse:
+                   agent: Text | None = None, team: RowId | None = None) -> HTMLResponse:
     figures = api.dashboard_figures(session, user, agent, team)
     workspace = request.app.state.workspace
     rulebook = workspace.checker(workspace.active_rulebook(session)).engine.rulebook
@@ -240,11 +266,16 @@ def calibration_page(request: Request, session: DB,
 
 
 @router.post("/sampling")
-def sampling_form(request: Request, session: DB, per_agent: Annotated[int, Form(ge=1, le=100)],
-                  week: Annotated[str, Form(pattern=r"^\d{4}-W\d{2}$")],
+def sampling_form(request: Request, session: DB, per_agent: Annotated[Text, Form(max_length=10)],
+                  week: Annotated[Text, Form(max_length=20)],
                   user: Annotated[User, Depends(require(Permission.DECIDE))]) -> Response:
+    """The form's fields are checked by the API's model, so that a wrong one is shown on the page."""
     try:
-        api.sampling(api.SamplingIn(per_agent=per_agent, week=week), session, user)
+        body = api.SamplingIn(per_agent=per_agent, week=week)
+    except ValidationError as exc:
+        return failed("/calibration", describe(exc))
+    try:
+        api.sampling(body, session, user)
     except WorkspaceError as exc:
         return failed("/calibration", exc)
     return back("/calibration")
@@ -258,11 +289,13 @@ def rulebook_page(request: Request, session: DB, user: Annotated[User, Depends(r
 
 @router.post("/rulebook")
 async def publish_form(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.RULEBOOK))],
-                       override_yaml: Annotated[str, Form(max_length=1_000_000)] = "",
+                       override_yaml: Annotated[Text, Form(max_length=api.OVERRIDE_MAX_CHARS)] = "",
                        file: Annotated[UploadFile | None, File()] = None) -> Response:
     text = override_yaml
     if file is not None and file.filename:
-        text = (await file.read(1_000_001)).decode("utf-8", errors="replace")
+        text = (await file.read(4 * api.OVERRIDE_MAX_CHARS)).decode("utf-8", errors="replace")  # UTF-8: ≤ 4 bytes a character
+        if len(text) > api.OVERRIDE_MAX_CHARS:
+            return failed("/rulebook", f"规则文件过大 (最多 {api.OVERRIDE_MAX_CHARS} 个字符)")
     try:
         request.app.state.workspace.publish_rulebook(session, user, text)
         session.commit()
@@ -272,23 +305,25 @@ async def publish_form(request: Request, session: DB, user: Annotated[User, Depe
 
 
 @router.post("/rulebook/try", response_class=HTMLResponse)
-def try_form(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
-             transcript: Annotated[str, Form(max_length=200_000)], override_yaml: Annotated[str, Form(max_length=1_000_000)] = "",
-             rules: Annotated[str, Form(max_length=500)] = "") -> HTMLResponse:
+def try_form(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.RULEBOOK))],
+             transcript: Annotated[Text, Form(max_length=api.TRANSCRIPT_MAX_CHARS)],
+             override_yaml: Annotated[Text, Form(max_length=api.OVERRIDE_MAX_CHARS)] = "",
+             rules: Annotated[Text, Form(max_length=500)] = "") -> HTMLResponse:
     info = api.rulebook_info(request, session, user)
     try:
         body = api.TryIn(override_yaml=override_yaml, transcript=transcript,
                          rules=[r.strip() for r in rules.split(",") if r.strip()])
         tried = api.try_rulebook(body, user)
-    except (WorkspaceError, ValueError) as exc:
-        return render(request, "rulebook.html", user, rb=info, error=str(exc), tried=None, transcript=transcript,
+    except (WorkspaceError, ValidationError) as exc:
+        error = describe(exc) if isinstance(exc, ValidationError) else str(exc)
+        return render(request, "rulebook.html", user, rb=info, error=error, tried=None, transcript=transcript,
                       draft=override_yaml, status_code=400)
     return render(request, "rulebook.html", user, rb=info, tried=tried, transcript=transcript, draft=override_yaml)
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.AUDIT))],
-               entity: str | None = None) -> HTMLResponse:
+               entity: Text | None = None) -> HTMLResponse:
     entries = api.audit_trail(session, user, entity=entity, entity_id=None, limit=300)
     names = {u.id: u.display_name for u in session.scalars(select(User))}
     return render(request, "audit.html", user, entries=entries, names=names, entity=entity)

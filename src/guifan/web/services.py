@@ -220,7 +220,11 @@ class Workspace:
                                                     ApiToken.revoked.is_(False)))
         if row is None or not row.user.active:
             return None
-        row.last_used_at = utcnow()
+        # At most one write a minute per token: a read must not take SQLite's write lock (with an
+        # import writing, concurrent requests would fail with "database is locked").
+        now = utcnow()
+        if row.last_used_at is None or now - _aware(row.last_used_at) >= timedelta(minutes=1):
+            row.last_used_at = now
         return row.user
 
     # -- import ---------------------------------------------------------------------------------
