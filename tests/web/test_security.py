@@ -348,3 +348,99 @@ def test_exports_guard_against_formula_injection_and_keep_the_scope(people):
     # The export holds only what the caller may see.
     agent_rows = list(csv.reader(io.StringIO(people["agent1"].get("/api/v1/conversations.csv").text.lstrip("\ufeff"))))
     assert [r[0] for r in agent_rows[1:]] == ["'=HYPERLINK(\"http://evil\",\"x\")"]
+
+
+def test_every_response_carries_the_security_headers(tmp_path):
+    app = create_app(f"sqlite:///{tmp_path / 'headers.db'}", secret="s", worker=False)
+
+    def broken():
+        raise RuntimeError("boom")
+
+    app.add_api_route("/api/v1/broken", broken)
+    client = TestClient(app, raise_server_exceptions=False)
+    for path in ("/login", "/api/v1/me", "/static/app.css", "/audio.css", "/nowhere", "/api/v1/conversations/0",
+                 "/api/v1/broken", "/api/docs"):
+        headers = client.get(path).headers
+        policy = headers["content-security-policy"]
+        assert policy.startswith("default-src 'self'") and policy.endswith("frame-ancestors 'none'"), path
+        assert headers["x-frame-options"] == "DENY", path
+        assert (headers["x-content-type-options"], headers["referrer-policy"]) == ("nosniff", "same-origin"), path
+        # Only Swagger UI (FastAPI's page, from a CDN) may run inline script.
+        assert ("unsafe-inline" in policy) == (path == "/api/docs"), path
+
+    embedded = create_app(f"sqlite:///{tmp_path / 'headers.db'}", secret="s", worker=False,
+                          frame_ancestors=["https://desk.example.com", "https://*.crm.example.com:8443"])
+    headers = TestClient(embedded).get("/login").headers
+    assert headers["content-security-policy"].endswith(
+        "frame-ancestors https://desk.example.com https://*.crm.example.com:8443")
+    assert "x-frame-options" not in headers  # frame-ancestors governs; DENY would forbid the allowed desk too
+    with pytest.raises(ValueError, match="不是来源"):
+        create_app(f"sqlite:///{tmp_path / 'headers.db'}", worker=False,
+                   frame_ancestors=["https://desk.example.com; script-src *"])
+
+
+def test_serve_passes_the_frame_ancestors(tmp_path, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from guifan.cli import app as cli
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda application, **options: started.update(app=application))
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["serve", "--db", db, "--frame-ancestors", "https://desk.example.com"]).exit_code == 0
+    policy = TestClient(started["app"]).get("/login").headers["content-security-policy"]
+    assert policy.endswith("frame-ancestors https://desk.example.com")
+    bad = runner.invoke(cli, ["serve", "--db", db, "--frame-ancestors", "javascript:alert(1)"])
+    assert bad.exit_code == 2 and "不是来源" in bad.output
+
+
+def test_trying_a_draft_rulebook_refuses_a_catastrophic_pattern_quickly(app):
+    add_user(app, "super", "supervisor")
+    supervisor = Actor(app, "super")
+    started = time.monotonic()
+    response = supervisor.post("/api/v1/rulebook/try", json={
+        "override_yaml": "company:\n  agent_id_pattern: '(a|aa)+$'\n",
+        "transcript": "客户: 你工号多少\n客服: " + "a" * 40 + "!",
+    })
+    assert response.status_code == 400 and "超时" in response.json()["detail"]
+    assert time.monotonic() - started < 5
+    too_long = supervisor.post("/api/v1/rulebook/try", json={"transcript": "客户: 在吗\n" + "客服: 在\n" * 5000})
+    assert too_long.status_code == 422 and too_long.json()["detail"][0]["type"] == "string_too_long"
+
+
+def test_api_token_use_is_written_at_most_once_a_minute(tmp_path):
+    """A read with a token does not write: it succeeds while another connection (an import) holds
+    SQLite's write lock, where writing last_used_at on every request failed with "database is locked"."""
+    path = tmp_path / "tokens.db"
+    app = create_app(f"sqlite:///{path}", secret="s", worker=False)
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        user = workspace.add_user(session, "rev", PASSWORD, "reviewer")
+        bearer = {"Authorization": f"Bearer {workspace.create_token(session, user, 'crm')}"}
+        session.commit()
+
+    def last_used():
+        with workspace.sessions() as session:
+            return session.scalar(select(ApiToken.last_used_at))
+
+    client = TestClient(app)
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+    first = last_used()
+    assert first is not None
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # as an import transaction does
+    try:
+        started = time.monotonic()
+        assert client.get("/api/v1/me", headers=bearer).status_code == 200
+        assert time.monotonic() - started < 5
+    finally:
+        writer.rollback()
+        writer.close()
+    assert last_used() == first
+    with workspace.sessions() as session:
+        session.scalar(select(ApiToken)).last_used_at = utcnow() - timedelta(minutes=2)
+        session.commit()
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+    assert last_used() > first  # a minute on, the use is recorded again
