@@ -49,8 +49,8 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(db_url):
-    return create_app(db_url, secret="test-secret")
+def app(db_url, tmp_path):
+    return create_app(db_url, secret="test-secret", upload_dir=tmp_path / "uploads")
 
 
 @pytest.fixture

@@ -23,12 +23,13 @@ TOTAL = 240
 def test_killed_worker_resumes_without_loss_or_duplicates(db_url, tmp_path):
     engine = make_engine(db_url)
     migrate(engine)
-    workspace = Workspace(engine)
+    workspace = Workspace(engine, tmp_path / "uploads")
     items = [conversation(f"c{i:04d}", None, agent_text="你好" if i % 3 else "您好,请问有什么可以帮您?")
              for i in range(TOTAL)]
     content = jsonl(*items[:150]), jsonl(*items[150:])
     with workspace.sessions() as session:
-        job = workspace.create_import(session, None, [("a.jsonl", content[0]), ("b.jsonl", content[1])])
+        uploads = [workspace.receive(name, data, 1 << 30) for name, data in zip(("a.jsonl", "b.jsonl"), content)]
+        job = workspace.create_import(session, None, uploads)
         session.commit()
         job_id = job.id
 

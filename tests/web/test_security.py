@@ -309,11 +309,11 @@ def test_personal_data_is_masked_unless_the_setting_says_otherwise(app, people):
     assert "13812345678" in rev.get(f"/api/v1/conversations/{cid}").json()["turns"][1]["text"]
 
 
-def test_upload_limits_give_clear_errors(db_url):
+def test_upload_limits_give_clear_errors(db_url, tmp_path):
     from guifan.web.app import create_app
     from tests.web.conftest import Actor
 
-    small = create_app(db_url, secret="s", max_upload_mb=1, max_upload_files=2)
+    small = create_app(db_url, secret="s", max_upload_mb=1, max_upload_files=2, upload_dir=tmp_path / "uploads")
     with TestClient(small):
         workspace = small.state.workspace
         with workspace.sessions() as session:
@@ -444,3 +444,70 @@ def test_api_token_use_is_written_at_most_once_a_minute(tmp_path):
         session.commit()
     assert client.get("/api/v1/me", headers=bearer).status_code == 200
     assert last_used() > first  # a minute on, the use is recorded again
+
+
+def test_a_request_over_its_limit_is_refused_whole_and_nothing_is_kept(db_url, tmp_path):
+    from guifan.web.app import BODY_LIMIT, create_app
+    from tests.web.conftest import Actor
+
+    uploads = tmp_path / "uploads"
+    small = create_app(db_url, secret="s", max_upload_mb=1, max_request_mb=1, upload_dir=uploads, worker=False)
+    with TestClient(small):
+        workspace = small.state.workspace
+        with workspace.sessions() as session:
+            workspace.add_user(session, "rev", PASSWORD, "reviewer")
+            session.commit()
+        rev = Actor(small, "rev")
+        # Each file is within the per-file limit; together they pass the request's.
+        two = [("files", (f"{i}.jsonl", b"x" * 700_000, "application/json")) for i in range(2)]
+        response = rev.post("/api/v1/imports", files=two)
+        assert response.status_code == 413 and response.json()["detail"] == "请求过大 (上限 1 MB)"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+        def chunks():  # no Content-Length: counted as it arrives
+            yield (b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jsonl"\r\n'
+                   b"Content-Type: application/json\r\n\r\n")
+            for _ in range(20):
+                yield b"x" * 100_000
+
+        response = rev.post("/api/v1/imports", content=chunks(),
+                            headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert response.status_code == 413
+        response = rev.post("/api/v1/conversations", content=b"[" + b" " * BODY_LIMIT + b"]",
+                            headers={"Content-Type": "application/json"})
+        assert response.status_code == 413
+        assert not uploads.exists() or not any(uploads.rglob("*.jsonl"))
+
+        # Within the limits: the upload is streamed to the upload folder, not kept in the database.
+        job = rev.post("/api/v1/imports", files=[("files", ("ok.jsonl", jsonl(conversation("c1", None)),
+                                                             "application/json"))]).json()
+        from guifan.web.models import ImportJob
+
+        with workspace.sessions() as session:
+            (stored,) = session.get(ImportJob, job["id"]).files
+            assert stored.content is None and stored.size > 0
+            assert Path(stored.path).read_bytes() == jsonl(conversation("c1", None))
+        workspace.run_import(job["id"])
+        assert not Path(stored.path).exists()  # deleted once its conversations are stored
+
+
+def test_ids_metadata_and_what_people_type_are_masked_too(app, people):
+    rev, agent = people["rev"], people["agent1"]
+    item = conversation("13812345678-0301", "1024", agent_text="你好", metadata={"caller": "13912345678", "n": [15012345678]})
+    wait_for_job(rev, rev.post("/api/v1/conversations", json={"conversations": [item]}).json()["id"])
+    (row,) = rev.get("/api/v1/conversations").json()["items"]
+    assert row["external_id"] == "138****5678-0301"
+    detail = rev.get(f"/api/v1/conversations/{row['id']}").json()
+    assert detail["meta"] == {"caller": "139****5678", "n": ["150****5678"]}
+    finding = detail["findings"][0]
+    rev.post(f"/api/v1/conversations/{row['id']}/comments", json={"text": "客户电话 13712345678"})
+    rev.post(f"/api/v1/findings/{finding['id']}/verdict", json={"confirmed": True, "comment": "回拨 13612345678"})
+    rev.post(f"/api/v1/conversations/{row['id']}/review")
+    agent.post(f"/api/v1/findings/{finding['id']}/appeal", json={"reason": "我打的是 13512345678"})
+    detail = rev.get(f"/api/v1/conversations/{row['id']}").json()
+    shown = json.dumps(detail, ensure_ascii=False) + rev.get(f"/conversations/{row['id']}").text
+    for number in ("13812345678", "13912345678", "15012345678", "13712345678", "13612345678", "13512345678"):
+        assert number not in shown
+    # A re-import with the same (unmasked) id finds the same conversation.
+    wait_for_job(rev, rev.post("/api/v1/conversations", json={"conversations": [item]}).json()["id"])
+    assert rev.get("/api/v1/conversations").json()["total"] == 1

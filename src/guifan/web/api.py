@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
+from starlette.concurrency import run_in_threadpool
 
 from guifan.web.app import DB, require
 from guifan.web.models import (
@@ -30,6 +31,7 @@ from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
 from guifan.web.validation import IsoWeek, RowId, Text
 from guifan.engine import all_rules
 from guifan.errors import InputError
+from guifan.web.uploads import discard
 from guifan.web.services import (
     DEFAULTS,
     Workspace,
@@ -181,13 +183,16 @@ async def start_import(request: Request, session: Session, user: User, files: li
         raise WorkspaceError("没有选择文件")
     if len(files) > count:
         raise WorkspaceError(f"一次最多上传 {count} 个文件,收到 {len(files)} 个")
-    contents = []
-    for upload_file in files:
-        data = await upload_file.read(limit + 1)
-        if len(data) > limit:
-            raise WorkspaceError(f"文件 {upload_file.filename} 超过 {limit // (1024 * 1024)} MB 上限")
-        contents.append((upload_file.filename or "upload", data))
-    job = workspace_of(request).create_import(session, user, contents)
+    workspace = workspace_of(request)
+    stored = []
+    try:
+        for upload_file in files:  # spooled to disk by the form parser; copied on in chunks, off the event loop
+            stored.append(await run_in_threadpool(workspace.receive, upload_file.filename, upload_file.file, limit))
+    except WorkspaceError:
+        for upload in stored:
+            discard(str(upload.path))
+        raise
+    job = workspace.create_import(session, user, stored)
     session.commit()
     request.app.state.importer.kick()
     return job
@@ -203,8 +208,11 @@ def import_json(body: ConversationsIn, request: Request, session: DB,
     """Import conversations in the interchange format (docs/input-formats.md) as one JSONL file."""
     import json
 
-    payload = "\n".join(json.dumps(c, ensure_ascii=False) for c in body.conversations).encode("utf-8")
-    job = workspace_of(request).create_import(session, user, [("api.jsonl", payload)])
+    # ASCII escapes: a lone surrogate in a text is then the reader's field error, not an encoding crash.
+    payload = "\n".join(json.dumps(c) for c in body.conversations).encode("ascii")
+    workspace = workspace_of(request)
+    upload = workspace.receive("api.jsonl", payload, request.app.state.max_upload_bytes)
+    job = workspace.create_import(session, user, [upload])
     session.commit()
     request.app.state.importer.kick()
     return job_dict(job)
@@ -220,7 +228,7 @@ def import_status(job_id: RowId, session: DB, user: Annotated[User, Depends(requ
 
 def job_dict(job: ImportJob) -> dict:
     return {"id": job.id, "status": job.status, "read": job.read, "checked": job.checked, "failed": job.failed,
-            "errors": job.errors, "files": [f.name for f in job.files]}
+            "errors": job.errors, "outcomes": job.outcomes, "files": [f.name for f in job.files]}
 
 
 # -- conversations -------------------------------------------------------------------------------
@@ -248,7 +256,9 @@ class Filters(BaseModel):
 
 def filtered(user: User, filters: Filters):
     """The conversations the user may see, filtered and sorted (bound parameters only)."""
-    query = visible(select(Conversation).options(selectinload(Conversation.findings)), user)
+    # Lists, exports and dashboards never need the transcripts and audio: leave them in the database.
+    heavy = (Conversation.turns, Conversation.audio, Conversation.meta, Conversation.category_scores)
+    query = visible(select(Conversation).options(selectinload(Conversation.findings), *map(defer, heavy)), user)
     if filters.agent:
         query = query.where(Conversation.agent_code == filters.agent)
     if filters.team is not None:
@@ -354,6 +364,10 @@ def get_conversation(conversation_id: RowId, session: DB,
         "findings": [finding_out(f) for f in c.findings],
         "appeals": [appeal_dict(a) for a in appeals],
         "comments": [{"user": m.user.display_name, "text": m.text, "at": m.created_at.isoformat()} for m in comments],
+        "version": c.version,
+        # Earlier versions that a re-import replaced, newest first, each with its review as it stood.
+        "versions": [{**v.snapshot, "replaced_at": v.replaced_at.isoformat(), "import_job_id": v.import_job_id}
+                     for v in c.versions],
     }
 
 

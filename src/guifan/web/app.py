@@ -31,9 +31,12 @@ from guifan.web.security import (
     security_headers,
 )
 from guifan.web.services import Workspace, WorkspaceError
+from guifan.web.uploads import RequestSizeLimit
 from guifan.web.validation import chinese_errors
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+UPLOAD_PATHS = frozenset({"/api/v1/imports", "/imports"})  # bounded by max_request_mb
+BODY_LIMIT = 16 * 1024 * 1024  # any other request; bigger batches go as file uploads
 STATIC = Path(__file__).parent / "static"
 
 
@@ -77,6 +80,8 @@ def create_app(
     worker: bool = True,
     max_upload_mb: int = 50,
     max_upload_files: int = 200,
+    max_request_mb: int = 200,
+    upload_dir: Path | None = None,
     frame_ancestors: Sequence[str] = (),
 ) -> FastAPI:
     """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
@@ -84,7 +89,7 @@ def create_app(
     frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
-    workspace = Workspace(engine)
+    workspace = Workspace(engine, upload_dir or default_upload_dir(engine))
     importer = ImportWorker(workspace)
 
     @asynccontextmanager
@@ -113,6 +118,8 @@ def create_app(
     app.state.max_upload_bytes = max_upload_mb * 1024 * 1024
     app.state.max_upload_files = max_upload_files
     app.state.frame_ancestors = frame_ancestors
+    upload_limit = max_request_mb * 1024 * 1024
+    app.add_middleware(RequestSizeLimit, limit_for=lambda path: upload_limit if path in UPLOAD_PATHS else BODY_LIMIT)
     app.add_middleware(SecurityHeaders, frame_ancestors=frame_ancestors)
 
     @app.exception_handler(WorkspaceError)
@@ -145,6 +152,14 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def default_upload_dir(engine) -> Path:
+    """Uploads wait for their import beside an SQLite database file, else in ./guifan-uploads."""
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:":
+        return Path(database).with_name(Path(database).stem + "-uploads")
+    return Path("guifan-uploads")
 
 
 # -- request dependencies ------------------------------------------------------------------------

@@ -109,7 +109,13 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # The id as people read it (masked when personal data is masked) and the key a re-import of the
+    # same conversation is found by: a keyed hash of the id as imported (``Workspace.conversation_key``).
+    external_id: Mapped[str] = mapped_column(String(200), index=True)
+    external_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # 1 on import; each re-import that changed a reviewed conversation keeps the earlier state as a
+    # ``ConversationVersion`` and counts up.
+    version: Mapped[int] = mapped_column(Integer, default=1)
     channel: Mapped[str] = mapped_column(String(10))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     agent_code: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -135,6 +141,24 @@ class Conversation(Base):
     findings: Mapped[list[Finding]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Finding.id"
     )
+    versions: Mapped[list[ConversationVersion]] = relationship(
+        cascade="all, delete-orphan", order_by="ConversationVersion.version.desc()"
+    )
+
+
+class ConversationVersion(Base):
+    """A reviewed conversation as it stood before a re-import changed it: transcript, findings with
+    their verdicts, appeals and the review's outcome, kept whole so that no review work is lost."""
+
+    __tablename__ = "conversation_versions"
+    __table_args__ = (UniqueConstraint("conversation_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id", ondelete="SET NULL"))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class Finding(Base):
@@ -239,6 +263,8 @@ class ImportJob(Base):
     checked: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # What the import did to conversations that had review work (``Workspace.store``'s outcomes).
+    outcomes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -246,14 +272,18 @@ class ImportJob(Base):
 
 
 class ImportFile(Base):
-    """An uploaded file, kept until its job is done so that an interrupted import can resume."""
+    """An uploaded file, kept on disk (the workspace's upload folder) until its job is done, so that
+    an interrupted import can resume."""
 
     __tablename__ = "import_files"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(1000))  # where the upload was streamed to
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # Uploads queued before migration 0004 were held in the database; they still run from here.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Conversations of this file already stored: a resumed job skips them.
     done_items: Mapped[int] = mapped_column(Integer, default=0)
     finished: Mapped[bool] = mapped_column(Boolean, default=False)

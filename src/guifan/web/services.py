@@ -9,13 +9,13 @@ and enforce who may call them.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import tempfile
-from dataclasses import replace as dc_replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from threading import Lock
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -27,12 +27,13 @@ from guifan.engine import Engine as RuleEngine
 from guifan.engine import get_rule
 from guifan.errors import GuifanError, InputError
 from guifan.kpis import kpis
-from guifan.privacy import mask_personal_data
-from guifan.readers import SUPPORTED_EXTENSIONS, read_path
+from guifan.privacy import mask_personal_data, mask_value
 from guifan.readers.fields import build
 from guifan.rulebook import Rulebook, load_rulebook
-from guifan.scoring import Checker, CheckResult
+from guifan.scoring import Checker, CheckResult, check_error
+from guifan.web import history, uploads
 from guifan.web.db import session_factory
+from guifan.web.uploads import StoredUpload
 from guifan.web.models import (
     ApiToken,
     Appeal,
@@ -60,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "mask_personal_data": True,  # mask mobile, ID-card and bank-card numbers in stored text
     "appeal_window_days": 7,  # an agent may appeal this many days after the review
 }
+KEY_SETTING = "conversation_key_secret"  # made by migration 0004; see Workspace.conversation_key
 _hasher = PasswordHasher()
 COMMIT_EVERY = 50  # conversations per import transaction
 
@@ -114,11 +116,13 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 class Workspace:
     """The application's state: the database and a checker per rulebook version."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, upload_dir: Path | None = None):
         self.engine = engine
         self.sessions = session_factory(engine)
+        self.upload_dir = upload_dir  # where uploads are streamed to (needed to receive, not to import)
         self._checkers: dict[int, Checker] = {}
         self._lock = Lock()
+        self._key_secret: bytes | None = None
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -136,6 +140,11 @@ class Workspace:
         else:
             row.value = {"value": value}
         audit(session, user, "setting.update", "setting", None, {key: before}, {key: value})
+
+    def clean(self, session: Session, text: str) -> str:
+        """Text people type (comments, appeal reasons, decisions) as it is stored: masked like the
+        transcripts when personal data is masked."""
+        return mask_personal_data(text) if self.setting(session, "mask_personal_data") else text
 
     # -- rulebook versions ----------------------------------------------------------------------
 
@@ -229,10 +238,19 @@ class Workspace:
 
     # -- import ---------------------------------------------------------------------------------
 
-    def create_import(self, session: Session, user: User | None, files: Iterable[tuple[str, bytes]]) -> ImportJob:
+    def receive(self, name: str | None, source: BinaryIO | bytes, limit: int) -> StoredUpload:
+        """Stream an upload to the upload folder (see ``guifan.web.uploads``)."""
+        if self.upload_dir is None:
+            raise WorkspaceError("服务器没有配置上传目录")
+        try:
+            return uploads.store(self.upload_dir, name, source, limit)
+        except uploads.UploadTooLarge as exc:
+            raise WorkspaceError(str(exc)) from None
+
+    def create_import(self, session: Session, user: User | None, files: Iterable[StoredUpload]) -> ImportJob:
         job = ImportJob(created_by=user.id if user else None)
-        for name, content in files:
-            job.files.append(ImportFile(name=Path(name).name or "upload", content=content))
+        for upload in files:
+            job.files.append(ImportFile(name=upload.name, path=str(upload.path), size=upload.size))
         session.add(job)
         session.flush()
         audit(session, user, "import.create", "import_job", job.id, None, {"files": [f.name for f in job.files]})
@@ -245,10 +263,14 @@ class Workspace:
                                         .order_by(ImportJob.id)))
 
     def run_import(self, job_id: int) -> None:
-        """Read, check and store every conversation of a job's files. Conversations are committed in
-        groups of ``COMMIT_EVERY`` together with the job's progress, so a job interrupted at any point
-        resumes after its last commit: nothing is lost and, since conversations are keyed by id,
-        nothing is stored twice."""
+        """Read, check and store every conversation of a job's files.
+
+        Conversations are checked first, then stored in groups of ``COMMIT_EVERY`` together with the
+        job's progress in one short transaction: a job interrupted at any point resumes after its
+        last commit (nothing lost, nothing stored twice, since conversations are keyed by id), and
+        the database's write lock is never held while conversations are being checked (SQLite has
+        one writer: other requests would wait, then fail with "database is locked").
+        """
         with self.sessions() as session:
             job = session.get(ImportJob, job_id)
             if job is None or job.status == JobStatus.DONE:
@@ -261,76 +283,129 @@ class Workspace:
             for file in job.files:
                 if file.finished:
                     continue
-                for index, item in enumerate(_read_upload(file.name, file.content)):
+                batch: list[tuple[int, CheckResult | InputError]] = []
+                for index, item in enumerate(_upload_items(file)):
                     if index < file.done_items:
                         continue  # stored before the interruption
-                    job.read += 1
-                    if isinstance(item, InputError):
-                        job.failed += 1
-                        job.errors = [*job.errors, item.to_dict()]
-                    else:
+                    if not isinstance(item, InputError):
                         try:
-                            with session.begin_nested():  # a failure undoes this conversation only
-                                self.store(session, checker.check(item), version.version, mask)
-                            job.checked += 1
+                            item = checker.check(item)
                         except Exception as exc:  # one bad conversation must not stop the job
-                            job.failed += 1
-                            job.errors = [*job.errors, {"path": file.name, "line": None, "field": None,
-                                                        "message": f"检查对话 {item.id} 时出错: {exc!r}"}]
-                    file.done_items = index + 1
-                    if file.done_items % COMMIT_EVERY == 0:
-                        session.commit()  # these conversations and the progress, atomically
+                            item = check_error(item, exc)
+                    batch.append((index, item))
+                    if len(batch) == COMMIT_EVERY:
+                        self._save(session, job, file, batch, version.version, mask)
+                        batch = []
+                self._save(session, job, file, batch, version.version, mask)
                 file.finished = True
-                file.content = b""  # the conversations are stored; the upload is no longer needed
+                file.content = None  # the conversations are stored; the upload is no longer needed
                 session.commit()
+                uploads.discard(file.path)
             job.status = JobStatus.DONE
             job.finished_at = utcnow()
             session.commit()
 
-    def store(self, session: Session, result: CheckResult, version: int, mask: bool) -> Conversation:
-        """Insert or update (by conversation id) a checked conversation with its automatic findings.
+    def _save(self, session: Session, job: ImportJob, file: ImportFile,
+              batch: list[tuple[int, CheckResult | InputError]], version: int, mask: bool) -> None:
+        """Store checked conversations and the job's progress, atomically."""
+        errors, outcomes = list(job.errors), list(job.outcomes)
+        for index, item in batch:
+            job.read += 1
+            if isinstance(item, InputError):
+                job.failed += 1
+                errors.append(mask_value(item.to_dict()) if mask else item.to_dict())
+            else:
+                try:
+                    with session.begin_nested():  # a failure undoes this conversation only
+                        found = self.store(session, item, version, mask, job.id)
+                    job.checked += 1
+                    if found is not None:
+                        outcomes.append(found)
+                except Exception as exc:  # one bad conversation must not stop the job
+                    job.failed += 1
+                    errors.append(check_error(item.conversation, exc).to_dict())
+            file.done_items = index + 1
+        job.errors, job.outcomes = errors, outcomes
+        session.commit()
 
-        Re-importing replaces the transcript and the automatic findings and resets the review;
-        manual findings stay.
+    def conversation_key(self, session: Session, conversation_id: str) -> str:
+        """The key a conversation is found by on re-import: a keyed hash of its id as imported, so
+        that the id people read may be masked and still nothing is stored twice."""
+        if self._key_secret is None:
+            row = session.get(Setting, KEY_SETTING)
+            if row is None:  # a database the 0004 migration did not create the secret in
+                row = Setting(key=KEY_SETTING, value={"value": secrets.token_hex(32)})
+                session.add(row)
+                session.flush()
+            self._key_secret = row.value["value"].encode()
+        return hmac.new(self._key_secret, conversation_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def store(self, session: Session, result: CheckResult, version: int, mask: bool,
+              job_id: int | None = None) -> dict[str, Any] | None:
+        """Insert or update a checked conversation with its automatic findings.
+
+        A conversation imported again gets the new transcript and findings. When it had review work,
+        that work is kept (``guifan.web.history``): the earlier state as a version, verdicts and
+        appeals of unchanged findings carried over, the rest marked for re-review; the returned
+        outcome says which (None for a conversation without review work).
         """
         conv = result.conversation
         clean = mask_personal_data if mask else (lambda text: text)
-        row = session.scalar(select(Conversation).where(Conversation.external_id == conv.id))
+        key = self.conversation_key(session, conv.id)
+        row = session.scalar(select(Conversation).where(Conversation.external_key == key))
         agent = session.scalar(select(User).where(User.agent_code == conv.agent_id)) if conv.agent_id else None
         if row is None:
-            row = Conversation(external_id=conv.id)
+            row = Conversation(external_key=key, version=1, findings=[])
         checker = self.checker_for(version)
+        scorer = checker.scorer
+        turns = [
+            {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end,
+             **({"voice": t.voice.to_dict()} if t.voice is not None else {})}
+            for t in conv.turns
+        ]
+        fresh = [
+            Finding(manual=False, rule=f.rule, clauses=list(f.clauses), severity=f.severity.value,
+                    category=scorer.category_of(f.rule), turn=f.turn,
+                    span_start=f.span[0] if f.span else None, span_end=f.span[1] if f.span else None,
+                    quote=clean(f.quote), message=clean(f.message), suggestion=f.suggestion)
+            for f in result.findings
+        ]
+        reviewed = history.has_review_work(session, row)
+        merged = history.merge(row.findings, fresh, row.turns or [], turns)
+        unchanged = reviewed and not merged.new and not merged.removed and turns == row.turns
+        if unchanged:
+            return history.outcome(session, row, merged, unchanged=True)
+        report = None
+        if reviewed:
+            history.keep_version(session, row, job_id)
+            report = history.outcome(session, row, merged, unchanged=False)  # before the removed findings go
         figures = kpis(conv, hold_seconds=checker.engine.rulebook.settings.hold_min_seconds)
+        row.external_id = clean(conv.id)
         row.channel = conv.channel.value
         row.started_at = conv.started_at
         row.agent_code = conv.agent_id
         row.agent_id = agent.id if agent else None
         row.team_id = agent.team_id if agent else None
-        row.source = conv.source
-        row.turns = [
-            {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end,
-             **({"voice": t.voice.to_dict()} if t.voice is not None else {})}
-            for t in conv.turns
-        ]
+        row.source = clean(conv.source) if conv.source else None
+        row.turns = turns
         row.audio = conv.audio.to_dict() if conv.audio is not None else None
-        row.meta = {k: v for k, v in conv.metadata.items() if _jsonable(v)}
+        meta = {k: v for k, v in conv.metadata.items() if _jsonable(v)}
+        row.meta = mask_value(meta) if mask else meta
         row.kpis = figures.to_dict() if figures else {}
         row.rulebook_version = version
         row.review_status = ReviewStatus.PENDING
         row.reviewed_by = row.reviewed_at = row.acknowledged_at = None
-        row.findings = [f for f in row.findings if f.manual]
-        scorer = checker.scorer
-        for f in result.findings:
-            row.findings.append(Finding(
-                manual=False, rule=f.rule, clauses=list(f.clauses), severity=f.severity.value,
-                category=scorer.category_of(f.rule), turn=f.turn,
-                span_start=f.span[0] if f.span else None, span_end=f.span[1] if f.span else None,
-                quote=clean(f.quote), message=clean(f.message), suggestion=f.suggestion,
-            ))
+        manual = [f for f in row.findings if f.manual]
+        for finding in manual:  # a reviewer's finding stays; on a turn the new transcript lacks, on none
+            if finding.turn is not None and finding.turn >= len(turns):
+                finding.turn = None
+        row.findings = [*merged.kept, *merged.new, *manual]
         self._apply_score(row, result.score, final=False)
+        if any(f.status != FindingStatus.OPEN for f in row.findings):
+            self.rescore(row)  # carried verdicts and manual findings count in the final score
         session.add(row)
         session.flush()
-        return row
+        return report
 
     def checker_for(self, version: int) -> Checker:
         """The checker of a rulebook version (cached; results keep the version they were checked with)."""
@@ -378,7 +453,7 @@ class Workspace:
         if all(v.reviewer_id == user.id for v in verdicts):
             finding.status = FindingStatus.CONFIRMED if confirmed else FindingStatus.REJECTED
         if comment:
-            finding.comment = comment
+            finding.comment = self.clean(session, comment)
         self.rescore(finding.conversation)
         audit(session, user, "finding.verdict", "finding", finding.id, before, finding_dict(finding))
 
@@ -393,6 +468,7 @@ class Workspace:
         checker = self.checker_for(conversation.rulebook_version)
         rulebook, scorer = checker.engine.rulebook, checker.scorer
         quote = conversation.turns[turn]["text"] if turn is not None else ""
+        comment = self.clean(session, comment)
         finding = Finding(
             manual=True, rule=cls.code, clauses=list(cls.clauses), severity=cls.severity.value,
             category=scorer.category_of(cls.code), turn=turn, quote=quote[:200],
@@ -408,7 +484,7 @@ class Workspace:
     def comment(self, session: Session, user: User, conversation: Conversation, text: str) -> Comment:
         if not text.strip():
             raise WorkspaceError("评论不能为空")
-        row = Comment(conversation_id=conversation.id, user_id=user.id, text=text.strip())
+        row = Comment(conversation_id=conversation.id, user_id=user.id, text=self.clean(session, text.strip()))
         session.add(row)
         session.flush()
         audit(session, user, "comment.add", "conversation", conversation.id, None, {"comment": row.text})
@@ -458,7 +534,8 @@ class Workspace:
             raise WorkspaceError(f"已超过申诉期限 (复核后 {window} 天内)")
         if session.scalar(select(Appeal).where(Appeal.finding_id == finding.id, Appeal.status == AppealStatus.PENDING)):
             raise WorkspaceError("该问题已有待处理的申诉")
-        row = Appeal(finding_id=finding.id, conversation_id=conversation.id, agent_id=user.id, reason=reason.strip())
+        row = Appeal(finding_id=finding.id, conversation_id=conversation.id, agent_id=user.id,
+                     reason=self.clean(session, reason.strip()))
         session.add(row)
         before = {"review_status": conversation.review_status}
         conversation.review_status = ReviewStatus.APPEALED
@@ -474,7 +551,7 @@ class Workspace:
         conversation = finding.conversation
         before = {"appeal": appeal.status, "finding": finding.status, "final_score": conversation.final_score}
         appeal.status = AppealStatus.ACCEPTED if accept else AppealStatus.DENIED
-        appeal.decided_by, appeal.decided_at, appeal.decision = user.id, utcnow(), decision.strip()
+        appeal.decided_by, appeal.decided_at, appeal.decision = user.id, utcnow(), self.clean(session, decision.strip())
         if accept:
             finding.status = FindingStatus.REJECTED
             self.rescore(conversation)
@@ -634,20 +711,14 @@ def rulebook_from_yaml(override_yaml: str) -> Rulebook:
             raise WorkspaceError(str(exc).replace(str(path), "company.yaml")) from None
 
 
-def _read_upload(name: str, content: bytes) -> Iterable[model.Conversation | InputError]:
-    """An uploaded file's conversations through the ordinary readers, errors naming the upload."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_EXTENSIONS:
-        yield InputError(name, f"不支持的文件类型 {suffix or '(无扩展名)'},支持: {' '.join(SUPPORTED_EXTENSIONS)}")
+def _upload_items(file: ImportFile) -> Iterator[model.Conversation | InputError]:
+    if file.path is not None:
+        yield from uploads.read_upload(file.name, Path(file.path))
         return
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(name).name  # the file name gives text logs their conversation id
-        path.write_bytes(content)
-        for item in read_path(path):
-            if isinstance(item, InputError):
-                yield dc_replace(item, path=item.path.replace(str(path), name))
-            else:
-                yield dc_replace(item, source=(item.source or "").replace(str(path), name))
+    with tempfile.TemporaryDirectory() as folder:  # an upload queued before migration 0004, held in the database
+        path = Path(folder) / uploads.safe_name(file.name)
+        path.write_bytes(file.content or b"")
+        yield from uploads.read_upload(file.name, path)
 
 
 def _jsonable(value: Any) -> bool:

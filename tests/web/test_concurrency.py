@@ -1,0 +1,52 @@
+"""SQLite has one writer: while an import runs, token-authenticated reads and reviewers' writes
+must still succeed ("database is locked" answered 500 when the importer held the write lock
+while checking, and every token request wrote its last use)."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from guifan.web.app import create_app
+from tests.web.conftest import PASSWORD, Actor, conversation, jsonl, wait_for_job
+
+
+def test_requests_during_an_import_never_meet_a_locked_database(tmp_path):
+    app = create_app(f"sqlite:///{tmp_path / 'busy.db'}", secret="s", upload_dir=tmp_path / "uploads")
+    with TestClient(app):
+        workspace = app.state.workspace
+        with workspace.sessions() as session:
+            workspace.add_user(session, "rev", PASSWORD, "reviewer")
+            session.commit()
+        rev = Actor(app, "rev")
+        token = rev.post("/api/v1/tokens", json={"name": "crm"}).json()["token"]
+        first = rev.post("/api/v1/conversations", json={"conversations": [conversation("seed", None)]}).json()
+        wait_for_job(rev, first["id"])
+        seed = rev.get("/api/v1/conversations").json()["items"][0]["id"]
+
+        batch = [conversation(f"c{i:04d}", None, agent_text="你好" if i % 2 else "您好") for i in range(400)]
+        job = rev.post("/api/v1/imports", files=[("files", ("big.jsonl", jsonl(*batch), "application/json"))]).json()
+        statuses: list[int] = []
+        done = threading.Event()
+
+        def token_reads():
+            client = TestClient(app)
+            while not done.is_set():
+                statuses.append(client.get("/api/v1/conversations", headers={"Authorization": f"Bearer {token}"}).status_code)
+
+        def comments():
+            while not done.is_set():
+                statuses.append(rev.post(f"/api/v1/conversations/{seed}/comments", json={"text": "复核中"}).status_code)
+
+        workers = [threading.Thread(target=token_reads) for _ in range(2)] + [threading.Thread(target=comments)]
+        for worker in workers:
+            worker.start()
+        try:
+            finished = wait_for_job(rev, job["id"], timeout=300)
+        finally:
+            done.set()
+            for worker in workers:
+                worker.join()
+        assert finished["checked"] == 400
+        assert len(statuses) > 20 and set(statuses) == {200}
