@@ -282,6 +282,11 @@ def serve(
         None, "--frame-ancestors", metavar="ORIGIN[,ORIGIN]",
         help="允许在框架 (iframe) 中嵌入工作台的来源,如 https://desk.example.com (默认不允许)",
     ),
+    upload_dir: Optional[Path] = typer.Option(
+        None, "--upload-dir", help="上传文件等待导入时存放的目录 (默认在 SQLite 数据库文件旁,否则 ./guifan-uploads)"
+    ),
+    max_upload_mb: int = typer.Option(50, "--max-upload-mb", min=1, help="单个上传文件的大小上限 (MB)"),
+    max_request_mb: int = typer.Option(200, "--max-request-mb", min=1, help="一次上传请求的总大小上限 (MB)"),
 ) -> None:
     """启动质检工作台 (Web)。 Start the QA workspace."""
     _require_web()
@@ -293,7 +298,8 @@ def serve(
 
     try:
         application = create_app(db, secret=secret, secure_cookies=secure_cookies,
-                                 frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None))
+                                 frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None),
+                                 upload_dir=upload_dir, max_upload_mb=max_upload_mb, max_request_mb=max_request_mb)
     except ValueError as exc:
         _fail(str(exc))
     with application.state.workspace.sessions() as session:
