@@ -131,7 +131,7 @@ LAYERS = {
     "docs": {"model", "errors", "rulebook", "engine", "readers"},
     "evaluation": {"model", "errors", "engine"},
     "kpis": {"model"},
-    "privacy": set(),
+    "privacy": {"model", "scoring"},  # masks text, and whole results for reports
     "web": {"model", "errors", "engine", "rulebook", "readers", "scoring", "kpis", "privacy", "reporters", "web"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
 }

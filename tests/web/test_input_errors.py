@@ -143,3 +143,18 @@ def test_an_unhandled_error_is_a_bare_500(tmp_path):
     page = client.get("/broken")
     assert page.status_code == 500 and "服务器内部错误" in page.text
     assert "secret" not in page.text and "Traceback" not in page.text
+
+
+def test_guifan_user_add_refuses_a_taken_agent_code_with_a_message(tmp_path):
+    from typer.testing import CliRunner
+
+    from guifan.cli import app as cli
+
+    db = f"sqlite:///{tmp_path / 'users.db'}"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["user", "add", "a1", "--role", "agent", "--agent-code", "1024", "--db", db,
+                                "--password", "correct-horse-9"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli, ["user", "add", "a2", "--role", "agent", "--agent-code", "1024", "--db", db,
+                                 "--password", "correct-horse-9"])
+    assert second.exit_code == 2 and "坐席工号 1024 已属于另一个用户" in second.stderr

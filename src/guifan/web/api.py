@@ -153,8 +153,6 @@ class NewUser(BaseModel):
 def add_user(body: NewUser, request: Request, session: DB,
              user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
     # Workspace.add_user checks the user name only; a taken agent code would fail its unique index (a 500).
-    if body.agent_code and session.scalar(select(User.id).where(User.agent_code == body.agent_code)):
-        raise WorkspaceError(f"坐席工号 {body.agent_code} 已属于另一个用户")
     created = workspace_of(request).add_user(session, body.username, body.password, body.role, team=body.team,
                                              agent_code=body.agent_code, display_name=body.display_name, by=user)
     session.commit()

@@ -187,6 +187,8 @@ class Workspace:
             raise WorkspaceError("密码至少 8 位")
         if session.scalar(select(User).where(User.username == username)):
             raise WorkspaceError(f"用户 {username} 已存在")
+        if agent_code and session.scalar(select(User.id).where(User.agent_code == agent_code)):
+            raise WorkspaceError(f"坐席工号 {agent_code} 已属于另一个用户")
         team_row = self.team(session, team) if team else None
         user = User(username=username, password_hash=hash_password(password), role=UserRole(role),
                     team_id=team_row.id if team_row else None, agent_code=agent_code or None,
