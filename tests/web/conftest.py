@@ -77,6 +77,15 @@ class Actor:
         return self.client.post(url, headers=headers, **kw)
 
 
+def signed_in(app, username: str = "rev", role: str = "reviewer") -> Actor:
+    """A new user of ``role`` on a running app (inside its TestClient context), signed in."""
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        workspace.add_user(session, username, PASSWORD, role)
+        session.commit()
+    return Actor(app, username)
+
+
 @pytest.fixture
 def people(app, client):
     """Users of every role: two teams, an agent in each, and the bundled examples imported."""

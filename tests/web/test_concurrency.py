@@ -9,17 +9,13 @@ import threading
 from fastapi.testclient import TestClient
 
 from guifan.web.app import create_app
-from tests.web.conftest import PASSWORD, Actor, conversation, jsonl, wait_for_job
+from tests.web.conftest import conversation, jsonl, signed_in, wait_for_job
 
 
 def test_requests_during_an_import_never_meet_a_locked_database(tmp_path):
     app = create_app(f"sqlite:///{tmp_path / 'busy.db'}", secret="s", upload_dir=tmp_path / "uploads")
     with TestClient(app):
-        workspace = app.state.workspace
-        with workspace.sessions() as session:
-            workspace.add_user(session, "rev", PASSWORD, "reviewer")
-            session.commit()
-        rev = Actor(app, "rev")
+        rev = signed_in(app)
         token = rev.post("/api/v1/tokens", json={"name": "crm"}).json()["token"]
         first = rev.post("/api/v1/conversations", json={"conversations": [conversation("seed", None)]}).json()
         wait_for_job(rev, first["id"])

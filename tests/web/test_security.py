@@ -19,7 +19,7 @@ from sqlalchemy import select
 from guifan.web.app import create_app
 from guifan.web.models import ApiToken, User, UserSession, utcnow
 from guifan.web.security import CLIENT_ATTEMPTS, LOGIN_ATTEMPTS, LOGIN_FORM_COOKIE, SESSION_COOKIE, SESSION_SECONDS
-from tests.web.conftest import PASSWORD, Actor, conversation, jsonl, serving, wait_for_job
+from tests.web.conftest import PASSWORD, Actor, conversation, jsonl, serving, signed_in, wait_for_job
 
 LOGIN = "/api/v1/auth/login"
 
@@ -311,15 +311,10 @@ def test_personal_data_is_masked_unless_the_setting_says_otherwise(app, people):
 
 def test_upload_limits_give_clear_errors(db_url, tmp_path):
     from guifan.web.app import create_app
-    from tests.web.conftest import Actor
 
     small = create_app(db_url, secret="s", max_upload_mb=1, max_upload_files=2, upload_dir=tmp_path / "uploads")
     with TestClient(small):
-        workspace = small.state.workspace
-        with workspace.sessions() as session:
-            workspace.add_user(session, "rev", PASSWORD, "reviewer")
-            session.commit()
-        rev = Actor(small, "rev")
+        rev = signed_in(small)
         three = [("files", (f"{i}.jsonl", b"{}", "application/json")) for i in range(3)]
         response = rev.post("/api/v1/imports", files=three)
         assert response.status_code == 400 and "最多上传 2 个文件" in response.json()["detail"]
@@ -448,16 +443,12 @@ def test_api_token_use_is_written_at_most_once_a_minute(tmp_path):
 
 def test_a_request_over_its_limit_is_refused_whole_and_nothing_is_kept(db_url, tmp_path):
     from guifan.web.app import BODY_LIMIT, create_app
-    from tests.web.conftest import Actor
 
     uploads = tmp_path / "uploads"
     small = create_app(db_url, secret="s", max_upload_mb=1, max_request_mb=1, upload_dir=uploads, worker=False)
     with TestClient(small):
+        rev = signed_in(small)
         workspace = small.state.workspace
-        with workspace.sessions() as session:
-            workspace.add_user(session, "rev", PASSWORD, "reviewer")
-            session.commit()
-        rev = Actor(small, "rev")
         # Each file is within the per-file limit; together they pass the request's.
         two = [("files", (f"{i}.jsonl", b"x" * 700_000, "application/json")) for i in range(2)]
         response = rev.post("/api/v1/imports", files=two)
