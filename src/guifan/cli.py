@@ -78,6 +78,11 @@ def check(
         None, "--asr", help="录音的语音识别后端: funasr / sherpa-onnx / faster-whisper (默认不识别,只检查语音与时间条款)"
     ),
     asr_model: Optional[Path] = typer.Option(None, "--asr-model", help="语音识别模型所在目录 (离线,不会下载)"),
+    judge: Optional[str] = typer.Option(
+        None, "--judge", envvar="GUIFAN_JUDGE_URL",
+        help="可选的模型判定:公司自建的 OpenAI 兼容接口地址 (如 http://127.0.0.1:8080/v1),只判定语义不确定的疑难语句",
+    ),
+    judge_model: str = typer.Option("default", "--judge-model", help="模型判定接口的模型名"),
     mask: Optional[bool] = typer.Option(
         None, "--mask/--no-mask",
         help="报告中遮盖手机号、身份证号、银行卡号与电子邮箱 (如 138****5678);默认按规则手册 privacy.mask_reports",
@@ -87,8 +92,13 @@ def check(
     if format is None:
         format = OutputFormat(guess_format(output) or "text") if output else OutputFormat.text
     rulebook = _load(config)
+    model_judge = None
+    if judge:
+        from guifan.engine.judge import ModelJudge
+
+        model_judge = ModelJudge(judge, judge_model)
     try:
-        engine = Engine(rulebook, select=_split_codes(select), ignore=_split_codes(ignore))
+        engine = Engine(rulebook, select=_split_codes(select), ignore=_split_codes(ignore), judge=model_judge)
     except KeyError as exc:
         _fail(f"未知的规则或条款: {exc.args[0]} (运行 guifan rules 查看全部规则)")
     checker = Checker(engine)
@@ -136,6 +146,8 @@ def check(
     except GuifanError as exc:
         _fail(str(exc))
     _report_skipped(results, rulebook)
+    if model_judge is not None and model_judge.failure:
+        err.print(f"[yellow]{escape(model_judge.failure)}[/]", highlight=False, markup=True)
     findings = sum(len(r.findings) for r in results)
     err.print(
         f"读取 {summary.read} · 检查 {summary.checked} · 失败 {summary.failed} · 发现问题 {findings} 条"

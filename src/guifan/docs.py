@@ -42,6 +42,7 @@ def rule_markdown(cls: type[Rule], rulebook: Rulebook, engine: Engine | None = N
         f"- 严重程度 Severity: {cls.severity.value} · 评分类别 Category: {rulebook.scorecard.categories[cls.category].name}",
         f"- 渠道 Channels: {', '.join(sorted(c.value for c in cls.channels))}"
         + (" · 需要时间戳 needs turn times" if cls.needs_timing else ""),
+        *_acts_line(cls, rulebook),
         "",
         f"**检查什么 What it checks.** {cls.what}",
         "",
@@ -61,6 +62,23 @@ def rule_markdown(cls: type[Rule], rulebook: Rulebook, engine: Engine | None = N
                     lines.append(f"→ {where}: {f.message}")
                 lines.append("")
     return "\n".join(lines)
+
+
+def _acts_line(cls: type[Rule], rulebook: Rulebook) -> list[str]:
+    """The meaning stage's acts a rule reads: those whose presence makes a finding, and the
+    must-say acts whose absence does."""
+    banks = rulebook.semantic.banks
+
+    def named(acts: tuple[str, ...]) -> str:
+        return "、".join(f"{banks[a].act or a} (`{a}`)" if a in banks else f"`{a}`" for a in acts)
+
+    found = []
+    if cls.acts:
+        found.append(f"- 语义判定 Acts found by meaning: {named(cls.acts)}")
+    expects = getattr(cls, "expects", ())
+    if expects:
+        found.append(f"- 须说到的行为 Acts expected (any wording): {named(expects)}")
+    return found
 
 
 def reference_markdown(rulebook: Rulebook) -> str:

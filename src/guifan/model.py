@@ -32,6 +32,17 @@ class Severity(StrEnum):
     MINOR = "minor"
 
 
+class Evidence(StrEnum):
+    """What a finding rests on. Exact phrases are certain; the rest carry a confidence."""
+
+    PHRASE = "phrase"  # the rulebook's wording, matched exactly (or its absence)
+    SOUND = "sound"  # the wording heard with homophone slips (speech recognition)
+    MEANING = "meaning"  # the agent's own words, recognized by a sentence encoder against exemplars
+    MODEL = "model"  # a language model's judgement (optional, the company's own endpoint)
+    TIMING = "timing"  # turn times: waits, holds, silences
+    VOICE = "voice"  # the recording: rate, volume, pitch, overlaps
+
+
 @dataclass(frozen=True, slots=True)
 class Interval:
     """A stretch of a recording, in seconds from its start."""
@@ -197,6 +208,10 @@ class Finding:
     quote: str
     message: str
     suggestion: str
+    # How sure the finding is (0-1] and what it rests on; below the rulebook's review threshold it
+    # is reported as 待复核 (needs review) and, by default, does not count in the score.
+    confidence: float = 1.0
+    evidence: Evidence = Evidence.PHRASE
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
@@ -210,6 +225,8 @@ class Finding:
             quote=data.get("quote", ""),
             message=data["message"],
             suggestion=data.get("suggestion", ""),
+            confidence=float(data.get("confidence", 1.0)),
+            evidence=Evidence(data.get("evidence", Evidence.PHRASE)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,4 +239,6 @@ class Finding:
             "quote": self.quote,
             "message": self.message,
             "suggestion": self.suggestion,
+            "confidence": round(self.confidence, 3),
+            "evidence": self.evidence.value,
         }

@@ -73,11 +73,22 @@ class Scorer:
             return self._deduction[finding.rule]
         return self._card.deductions.get(finding.severity, 0.0)
 
-    def score(self, findings: Iterable[Finding]) -> Score:
+    def needs_review(self, finding: Finding) -> bool:
+        """待复核: a finding less sure than the rulebook's review threshold."""
+        return finding.confidence < self.rulebook.review.confidence_below
+
+    def counts(self, finding: Finding) -> bool:
+        """Whether a finding deducts before anyone has reviewed it."""
+        return self.rulebook.review.count_in_score or not self.needs_review(finding)
+
+    def score(self, findings: Iterable[Finding], reviewed: bool = False) -> Score:
+        """The score of ``findings``; ``reviewed``: a person has judged each of them (all count)."""
         lost: dict[str, float] = {}
         counts: dict[str, int] = {}
         fatal = False
         for finding in findings:
+            if not reviewed and not self.counts(finding):
+                continue
             fatal = fatal or finding.severity is Severity.FATAL
             key = self.category_of(finding.rule)
             lost[key] = lost.get(key, 0.0) + self.deduction_of(finding)

@@ -6,9 +6,10 @@ from dataclasses import replace
 from typing import Iterable
 
 from guifan import text as textnorm
-from guifan.engine.context import CheckContext, Tolerance
+from guifan.engine.context import CheckContext, Recognizer
 from guifan.engine.matcher import PhraseMatcher
-from guifan.engine.semantic import SemanticMatcher
+from guifan.engine.judge import ModelJudge
+from guifan.engine.meaning import MeaningModel
 from guifan.engine.registry import Rule, all_rules, get_rule, register, select_rules
 from guifan.model import Conversation, Finding
 from guifan.rulebook import PhraseEntry, Rulebook, default_rulebook
@@ -45,11 +46,12 @@ class Engine:
         rulebook: Rulebook | None = None,
         select: Iterable[str] | None = None,
         ignore: Iterable[str] | None = None,
+        judge: ModelJudge | None = None,
     ):
         self.rulebook = rulebook or default_rulebook()
         self.matcher = build_matcher(self.rulebook)
-        self.semantic = SemanticMatcher(self.rulebook) if self.rulebook.semantic.backend != "off" else None
-        self.tolerance = Tolerance(self.matcher, self.semantic)
+        self.meaning = MeaningModel(self.rulebook) if self.rulebook.semantic.backend != "off" else None
+        self.recognizer = Recognizer(self.matcher, self.meaning, judge)
         chosen = select_rules(list(select or []), list(ignore or []))
         overrides = self.rulebook.rules
         self.rules: list[Rule] = []
@@ -71,7 +73,7 @@ class Engine:
         self.skip_untriggered = True
 
     def context(self, conversation: Conversation) -> CheckContext:
-        return CheckContext(conversation, self.rulebook, self.matcher, self.tolerance)
+        return CheckContext(conversation, self.rulebook, self.matcher, self.recognizer)
 
     def check(self, conversation: Conversation) -> list[Finding]:
         return self.run(self.context(conversation))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from guifan import text as textnorm
 from guifan.engine import complaints
-from guifan.engine.matcher import Hit, PhraseMatcher
-from guifan.engine.semantic import SemanticMatcher
-from guifan.model import Conversation, Role, Turn
+from guifan.engine.matcher import VETOED, Hit, PhraseMatcher
+from guifan.engine.judge import ModelJudge
+from guifan.engine.meaning import Judgement, MeaningModel, units
+from guifan.engine.meaning import form as meaning_form
+from guifan.model import Conversation, Evidence, Role, Turn
 from guifan.rulebook import Rulebook
 
 _OPEN_QUOTES = "“「『‘《"
@@ -28,9 +30,10 @@ class TurnView:
     basic: str
     loose: str
     _by_category: dict[str, list[Hit]]
-    _tolerance: Tolerance | None = None
+    _recognizer: Recognizer | None = None
     _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
     _heard: dict[str, list[Hit]] | None = None  # homophone-tolerant hits, on first use
+    _judged: dict[str, Judgement] = field(default_factory=dict)  # meaning, per act, on first use
 
     @property
     def role(self) -> Role:
@@ -65,17 +68,54 @@ class TurnView:
 
     def says(self, *categories: str) -> bool:
         """For must-say wording: a phrase of the categories, or (only then) the same wording
-        misheard or paraphrased (``recognizes``)."""
+        misheard or said in other words (``recognizes``)."""
         return self.has(*categories) or self.recognizes(*categories)
 
     def recognizes(self, *categories: str) -> bool:
         """The agent says the categories' wording with homophone slips (请稍登) or in other words."""
-        return self._tolerance is not None and self.is_agent and self._tolerance.recognizes(self, categories)
+        return self.act(*categories) is not None and not self.has(*categories)
+
+    def act(self, *categories: str) -> Act | None:
+        """The strongest evidence that the agent performs one of the acts here: a phrase (certain),
+        the phrase misheard (sound), or the act in other words (meaning, with its probability)."""
+        for category in categories:
+            hit = self.first(category)
+            if hit is not None:
+                return Act(category, Evidence.PHRASE, 1.0, self.span(hit))
+        if self._recognizer is None or not self.is_agent:
+            return None
+        for category in categories:
+            for hit in self.heard(category):
+                return Act(category, Evidence.SOUND, SOUND_CONFIDENCE, self.original("loose", hit.start, hit.end))
+        judged = self.judged(categories)
+        best = max(judged.values(), key=lambda j: j.probability, default=None)
+        if best is None or best.probability < 0.5:
+            return None
+        name = next(c for c, j in judged.items() if j is best)
+        return Act(name, Evidence.MEANING, best.probability, (best.unit.start, best.unit.end), best.nearest)
+
+    def likelihood(self, *categories: str) -> float:
+        """How likely it is that the agent performs one of the acts here (1 for a phrase): what a
+        finding about the act's absence is unsure of."""
+        found = self.act(*categories)
+        if found is not None:
+            return found.confidence
+        return max((j.probability for j in self.judged(categories).values()), default=0.0)
+
+    def judged(self, categories: Iterable[str]) -> dict[str, Judgement]:
+        """The meaning stage's judgement of this agent turn for each act (computed once per act)."""
+        meaning = self._recognizer.meaning if self._recognizer is not None else None
+        if meaning is None or not self.is_agent:
+            return {}
+        wanted = [c for c in categories if c not in self._judged and c in meaning.acts]
+        if wanted:
+            self._judged.update(meaning.judge(self.text, wanted))
+        return {c: self._judged[c] for c in categories if c in self._judged}
 
     def heard(self, category: str) -> list[Hit]:
         """The category's phrases found by sound (guifan.engine.matcher), computed on first use."""
         if self._heard is None:
-            self._heard = self._tolerance.matcher.scan_sound(self.loose) if self._tolerance else {}
+            self._heard = self._recognizer.matcher.scan_sound(self.loose) if self._recognizer else {}
         return self._heard.get(category, [])
 
     def first(self, category: str) -> Hit | None:
@@ -112,18 +152,37 @@ class TurnView:
         return True
 
 
-class Tolerance:
-    """The fallbacks for must-say wording that exact matching did not find: homophones first
-    (cheap, one automaton pass over the turn), then paraphrases (guifan.engine.semantic)."""
+@dataclass(frozen=True, slots=True)
+class Act:
+    """An act found in a turn, with what it rests on and how sure that is."""
 
-    def __init__(self, matcher: PhraseMatcher, semantic: SemanticMatcher | None):
+    name: str
+    evidence: Evidence
+    confidence: float
+    span: tuple[int, int]  # in the turn's text
+    note: str = ""  # meaning: the closest exemplar; model: the model's rationale
+
+
+SOUND_CONFIDENCE = 0.9  # a phrase heard with at most one slip in three characters
+
+
+class Recognizer:
+    """Acts beyond exact phrases: the same wording misheard (sound: one automaton pass over the
+    turn), or the act in other words (meaning: guifan.engine.meaning). Both on demand."""
+
+    def __init__(self, matcher: PhraseMatcher, meaning: MeaningModel | None, judge: ModelJudge | None = None):
         self.matcher = matcher
-        self.semantic = semantic
+        self.meaning = meaning
+        self.judge = judge
 
-    def recognizes(self, view: TurnView, categories: tuple[str, ...]) -> bool:
-        if any(view.heard(c) for c in categories):
-            return True
-        return self.semantic is not None and self.semantic.says(view.text, categories)
+
+def _inside_quotes(text: str, position: int) -> bool:
+    if not any(q in text for q in _ANY_QUOTE):
+        return False
+    before = text[:position]
+    if any(before.count(o) > before.count(c) for o, c in zip(_OPEN_QUOTES, _CLOSE_QUOTES)):
+        return True
+    return before.count('"') % 2 == 1
 
 
 class CheckContext:
@@ -131,10 +190,12 @@ class CheckContext:
 
     def __init__(
         self, conversation: Conversation, rulebook: Rulebook, matcher: PhraseMatcher,
-        tolerance: Tolerance | None = None,
+        recognizer: Recognizer | None = None,
     ):
         self.conversation = conversation
         self.rulebook = rulebook
+        self._recognizer = recognizer
+        self._encoded = False
         self.settings = rulebook.settings
         self.timed = conversation.timed
         self._shared: dict[Callable, object] = {}
@@ -144,7 +205,7 @@ class CheckContext:
         looses = [textnorm.loosen(b) for b in basics]
         scanned = matcher.scan_many(basics, looses) if basics else []
         for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
-            view = TurnView(index, turn, basic, loose, found, tolerance)
+            view = TurnView(index, turn, basic, loose, found, recognizer)
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
                 kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]
@@ -166,6 +227,10 @@ class CheckContext:
 
     def agent_after(self, index: int) -> Iterator[TurnView]:
         return (v for v in self.turns[index + 1:] if v.is_agent)
+
+    def prev_customer(self, index: int) -> TurnView | None:
+        """The last customer turn before turn ``index``."""
+        return next((v for v in reversed(self.turns[:index]) if v.is_customer), None)
 
     def prev_agent(self, index: int) -> TurnView | None:
         """The last agent turn before turn ``index``."""
@@ -201,13 +266,8 @@ class CheckContext:
         Either the phrase sits inside quotation marks, or the agent introduces it with a reporting
         cue (您说/您提到/您反映…) and the customer said it earlier.
         """
-        text = view.text
-        if any(q in text for q in _ANY_QUOTE):
-            before = text[: view.span(hit)[0]]
-            if any(before.count(o) > before.count(c) for o, c in zip(_OPEN_QUOTES, _CLOSE_QUOTES)):
-                return True
-            if before.count('"') % 2 == 1:
-                return True
+        if _inside_quotes(view.text, view.span(hit)[0]):
+            return True
         loose_form = hit.phrase.form == "loose"
         prefix = (view.loose if loose_form else view.basic)[: hit.start]
         if not any(cue in prefix for cue in _REPORTING_CUES):
@@ -215,6 +275,46 @@ class CheckContext:
         return any(
             hit.phrase.key in (c.loose if loose_form else c.basic) for c in self.customer if c.index < view.index
         )
+
+    # -- meaning --------------------------------------------------------------------------------
+
+    def meant(self, act: str) -> Iterator[tuple[TurnView, Act]]:
+        """Agent turns that perform a must-not act in other words: the meaning stage's judgement
+        (probability at least one half) or, for the acts the rulebook sends to the optional model
+        judge, the judge's answer on the uncertain ones. Leaves out what a near-miss guard cleared,
+        the agent's quotes, and turns that also say an act excusing it (``semantic.excused_by``)."""
+        recognizer = self._recognizer
+        meaning = recognizer.meaning if recognizer is not None else None
+        if meaning is None or act not in meaning.acts or not self.rulebook.semantic.create_findings:
+            return
+        if not self._encoded:  # every agent unit of the conversation in one batch
+            meaning.vectors([meaning_form(u.text) for v in self.agent for u in units(v.text)])
+            self._encoded = True
+        config = self.rulebook.judge
+        judge = recognizer.judge if act in config.acts else None
+        low = config.band[0] if judge is not None else 0.5
+        excuses = self.rulebook.semantic.excused_by.get(act, ())
+        for view in self.agent:
+            judged = view.judged([act]).get(act)
+            if judged is None or judged.probability < low:
+                continue
+            unit = judged.unit
+            cleared = (view.span(hit) for hit in view.find(VETOED + act))
+            if any(start < unit.end and unit.start < end for start, end in cleared):
+                continue
+            if _inside_quotes(view.text, unit.start) or (excuses and view.says(*excuses)):
+                continue
+            found = Act(act, Evidence.MEANING, judged.probability, (unit.start, unit.end), judged.nearest)
+            if judge is not None and judged.probability < config.band[1]:
+                customer = self.prev_customer(view.index)
+                verdict = judge.judge(meaning.name(act), self.rulebook.clause_title(meaning.clause(act) or act),
+                                      customer.text if customer else "", view.text)
+                if verdict is not None:
+                    if not verdict.performs:
+                        continue
+                    found = Act(act, Evidence.MODEL, config.confidence, found.span, verdict.rationale)
+            if found.confidence >= 0.5 or found.evidence is Evidence.MODEL:
+                yield view, found
 
     # -- timing ---------------------------------------------------------------------------------
 

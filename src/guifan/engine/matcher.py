@@ -28,6 +28,7 @@ from guifan.rulebook import PhraseEntry
 _EDITORIAL = re.compile(r"[((][^))]*[))]")
 MIN_LOOSE_CHARS = 3
 MIN_SOUND_CHARS = 2  # 抱歉/报歉, 再见/在见
+VETOED = "!"  # prefix of the category under which hits cleared by a near-miss guard are kept
 
 
 def max_misheard(length: int) -> int:
@@ -202,6 +203,8 @@ class PhraseMatcher:
             into = found[turn]
             for phrase in phrases[index]:
                 if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
+                    # Kept apart: the meaning stage must not flag what a near-miss guard cleared.
+                    into.setdefault(VETOED + phrase.category, []).append(Hit(phrase, local_start, local_end))
                     continue
                 hit = Hit(phrase, local_start, local_end)
                 hits = into.get(phrase.category)

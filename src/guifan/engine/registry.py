@@ -9,15 +9,16 @@ the plain-text chat format (``客服: …`` / ``客户: …``, optional ``[mm:ss
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterable, Iterator
 
-from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.context import Act, CheckContext, TurnView
 from guifan.engine.matcher import Hit
-from guifan.model import Channel, Finding, Severity
+from guifan.model import Channel, Evidence, Finding, Severity
 
 _CODE = re.compile(r"^[A-Z]{3}\d{3}$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]+$")
 QUOTE_LIMIT = 60
+MIN_CONFIDENCE = 0.05
 
 
 class Rule:
@@ -38,6 +39,11 @@ class Rule:
     # Phrase categories of which at least one must occur in the conversation for the rule to have
     # anything to check; the engine skips the rule otherwise (most situations never arise).
     requires: ClassVar[tuple[str, ...]] = ()
+    # What the rule's findings rest on unless a finding says otherwise (meaning, sound …).
+    evidence: ClassVar[Evidence] = Evidence.PHRASE
+    # The meaning stage's acts whose presence makes a finding of this rule (must-not acts): a
+    # reviewer's rejected finding is a near miss of them, a manual finding an example.
+    acts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, rulebook) -> None:
         self.rulebook = rulebook
@@ -57,6 +63,19 @@ class Rule:
             text = self._suggestions[clause] = " / ".join(wording[:2])
             return text
 
+    def absence_confidence(self, views: Iterable[TurnView], *categories: str) -> float:
+        """How sure a finding about the acts' absence is: 1 minus the strongest likelihood, among
+        the turns searched, that the agent said them after all (in words the meaning stage nearly
+        took for them)."""
+        return max(MIN_CONFIDENCE, 1.0 - max((v.likelihood(*categories) for v in views), default=0.0))
+
+    def meant_finding(self, view: TurnView, act: Act, label: str) -> Finding:
+        """A must-not act found by meaning or by the model judge, saying which and why."""
+        quote = view.text[act.span[0]:act.span[1]]
+        why = f"模型判定:{act.note}" if act.evidence is Evidence.MODEL else f"语义接近「{act.note}」"
+        return self.finding(view, f"客服的话语近似{label}:「{quote}」({why})", span=act.span,
+                            confidence=act.confidence, evidence=act.evidence)
+
     def finding(
         self,
         view: TurnView | None,
@@ -66,6 +85,8 @@ class Rule:
         span: tuple[int, int] | None = None,
         clause: str | None = None,
         suggestion: str | None = None,
+        confidence: float = 1.0,
+        evidence: Evidence | None = None,
     ) -> Finding:
         """A finding at a turn (or the whole conversation when ``view`` is None).
 
@@ -90,6 +111,8 @@ class Rule:
             quote=quote,
             message=message,
             suggestion=suggestion if suggestion is not None else self.suggestion(clause),
+            confidence=confidence,
+            evidence=evidence or self.evidence,
         )
 
 

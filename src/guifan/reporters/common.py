@@ -88,7 +88,16 @@ def finding_record(finding: Finding, rulebook: Rulebook) -> dict[str, Any]:
         "clauses": data.pop("clauses"),
         "clause_titles": [rulebook.clause_title(c) for c in finding.clauses],
         **data,
+        "needs_review": needs_review(finding, rulebook),
     }
+
+
+EVIDENCE_LABELS = {"phrase": "原话", "sound": "读音", "meaning": "语义", "model": "模型", "timing": "时间", "voice": "语音"}
+
+
+def needs_review(finding: Finding, rulebook: Rulebook) -> bool:
+    """待复核: less sure than the rulebook's review threshold (see Scorer.needs_review)."""
+    return finding.confidence < rulebook.review.confidence_below
 
 
 def conversation_record(result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence, TextIO
 from guifan.model import CallAudio, Conversation, Finding, Interval, Turn
 from guifan.reporters.common import (
     CHANNEL_LABELS,
+    EVIDENCE_LABELS,
     ROLE_LABELS,
     SEVERITY_LABELS,
     SILENCE_MIN_SECONDS,
@@ -428,5 +429,6 @@ def render_html(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
             top_rules=top_rules(results, rulebook),
             rulebook=rulebook,
             severity_labels={s.value: label for s, label in SEVERITY_LABELS.items()},
+            evidence_labels=EVIDENCE_LABELS,
         )
     )

@@ -12,14 +12,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from guifan.model import Finding
+from guifan.model import Evidence, Finding
 from guifan.reporters.common import (
     CHANNEL_LABELS,
+    EVIDENCE_LABELS,
     ROLE_LABELS,
     SEVERITY_LABELS,
     audio_record,
     batch_stats,
     clause_label,
+    needs_review,
     clock,
     format_score,
     grade,
@@ -114,6 +116,10 @@ def _finding(result: CheckResult, finding: Finding, rulebook: Rulebook) -> list[
     head.append(SEVERITY_LABELS[finding.severity], style=SEVERITY_STYLES[finding.severity.value])
     head.append(f" {turn_label(finding.turn)}  ")
     head.append(clauses, style="cyan")
+    if finding.evidence not in (Evidence.PHRASE, Evidence.TIMING, Evidence.VOICE):
+        head.append(f"  {EVIDENCE_LABELS[finding.evidence]} {finding.confidence:.0%}", style="dim")
+    if needs_review(finding, rulebook):
+        head.append("  待复核", style="bold yellow")
     lines = [head]
     if finding.quote:
         lines.append(_quote_line(result, finding))

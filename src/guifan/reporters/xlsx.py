@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Iterable, Sequence
 
 from guifan.reporters.common import (
     CHANNEL_LABELS,
+    EVIDENCE_LABELS,
     SEVERITY_LABELS,
     conversation_record,
     turn_of,
@@ -27,7 +28,8 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CELL_LIMIT = 32767  # Excel's maximum characters per cell
 
 CONVERSATION_HEADERS = ("对话ID", "来源", "渠道", "客服工号", "开始时间", "总分", "致命")
-FINDING_HEADERS = ("对话ID", "轮次", "规则", "条款", "条款标题", "严重程度", "原话", "问题说明", "建议", "该轮原文")
+FINDING_HEADERS = ("对话ID", "轮次", "规则", "条款", "条款标题", "严重程度", "依据", "置信度", "待复核", "原话", "问题说明", "建议",
+                   "该轮原文")
 ERROR_HEADERS = ("文件", "行", "字段", "说明")
 # Sheet 录音, one row per recording: (header, key of the JSON report's audio record).
 RECORDING_COLUMNS = (
@@ -110,6 +112,7 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
             findings.append(
                 [conv.id, finding.turn + 1 if finding.turn is not None else None, finding.rule,
                  "、".join(rec["clauses"]), "、".join(rec["clause_titles"]), SEVERITY_LABELS[finding.severity],
+                 EVIDENCE_LABELS[finding.evidence], rec["confidence"], "是" if rec["needs_review"] else "",
                  finding.quote, finding.message, finding.suggestion, turn.text if turn is not None else None]
             )
     sheet = _sheet(
@@ -118,7 +121,7 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
     )
     for (cell,) in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
-    _sheet(workbook, "问题", FINDING_HEADERS, findings, (24, 6, 9, 12, 24, 9, 30, 40, 48, 60))
+    _sheet(workbook, "问题", FINDING_HEADERS, findings, (24, 6, 9, 12, 24, 9, 6, 7, 7, 30, 40, 48, 60))
     if recordings:
         headers = ("对话ID", *(header for header, _ in RECORDING_COLUMNS))
         _sheet(workbook, "录音", headers, recordings, (24, *(12 for _ in RECORDING_COLUMNS)))

@@ -173,20 +173,60 @@ class VoiceLimits(_Strict):
     pitch_min_seconds: float = 1.5  # shorter turns have no melody to judge
 
 
-class Semantic(_Strict):
-    """Paraphrase-tolerant matching of the must-say categories (see guifan.engine.semantic)."""
+class Bank(_Strict):
+    """An act's exemplars for the meaning stage: sentences that perform it and near misses."""
 
-    backend: Literal["ngram", "use", "off"] = "off"
-    # Minimum cosine similarity per backend, calibrated on labelled data (docs/evaluation.md).
-    thresholds: dict[str, float] = {}
-    # Category -> standard sentences an agent turn is compared with when no phrase matched.
-    exemplars: dict[str, tuple[str, ...]] = {}
+    clause: str | None = None
+    act: str = ""  # the act's name, as people read it
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+
+class Semantic(_Strict):
+    """The meaning stage (guifan.engine.meaning): acts recognized in the agent's own words."""
+
+    backend: Literal["use", "e5", "ngram", "off"] = "off"
+    k: int = Field(default=5, ge=1, le=50)  # nearest exemplars averaged on each side
+    # Per encoder, the logistic curve (offset, scale) turning a positive-minus-negative margin into
+    # a probability; fitted on the banks by bench/calibrate_meaning.py.
+    calibration: dict[str, tuple[float, float]] = {}
+    # Whether meaning alone may create must-not findings (forbidden language …), not only excuse
+    # a missing must-say phrase.
+    create_findings: bool = True
+    # Must-not act -> acts in the same turn that excuse it (a pointer elsewhere with a follow-up
+    # offer is not shirking).
+    excused_by: dict[str, tuple[str, ...]] = {}
+    # Act -> exemplar bank: the defaults from rulebook/meaning/*.yaml, a company's `add_exemplars`.
+    banks: dict[str, Bank] = {}
 
     @model_validator(mode="after")
-    def _threshold_for_backend(self) -> "Semantic":
-        if self.backend != "off" and self.backend not in self.thresholds:
-            raise ValueError(f"semantic.thresholds: 缺少后端 {self.backend} 的阈值 (见 docs/evaluation.md 的校准方法)")
+    def _calibrated(self) -> "Semantic":
+        if self.backend != "off" and self.backend not in self.calibration:
+            raise ValueError(f"semantic.calibration: 缺少编码器 {self.backend} 的校准 (见 docs/evaluation.md)")
+        for act, excuses in self.excused_by.items():
+            for name in (act, *excuses):
+                if name not in self.banks:
+                    raise ValueError(f"semantic.excused_by: 没有语义类别 {name!r}")
         return self
+
+
+class Judge(_Strict):
+    """The optional model judge (guifan.engine.judge; the endpoint is given to `guifan check --judge`)."""
+
+    # Must-not acts the judge is asked about: the hardest calls (shirking vs. a polite pointer …).
+    acts: tuple[str, ...] = ()
+    # Meaning probabilities within this band are asked; from its top, meaning alone decides.
+    band: tuple[float, float] = (0.3, 0.8)
+    confidence: float = Field(default=0.75, gt=0, le=1)  # of a finding the judge confirms
+
+
+class Review(_Strict):
+    """Findings that are not certain (meaning, sound, a model's judgement)."""
+
+    # A finding with less confidence than this is 待复核 (needs review) and reaches reviewers first.
+    confidence_below: float = Field(default=0.8, ge=0, le=1)
+    # Whether such a finding counts in the score before a reviewer confirms it.
+    count_in_score: bool = False
 
 
 class Privacy(_Strict):
@@ -227,6 +267,8 @@ class Rulebook(_Strict):
     company: Company = Company()
     settings: Settings = Settings()
     semantic: Semantic = Semantic()
+    review: Review = Review()
+    judge: Judge = Judge()
     voice: VoiceLimits = VoiceLimits()
     privacy: Privacy = Privacy()
     clauses: dict[str, Clause]
@@ -255,9 +297,6 @@ class Rulebook(_Strict):
         for category in self.settings.homophone_categories:
             if category not in self.phrases:
                 raise ValueError(f"settings.homophone_categories: 没有短语类别 {category!r}")
-        for category in self.semantic.exemplars:
-            if category not in self.phrases:
-                raise ValueError(f"semantic.exemplars: 没有短语类别 {category!r}")
         return self
 
     def clause_title(self, clause: str) -> str:
@@ -310,13 +349,20 @@ def _apply_edits(data: dict, edits: dict, source: str) -> None:
             raise RulebookError(f"{source}: remove_phrases.{category}: 没有这个短语类别")
         drop = set(items or [])
         data["phrases"][category] = [e for e in data["phrases"][category] if text_of(e) not in drop]
+    for act, bank in (edits.get("add_exemplars") or {}).items():
+        if not isinstance(bank, dict):
+            raise RulebookError(f"{source}: add_exemplars.{act}: 应为 {{positive: [...], negative: [...]}}")
+        banks = data.setdefault("semantic", {}).setdefault("banks", {})
+        target = banks.setdefault(act, {})
+        for side in ("positive", "negative"):
+            target[side] = list(target.get(side) or []) + list(bank.get(side) or [])
     for clause, items in (edits.get("add_forbidden") or {}).items():
         if clause not in data.get("forbidden", {}):
             raise RulebookError(f"{source}: add_forbidden.{clause}: 没有这个忌语类别 (应为 S-F1…S-F9)")
         data["forbidden"][clause]["phrases"] = list(data["forbidden"][clause]["phrases"]) + list(items or [])
 
 
-_EDIT_KEYS = ("add_phrases", "remove_phrases", "add_forbidden")
+_EDIT_KEYS = ("add_phrases", "remove_phrases", "add_forbidden", "add_exemplars")
 
 
 def _read_yaml(path: Path | str, text: str | None = None) -> dict:
@@ -342,8 +388,17 @@ def _read_yaml(path: Path | str, text: str | None = None) -> dict:
 
 @lru_cache(maxsize=1)
 def _default_data() -> dict:
-    text = resources.files("guifan.rulebook").joinpath("default.yaml").read_text(encoding="utf-8")
-    return _read_yaml("default.yaml", text)
+    """default.yaml, with the exemplar banks of rulebook/meaning/*.yaml as ``semantic.banks``."""
+    folder = resources.files("guifan.rulebook")
+    data = _read_yaml("default.yaml", folder.joinpath("default.yaml").read_text(encoding="utf-8"))
+    banks = data.setdefault("semantic", {}).setdefault("banks", {})
+    for part in sorted(folder.joinpath("meaning").iterdir(), key=lambda p: p.name):
+        if part.name.endswith(".yaml"):
+            for act, bank in _read_yaml(f"meaning/{part.name}", part.read_text(encoding="utf-8")).items():
+                merged = banks.setdefault(act, {})  # several files may feed one act
+                for key, value in bank.items():
+                    merged[key] = [*merged.get(key, []), *value] if key in ("positive", "negative") else value
+    return data
 
 
 def _format_validation(error: ValidationError, source: str) -> str:

@@ -7,7 +7,7 @@ from typing import Iterator
 from guifan.engine.context import CheckContext
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity
-from guifan.rules.opening import CLOSING_OFFER, FAREWELL, lacking_message, missing_parts
+from guifan.rules.opening import CLOSING_OFFER, FAREWELL, absence_of, lacking_message, missing_parts
 from guifan.rules.silence import is_silent_call
 
 
@@ -43,7 +43,8 @@ class IncompleteClosing(Rule):
         last = window[-1]
         missing = missing_parts(window, (CLOSING_OFFER, FAREWELL))
         if missing:
-            yield self.finding(last, lacking_message("结束语", missing))
+            yield self.finding(last, lacking_message("结束语", missing),
+                               confidence=absence_of(self, window, (CLOSING_OFFER, FAREWELL)))
             return
         offers = [v.index for v in window if v.says(*CLOSING_OFFER.categories)]
         farewells = [v.index for v in window if v.says(*FAREWELL.categories)]

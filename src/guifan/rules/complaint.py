@@ -82,9 +82,12 @@ class AfterComplaintRule(Rule):
         last = last_agent_after(ctx, start.index)
         if last is None:
             return
-        missing = [label for label, cats in self.required if not self.satisfied(ctx, start, cats)]
+        missing = [(label, cats) for label, cats in self.required if not self.satisfied(ctx, start, cats)]
         if missing:
-            yield self.finding(last, f"{self.situation}(「{said(start)}」)后,客服始终没有{'、'.join(missing)}")
+            after = [v for v in ctx.agent if v.index > start.index]
+            confidence = min(self.absence_confidence(after, *cats) for _, cats in missing)
+            yield self.finding(last, f"{self.situation}(「{said(start)}」)后,客服始终没有{'、'.join(l for l, _ in missing)}",
+                               confidence=confidence)
 
 
 @register
@@ -443,7 +446,8 @@ class GoodsProblemMishandled(Rule):
         last = last_agent_after(ctx, start.index)
         if last is None:
             return
-        goods = next((v for v in topical if v.has(*self.GOODS)), None)
+        received = any(v.has("customer_goods", "customer_wrong_item") for v in ctx.customer)
+        goods = next((v for v in topical if v.has(*self.GOODS)), None) if received else None
         remedies = agent_hits_after(ctx, goods.index, "remedy") if goods is not None else []
         if any(v.has(*self.RECORDED) for v in topical):
             # Check first: the record must be looked at (even before the complaint) no later than

@@ -32,6 +32,9 @@ class ReplyRule(Rule):
 
     trigger: ClassVar[str]
     reach: ClassVar[int] = 1
+    # The must-say acts whose absence in the replies ``problem`` reports (its findings are as
+    # sure as the replies are far from saying them).
+    expects: ClassVar[tuple[str, ...]] = ()
 
     def required_categories(self) -> frozenset[str]:
         # Only when the trigger is the plain phrase category; overridden triggers may not need it.
@@ -45,6 +48,10 @@ class ReplyRule(Rule):
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         raise NotImplementedError
 
+    def confidence(self, replies: list[TurnView]) -> float:
+        """How sure the finding about these replies is (see ``expects``)."""
+        return self.absence_confidence(replies, *self.expects) if self.expects else 1.0
+
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         reported: set[int] = set()
         for view in ctx.customer:
@@ -57,7 +64,7 @@ class ReplyRule(Rule):
             message = self.problem(ctx, said, replies)
             if message is not None:
                 reported.add(replies[0].index)
-                yield self.finding(replies[0], message)
+                yield self.finding(replies[0], message, confidence=self.confidence(replies))
 
 
 @register
@@ -68,7 +75,9 @@ class IgnoredThanks(ReplyRule):
     severity = Severity.MINOR
     category = "courtesy"
     trigger = "customer_thanks"
-    what = "客户致谢或表扬(谢谢、辛苦了、你真好…)后,客服的下一句既没有回应(不客气、应该的、客气了…)也没有回谢。"
+    reach = 2  # a reply after one more line of business is still a reply
+    expects = ("reply_to_thanks",)
+    what = "客户致谢或表扬(谢谢、辛苦了、你真好…)后,客服接下来的两句都既没有回应(不客气、应该的、客气了…)也没有回谢。"
     why = "客户致谢时应及时回应「不客气」「这是我应该做的」,否则显得冷淡、不尊重客户。"
     bad = (
         "客户: 好的谢谢,明天急着用\n客服: 还请您稍加耐心等待一下哦。",
@@ -82,7 +91,7 @@ class IgnoredThanks(ReplyRule):
     )
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
-        if replies[0].says("reply_to_thanks"):
+        if any(reply.says(*self.expects) for reply in replies):
             return None
         return f"客户表示感谢(「{said}」),客服未回应(如「不客气」「这是我应该做的」)"
 

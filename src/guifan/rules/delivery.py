@@ -16,7 +16,7 @@ from guifan.engine import is_text_free
 from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.voice import spoken_characters
 from guifan.engine.registry import Rule, register
-from guifan.model import Channel, Finding, Severity, Voice
+from guifan.model import Channel, Evidence, Finding, Severity, Voice
 from guifan.rules._timing import is_backchannel, overlaps, pauses, seconds_text
 
 _AUDIO_NOTE = (
@@ -34,6 +34,7 @@ class DeliveryRule(Rule):
     channels = frozenset({Channel.PHONE})
     needs_timing = True
     needs_text = False
+    evidence = Evidence.VOICE
 
 
 def _voiced_agent(ctx: CheckContext) -> list[tuple[TurnView, Voice]]:
@@ -132,19 +133,28 @@ class VolumeOff(DeliveryRule):
         limits = ctx.rulebook.voice
         levels = [(v, voice.level_dbfs) for v, voice in _voiced_agent(ctx) if voice.level_dbfs is not None]
         usual = statistics.median(level for _, level in levels) if levels else 0.0
+        wording = self.rulebook.wording("S-H2")
+
+        def advice(case: int) -> str:  # the clause's wording for this case: level, quiet customer, steadiness
+            return wording[min(case, len(wording) - 1)] if wording else ""
+
         for view, level in levels:
             if level < limits.level_dbfs.min:
-                yield self.finding(view, f"客服音量过低(约{level:.0f} dBFS,应不低于{limits.level_dbfs.min:g}),客户可能听不清")
+                yield self.finding(view, f"客服音量过低(约{level:.0f} dBFS,应不低于{limits.level_dbfs.min:g}),客户可能听不清",
+                                   suggestion=advice(0))
             elif level > limits.level_dbfs.max:
-                yield self.finding(view, f"客服音量过高(约{level:.0f} dBFS,应不高于{limits.level_dbfs.max:g}),会让客户感到刺耳")
+                yield self.finding(view, f"客服音量过高(约{level:.0f} dBFS,应不高于{limits.level_dbfs.max:g}),会让客户感到刺耳",
+                                   suggestion=advice(0))
             elif (quiet := self._quiet_customer_before(ctx, view)) is not None and level < usual - limits.level_follow_db:
                 yield self.finding(
                     view,
                     f"客户声音小(约{quiet:.0f} dBFS)时客服也压低了音量(比本通常用音量低{usual - level:.0f} dB),应保持自己的音量",
+                    suggestion=advice(1),
                 )
             elif len(levels) >= 3 and abs(level - usual) > limits.level_swing_db:
                 direction = "高" if level > usual else "低"
-                yield self.finding(view, f"客服音量忽大忽小:这一轮比本通常用音量{direction}{abs(level - usual):.0f} dB")
+                yield self.finding(view, f"客服音量忽大忽小:这一轮比本通常用音量{direction}{abs(level - usual):.0f} dB",
+                                   suggestion=advice(2))
 
     @staticmethod
     def _quiet_customer_before(ctx: CheckContext, view: TurnView) -> float | None:

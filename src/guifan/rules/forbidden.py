@@ -8,6 +8,7 @@ per category.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import ClassVar, Iterator
 
 from guifan import text as textnorm
@@ -23,8 +24,13 @@ class ForbiddenPhraseRule(Rule):
     phrase_category: ClassVar[str]
     label: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.acts = (cls.phrase_category,)  # the act is the category: S-F6 by phrase or by meaning
+
     def required_categories(self) -> frozenset[str]:
-        return frozenset((self.phrase_category,))
+        # By meaning the act may be said in any words: the rule runs on every conversation.
+        return frozenset() if self.rulebook.semantic.backend != "off" else frozenset((self.phrase_category,))
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         reported: set[int] = set()
@@ -33,6 +39,11 @@ class ForbiddenPhraseRule(Rule):
                 continue
             reported.add(view.index)
             yield self.finding(view, f"客服使用了{self.label}:「{view.quote(hit)}」", hit)
+        for view, act in ctx.meant(self.phrase_category):
+            if view.index in reported:
+                continue
+            reported.add(view.index)
+            yield self.meant_finding(view, act, self.label)
 
 
 @register
@@ -169,14 +180,28 @@ class RudeOpener(ForbiddenPhraseRule):
 class AgentProfanity(ForbiddenPhraseRule):
     code = "FBD020"
     name = "agent-profanity"
-    clauses = ("S-C8",)
+    clauses = ("S-C8", "S-F7")
     severity = Severity.FATAL
     phrase_category = "profanity"
     label = "不文明用语"
-    what = "客服使用脏话或辱骂性语言(规则手册 profanity),包括以牙还牙回骂客户。"
-    why = "辱骂客户是致命错误,本通评分直接为零(S-C8:不得以不文明语言回应客户)。"
-    bad = ("客户: 你们就是一群骗子\n客服: 你有病吧。",)
+    what = (
+        "客服使用脏话或辱骂性语言(规则手册 profanity)。客户先有不文明言语时,这是以牙还牙回骂客户(S-C8,"
+        "应礼貌提醒);否则记为客服的不文明用语(S-F7)。"
+    )
+    why = "辱骂客户是致命错误,本通评分直接为零;客户不文明时应按 S-C8 礼貌提醒,不得回骂。"
+    bad = (
+        "客户: 你们这帮废物\n客服: 你骂谁废物呢?",
+        "客户: 我的快递到哪了\n客服: 你有病吧,自己不会查?",
+    )
     good = ("客户: 你们就是一群骗子\n客服: 为了和您保持良好的沟通,希望您使用文明用语。",)
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        for finding in super().check(ctx):
+            provoked = any(v.index < finding.turn and v.has("customer_abuse") for v in ctx.customer)
+            if provoked:
+                yield replace(finding, clauses=("S-C8",), message=finding.message.replace("客服使用了", "客服回骂客户,使用了"))
+            else:
+                yield replace(finding, clauses=("S-F7",), suggestion="请使用文明、礼貌的服务用语")
 
     def suggestion(self, clause: str | None = None) -> str:
         return self.rulebook.wording("S-C8")[0]

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.registry import Rule, register
-from guifan.model import Channel, Finding, Role, Severity
+from guifan.model import Channel, Evidence, Finding, Role, Severity
 from guifan.rules._timing import is_backchannel, pauses, seconds_text
 from guifan.rules.courtesy import ReplyRule
 
@@ -137,7 +137,9 @@ class HoldWithoutThanks(Rule):
                 continue
             waiting = False
             if not thanked:
-                yield self.finding(pause.resume, f"客户等待{seconds_text(waited)}后,客服未感谢客户的耐心等待")
+                resumed = [v for v in (pause.resume, ctx.next_agent(pause.resume.index)) if v is not None]
+                yield self.finding(pause.resume, f"客户等待{seconds_text(waited)}后,客服未感谢客户的耐心等待",
+                                   confidence=self.absence_confidence(resumed, "hold_thanks"))
 
 
 @register
@@ -148,6 +150,7 @@ class LongHoldWithoutReassurance(Rule):
     category = "hold"
     needs_timing = True
     needs_text = False
+    evidence = Evidence.TIMING
     what = (
         "一次等待超过 settings.hold_reassure_seconds 秒(默认60秒)而客服中途没有说过任何话安抚客户。"
         "报告在等待结束后客服说的第一句。"

@@ -44,7 +44,8 @@ class NeedNotConfirmed(Rule):
             return  # short calls need no restatement; outbound calls have no inbound need to restate
         before = _before_closing(ctx)
         if before and not any(v.says("confirm_need") for v in before):
-            yield self.finding(before[-1], "客服在处理前未复述并确认客户的需求")
+            yield self.finding(before[-1], "客服在处理前未复述并确认客户的需求",
+                               confidence=self.absence_confidence(before, "confirm_need"))
 
 
 def _before_closing(ctx: CheckContext) -> list[TurnView]:

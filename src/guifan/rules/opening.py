@@ -16,7 +16,7 @@ from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
 from guifan.engine.registry import Rule, register
 from guifan.holidays import holiday_kind
-from guifan.model import Channel, Finding, Severity
+from guifan.model import Channel, Evidence, Finding, Severity
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,12 @@ class Part:
 def missing_parts(views: list[TurnView], parts: Iterable[Part]) -> list[str]:
     """Labels of the parts none of ``views`` says."""
     return [p.label for p in parts if not p.said_in(views)]
+
+
+def absence_of(rule: Rule, views: list[TurnView], parts: Iterable[Part]) -> float:
+    """How sure a finding about the ``parts`` none of ``views`` says is (the least sure part)."""
+    missing = [p for p in parts if not p.said_in(views)]
+    return min((rule.absence_confidence(views, *p.categories) for p in missing), default=1.0)
 
 
 def lacking_message(what: str, missing: list[str]) -> str:
@@ -104,7 +110,8 @@ class OpeningGreeting(Rule):
             if company and textnorm.basic(company) not in first.basic:
                 missing.append(f"公司名称({company})")
         if missing:
-            yield self.finding(first, lacking_message("开场白", missing), clause="S-A1")
+            yield self.finding(first, lacking_message("开场白", missing), clause="S-A1",
+                               confidence=absence_of(self, [first], (GREETING, OFFER_HELP)))
 
 
 _KIND_WORDING = {
@@ -180,6 +187,7 @@ class SlowAnswer(Rule):
     category = "opening"
     channels = frozenset({Channel.PHONE})
     needs_text = False
+    evidence = Evidence.TIMING
     what = (
         "电话接听超过三声:通话元数据 ring_seconds / queue_seconds(秒,对照 settings.max_ring_seconds)"
         "或 rings(响铃次数,对照 max_ring_seconds / seconds_per_ring);没有这些元数据时,"

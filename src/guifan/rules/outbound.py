@@ -7,7 +7,7 @@ from typing import Iterator
 from guifan.engine.context import CheckContext
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding
-from guifan.rules.opening import Part, is_outbound, lacking_message, missing_parts
+from guifan.rules.opening import Part, absence_of, is_outbound, lacking_message, missing_parts
 
 _PARTS = (
     Part("表明身份(我是[公司]客服代表)", ("identity_statement",)),
@@ -46,4 +46,4 @@ class OutboundOpening(Rule):
         opening = ctx.agent[:_OPENING_TURNS]
         missing = missing_parts(opening, _PARTS)
         if missing:
-            yield self.finding(opening[0], lacking_message("回访开场", missing))
+            yield self.finding(opening[0], lacking_message("回访开场", missing), confidence=absence_of(self, opening, _PARTS))

@@ -19,7 +19,7 @@ from guifan.engine.matcher import Hit
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Role, Severity
 from guifan.rules.courtesy import ReplyRule
-from guifan.rules.opening import Part, lacking_message, missing_parts
+from guifan.rules.opening import Part, absence_of, lacking_message, missing_parts
 from guifan.rules.silence import is_silent_call
 
 APOLOGY = Part("致歉(对不起/抱歉)", ("apology",))
@@ -109,9 +109,11 @@ class PromptRule(Rule):
         for view, hit in prompts:
             if not self.owns(view):
                 continue
-            lacking = missing_parts(self.window(ctx, view), self.needs)
+            window = self.window(ctx, view)
+            lacking = missing_parts(window, self.needs)
             if lacking:
-                yield self.finding(view, lacking_message(f"客服{self.act}时", lacking), hit)
+                yield self.finding(view, lacking_message(f"客服{self.act}时", lacking), hit,
+                                   confidence=absence_of(self, window, self.needs))
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         yield from self.unmet(ctx, self.prompts(ctx))
@@ -243,6 +245,9 @@ class SituationReply(ReplyRule):
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         lacking = missing_parts(replies, self.needs)
         return lacking_message(f"客户{self.situation}(「{said}」)后,客服的回应", lacking) if lacking else None
+
+    def confidence(self, replies: list[TurnView]) -> float:
+        return absence_of(self, replies, self.needs)
 
 
 @register
