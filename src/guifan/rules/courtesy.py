@@ -31,6 +31,8 @@ class ReplyRule(Rule):
     """
 
     trigger: ClassVar[str]
+    # How many agent turns may answer: the next ``reach`` of them, as long as the customer has not
+    # spoken again (a chat agent's second message in a row still answers).
     reach: ClassVar[int] = 1
     # The must-say acts whose absence in the replies ``problem`` reports (its findings are as
     # sure as the replies are far from saying them).
@@ -59,6 +61,8 @@ class ReplyRule(Rule):
             if said is None:
                 continue
             replies = list(islice(ctx.agent_after(view.index), self.reach))
+            replies = [r for r in replies if not any(c.index < r.index for c in ctx.customer if c.index > view.index)] \
+                or replies[:1]
             if not replies or replies[0].index in reported:
                 continue
             message = self.problem(ctx, said, replies)
@@ -75,9 +79,12 @@ class IgnoredThanks(ReplyRule):
     severity = Severity.MINOR
     category = "courtesy"
     trigger = "customer_thanks"
-    reach = 2  # a reply after one more line of business is still a reply
+    reach = 2  # the agent's next messages before the customer speaks again: a reply in the second counts
     expects = ("reply_to_thanks",)
-    what = "客户致谢或表扬(谢谢、辛苦了、你真好…)后,客服接下来的两句都既没有回应(不客气、应该的、客气了…)也没有回谢。"
+    what = (
+        "客户致谢或表扬(谢谢、辛苦了、你真好…)后,客服的下一句(客户再次说话前连发的第二句也算)既没有回应"
+        "(不客气、应该的、客气了…)也没有回谢。"
+    )
     why = "客户致谢时应及时回应「不客气」「这是我应该做的」,否则显得冷淡、不尊重客户。"
     bad = (
         "客户: 好的谢谢,明天急着用\n客服: 还请您稍加耐心等待一下哦。",
