@@ -89,18 +89,23 @@ class TurnView:
                 return Act(category, Evidence.SOUND, SOUND_CONFIDENCE, self.original("loose", hit.start, hit.end))
         judged = self.judged(categories)
         best = max(judged.values(), key=lambda j: j.probability, default=None)
-        if best is None or best.probability < 0.5:
+        if best is None or best.probability < SAID_BY_MEANING:
             return None
         name = next(c for c, j in judged.items() if j is best)
         return Act(name, Evidence.MEANING, best.probability, (best.unit.start, best.unit.end), best.nearest)
 
-    def likelihood(self, *categories: str) -> float:
-        """How likely it is that the agent performs one of the acts here (1 for a phrase): what a
-        finding about the act's absence is unsure of."""
-        found = self.act(*categories)
-        if found is not None:
-            return found.confidence
-        return max((j.probability for j in self.judged(categories).values()), default=0.0)
+    def by_meaning(self, *categories: str) -> bool:
+        """The agent performs one of the acts here in other words (meaning alone, no phrase)."""
+        return any(j.probability >= SAID_BY_MEANING for j in self.judged(categories).values())
+
+    def doubt(self, *categories: str) -> float:
+        """How much a finding that the agent does not perform the acts here is in doubt: 1 when the
+        agent does (a phrase, a sound, or meaning at SAID_BY_MEANING or above), 0 when the meaning
+        stage finds no act more likely than not, in between when it is unsure."""
+        if self.act(*categories) is not None:
+            return 1.0
+        probability = max((j.probability for j in self.judged(categories).values()), default=0.0)
+        return min(1.0, max(0.0, (probability - 0.5) / (SAID_BY_MEANING - 0.5)))
 
     def judged(self, categories: Iterable[str]) -> dict[str, Judgement]:
         """The meaning stage's judgement of this agent turn for each act (computed once per act)."""
@@ -164,6 +169,9 @@ class Act:
 
 
 SOUND_CONFIDENCE = 0.9  # a phrase heard with at most one slip in three characters
+# A must-say act counts as said by meaning from this probability on; below it, a finding about its
+# absence is made with the doubt as its confidence (1 - probability), so it goes to review.
+SAID_BY_MEANING = 0.75
 
 
 class Recognizer:

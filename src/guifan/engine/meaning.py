@@ -6,8 +6,8 @@ rulebook's exemplar banks (``semantic.banks``): for each act, sentences that per
 (``positive``) and near misses that do not (``negative``, plus the shared ``neutral`` bank). A
 unit of a turn (a clause, or two adjacent clauses of one sentence) is encoded as a vector; its
 evidence for an act is the margin between its mean similarity to the nearest ``k`` positives and
-to the nearest ``k`` negatives, turned into a probability by a logistic curve fitted on the banks
-themselves (leave-one-out, ``bench/calibrate_meaning.py``; ``semantic.calibration``).
+to the nearest ``k`` negatives, turned into a probability by the act's own logistic curve, fitted on
+its bank held out one sentence at a time (``bench/calibrate_meaning.py`` prints the figures).
 
 Encoders, behind one interface (``Encoder.encode(texts) -> unit vectors``):
 
@@ -44,6 +44,8 @@ _SENTENCE_BREAKS = re.compile(r"[。.!！?？…]+")
 # Masked entities of anonymized corpora ("[订单x]", "[数字x]") carry no wording.
 _MASKS = re.compile(r"\[[^\]]{1,8}x\]")
 MIN_UNIT_CHARS = 2
+# A must-not act needs words: "好的", "对吧", "不好意思" carry no offence whatever they sound like.
+MIN_VIOLATION_CHARS = 4
 NEUTRAL = "neutral"  # the shared bank of ordinary agent sentences: a negative for every act
 
 
@@ -179,32 +181,48 @@ def cache_dir() -> Path:
 
 
 class VectorStore:
-    """Vectors of the bank sentences, computed once per encoder and kept on disk (one file per
-    encoder and set of sentences; a company's added exemplars make a new file)."""
+    """Vectors of the bank sentences, and what is derived from them (the acts' curves), computed
+    once per encoder and kept on disk: one set of files per encoder and set of sentences (a
+    company's added exemplars make new ones). The n-gram baseline is recomputed: it is cheap."""
 
     _loaded: dict[Path, np.ndarray] = {}  # per process: engines built again reuse them
 
     def __init__(self, encoder: Encoder, texts: Sequence[str]):
         digest = hashlib.sha256("\n".join([encoder.name, *texts]).encode()).hexdigest()[:16]
-        path = cache_dir() / f"bank-{encoder.name}-{digest}.npy"
-        if path in self._loaded:
-            self.vectors = self._loaded[path]
-            return
-        if encoder.name != "ngram" and path.exists():  # ngram vectors depend on the IDF: cheap to redo
-            self.vectors = self._loaded[path] = np.load(path).astype(np.float32)
-            return
-        self.vectors = np.concatenate([encoder.encode(texts[i: i + 256]) for i in range(0, len(texts), 256)]) \
-            if texts else np.zeros((0, 1), dtype=np.float32)
-        self.vectors = self.vectors.astype(np.float16).astype(np.float32)  # as the cache file keeps them
-        if encoder.name != "ngram":
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-                np.save(tmp, self.vectors.astype(np.float16))
-                tmp.replace(path)
-            except OSError:
-                pass  # a read-only home: computed again next time
-            self._loaded[path] = self.vectors
+        self._stem = cache_dir() / f"bank-{encoder.name}-{digest}"
+        self._persist = encoder.name != "ngram"
+        self.vectors = self._array("vectors", lambda: _encode_all(encoder, texts))
+
+    def derived(self, name: str, compute) -> np.ndarray:
+        return self._array(name, compute)
+
+    def _array(self, name: str, compute) -> np.ndarray:
+        path = self._stem.with_name(f"{self._stem.name}-{name}.npy")
+        found = self._loaded.get(path)
+        if found is not None:
+            return found
+        if self._persist and path.exists():
+            found = np.load(path)
+        else:
+            found = compute()
+            if self._persist:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+                    np.save(tmp, found)
+                    tmp.replace(path)
+                except OSError:
+                    pass  # a read-only home: computed again next time
+        found = found.astype(np.float32) if found.dtype == np.float16 else found
+        self._loaded[path] = found
+        return found
+
+
+def _encode_all(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float16)
+    vectors = np.concatenate([encoder.encode(texts[i: i + 256]) for i in range(0, len(texts), 256)])
+    return vectors.astype(np.float16)  # half the disk and memory; similarities keep three decimals
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,31 +236,42 @@ class Judgement:
 
 
 class MeaningModel:
-    """The acts of the rulebook's banks, judged by meaning. Encodes each distinct unit once."""
+    """The acts of the rulebook's banks, judged by meaning. Encodes each distinct unit once.
+
+    Each act gets its own logistic curve, fitted on its bank held out one sentence at a time
+    (``calibrate``): acts whose banks separate well need a smaller margin than those whose
+    positives and near misses share most of their words.
+    """
 
     def __init__(self, rulebook: Rulebook, encoder: Encoder | None = None):
         config = rulebook.semantic
         self.encoder = encoder or make_encoder(rulebook)
-        try:
-            self.offset, self.scale = config.calibration[self.encoder.name]
-        except KeyError:
-            raise RulebookError(f"semantic.calibration: 缺少编码器 {self.encoder.name} 的校准 (bench/calibrate_meaning.py)") from None
         self.k = config.k
         banks = {name: bank for name, bank in config.banks.items() if name != NEUTRAL}
         neutral = config.banks[NEUTRAL].negative if NEUTRAL in config.banks else ()
         texts: list[str] = list(neutral)
-        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        spans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, bank in banks.items():
             first = len(texts)
             texts += bank.positive
             middle = len(texts)
             texts += bank.negative
-            self._rows[name] = (np.arange(first, middle), np.concatenate([np.arange(middle, len(texts)),
-                                                                           np.arange(len(neutral))]))
+            spans[name] = (np.arange(first, middle), np.arange(middle, len(texts)))
+        polite = np.concatenate([spans[n][0] for n, b in banks.items() if b.kind == "must_say"] or [np.arange(0)])
+        shared = np.arange(len(neutral))
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            name: (positive, np.concatenate([negative, shared, polite] if banks[name].kind == "must_not"
+                                            else [negative, shared]))
+            for name, (positive, negative) in spans.items()
+        }
         self._texts = texts
         self._banks = banks
-        self._bank = VectorStore(self.encoder, [form(t) for t in texts]).vectors
+        store = VectorStore(self.encoder, [form(t) for t in texts])
+        self._bank = store.vectors
+        composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
+        self.curves = store.derived(f"curves-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
         self._cache: dict[str, np.ndarray] = {}
+        self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
 
     @property
     def acts(self) -> frozenset[str]:
@@ -253,7 +282,7 @@ class MeaningModel:
         return self._banks[act].act or act
 
     def clause(self, act: str) -> str | None:
-        return self._banks[act].clause
+        return self._banks[act].clause or (act if act.startswith("S-") else None)  # S-F banks are keyed by clause
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, encoding only those not seen before, in one batch."""
@@ -265,41 +294,95 @@ class MeaningModel:
                 self._cache[text] = vector
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self._bank.shape[1]))
 
+    def _similarities(self, text: str, found: tuple[Unit, ...]) -> np.ndarray:
+        """The units of a turn against every bank sentence (kept for the turns of the conversation
+        being checked: its rules ask about several acts)."""
+        similarity = self._similarity.get(text)
+        if similarity is None:
+            if len(self._similarity) > 64:
+                self._similarity.clear()
+            similarity = self._similarity[text] = self.vectors([form(u.text) for u in found]) @ self._bank.T
+        return similarity
+
     def judge(self, text: str, acts: Iterable[str]) -> dict[str, Judgement]:
         """For each act, the unit of ``text`` that performs it most probably."""
         wanted = [a for a in acts if a in self._rows]
         found = units(text)
         if not wanted or not found:
             return {}
-        similarity = self.vectors([form(u.text) for u in found]) @ self._bank.T
+        similarity = self._similarities(text, found)
+        short = np.array([len(form(u.text)) < MIN_VIOLATION_CHARS for u in found])
         best: dict[str, Judgement] = {}
         for act in wanted:
             positive, negative = self._rows[act]
-            pos = _top_mean(similarity[:, positive], self.k)
-            neg = _top_mean(similarity[:, negative], self.k)
-            row = int(np.argmax(pos - neg))
-            probability = self.probability(float(pos[row] - neg[row]))
+            margins = _top_mean(similarity[:, positive], self.k) - _top_mean(similarity[:, negative], self.k)
+            if self._banks[act].kind == "must_not":
+                if short.all():
+                    continue
+                margins = np.where(short, -np.inf, margins)
+            row = int(np.argmax(margins))
             best[act] = Judgement(
-                probability, found[row],
+                self.probability(act, float(margins[row])), found[row],
                 self._texts[positive[int(np.argmax(similarity[row, positive]))]],
                 self._texts[negative[int(np.argmax(similarity[row, negative]))]] if len(negative) else "",
             )
         return best
 
     def held_out_margins(self, act: str) -> tuple[np.ndarray, np.ndarray]:
-        """Each bank sentence of ``act`` (its positives, its negatives) judged against the banks
-        without itself: (margins, 1 for positives / 0 for negatives). What the calibration of
-        ``semantic.calibration`` and the banks' own accuracy are measured on."""
+        """Each bank sentence of ``act`` (its positives, its negatives) judged against the act's
+        bank without itself: (margins, 1 for positives / 0 for negatives)."""
         positive, negative = self._rows[act]
-        rows = np.concatenate([positive, negative])
-        similarity = self._bank[rows] @ self._bank.T
-        similarity[np.arange(len(rows)), rows] = -np.inf  # never its own nearest neighbour
-        margins = _top_mean(similarity[:, positive], self.k) - _top_mean(similarity[:, negative], self.k)
-        labels = np.concatenate([np.ones(len(positive)), np.zeros(len(negative))])
-        return margins, labels
+        columns = np.concatenate([positive, negative])
+        similarity = self._bank[columns] @ self._bank[columns].T
+        np.fill_diagonal(similarity, -np.inf)  # never its own nearest neighbour
+        split = len(positive)
+        margins = _top_mean(similarity[:, :split], self.k) - _top_mean(similarity[:, split:], self.k)
+        return margins, np.concatenate([np.ones(split), np.zeros(len(negative))])
 
-    def probability(self, margin: float) -> float:
-        return 1.0 / (1.0 + math.exp(-(margin - self.offset) / self.scale))
+    def _fit_curves(self) -> np.ndarray:
+        """Per act (in ``sorted(acts)`` order) the (offset, scale) of its logistic curve; acts with
+        too few exemplars to fit get the curve of all acts together."""
+        fitted, pooled = {}, ([], [])
+        for act in sorted(self._rows):
+            margins, labels = self.held_out_margins(act)
+            pooled[0].append(margins)
+            pooled[1].append(labels)
+            if labels.sum() >= MIN_FIT_EXEMPLARS and (1 - labels).sum() >= MIN_FIT_EXEMPLARS:
+                fitted[act] = fit_logistic(margins, labels)
+        everything = fit_logistic(np.concatenate(pooled[0]), np.concatenate(pooled[1])) if pooled[0] else (0.0, 0.05)
+        return np.array([fitted.get(act, everything) for act in sorted(self._rows)], dtype=np.float64)
+
+    def probability(self, act: str, margin: float) -> float:
+        offset, scale = self._curve(act)
+        return 1.0 / (1.0 + math.exp(-(margin - offset) / scale))
+
+    def _curve(self, act: str) -> tuple[float, float]:
+        index = self._curve_index.get(act) if hasattr(self, "_curve_index") else None
+        if index is None:
+            self._curve_index = {a: i for i, a in enumerate(sorted(self._rows))}
+            index = self._curve_index[act]
+        return float(self.curves[index, 0]), float(self.curves[index, 1])
+
+
+MIN_FIT_EXEMPLARS = 20
+MIN_SCALE = 0.005  # a bank that separates perfectly would otherwise give a step
+
+
+def fit_logistic(margins: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(offset, scale) with p = 1 / (1 + exp(-(margin - offset) / scale)), by Newton's method with
+    a little ridge (a perfectly separated bank must not give an infinite slope)."""
+    a, c = 10.0, 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(a * margins + c, -50, 50)))
+        w = p * (1 - p) + 1e-9
+        grad = np.array([np.sum((p - labels) * margins) + 1e-4 * a, np.sum(p - labels)])
+        hess = np.array([[np.sum(w * margins * margins) + 1e-4, np.sum(w * margins)], [np.sum(w * margins), np.sum(w)]])
+        step = np.linalg.solve(hess + np.eye(2) * 1e-9, grad)
+        a, c = a - step[0], c - step[1]
+        if np.abs(step).max() < 1e-9:
+            break
+    scale = max(1 / a, MIN_SCALE) if a > 0 else 1.0
+    return -c / a if a > 0 else 0.0, scale
 
 
 def _top_mean(similarity: np.ndarray, k: int) -> np.ndarray:

@@ -64,10 +64,9 @@ class Rule:
             return text
 
     def absence_confidence(self, views: Iterable[TurnView], *categories: str) -> float:
-        """How sure a finding about the acts' absence is: 1 minus the strongest likelihood, among
-        the turns searched, that the agent said them after all (in words the meaning stage nearly
-        took for them)."""
-        return max(MIN_CONFIDENCE, 1.0 - max((v.likelihood(*categories) for v in views), default=0.0))
+        """How sure a finding about the acts' absence is: less sure when the meaning stage nearly
+        took words of the turns searched for them (``TurnView.doubt``)."""
+        return max(MIN_CONFIDENCE, 1.0 - max((v.doubt(*categories) for v in views), default=0.0))
 
     def meant_finding(self, view: TurnView, act: Act, label: str) -> Finding:
         """A must-not act found by meaning or by the model judge, saying which and why."""

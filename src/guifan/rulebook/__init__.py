@@ -178,6 +178,9 @@ class Bank(_Strict):
 
     clause: str | None = None
     act: str = ""  # the act's name, as people read it
+    # must_not: an act that is itself a violation (forbidden language, shirking …); every must-say
+    # act's positives (apologies, thanks, asking to wait …) are then near misses of it too.
+    kind: Literal["must_say", "must_not"] = "must_say"
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
 
@@ -187,9 +190,6 @@ class Semantic(_Strict):
 
     backend: Literal["use", "e5", "ngram", "off"] = "off"
     k: int = Field(default=5, ge=1, le=50)  # nearest exemplars averaged on each side
-    # Per encoder, the logistic curve (offset, scale) turning a positive-minus-negative margin into
-    # a probability; fitted on the banks by bench/calibrate_meaning.py.
-    calibration: dict[str, tuple[float, float]] = {}
     # Whether meaning alone may create must-not findings (forbidden language …), not only excuse
     # a missing must-say phrase.
     create_findings: bool = True
@@ -200,9 +200,7 @@ class Semantic(_Strict):
     banks: dict[str, Bank] = {}
 
     @model_validator(mode="after")
-    def _calibrated(self) -> "Semantic":
-        if self.backend != "off" and self.backend not in self.calibration:
-            raise ValueError(f"semantic.calibration: 缺少编码器 {self.backend} 的校准 (见 docs/evaluation.md)")
+    def _known_acts(self) -> "Semantic":
         for act, excuses in self.excused_by.items():
             for name in (act, *excuses):
                 if name not in self.banks:

@@ -195,9 +195,10 @@ class AttitudeComplaintMishandled(AfterComplaintRule):
         ("感谢客户的监督或意见", ("oversight_thanks",)),
         ("承诺改进", ("improvement",)),
     )
+    acts = ("colleague_blame",)
     what = (
         "客户投诉客服人员的态度或业务能力后,客服没有代表团队致歉、感谢客户监督、承诺改进,"
-        "或者把责任推给同事(「那是他的问题」「是之前的客服说错了」)。"
+        "或者把责任推给同事、为同事辩护、质疑客户(「那是他的问题」「是之前的客服说错了」「我们同事不会这么说的」)。"
     )
     why = "对同事的问题也要以「我们」的身份承担;与客户争辩或指责同事只会激化投诉。"
     bad = (
@@ -223,6 +224,10 @@ class AttitudeComplaintMishandled(AfterComplaintRule):
             if view.index not in reported:
                 reported.add(view.index)
                 yield self.finding(view, f"客服把责任推给同事:「{view.quote(hit)}」", hit)
+        for view, act in ctx.meant("colleague_blame"):
+            if view.index > start.index and view.index not in reported:
+                reported.add(view.index)
+                yield self.meant_finding(view, act, "为同事辩护或质疑客户")
 
 
 def ticket_state(metadata: Mapping[str, Any]) -> tuple[bool, bool | None]:

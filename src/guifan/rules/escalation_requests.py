@@ -75,7 +75,7 @@ class SupervisorRequestWithoutRetention(Rule):
         for n, view in enumerate(after):
             hit = transfer_hit(ctx, view) or unquoted_hit(ctx, view, "callback")
             if hit is None:
-                retained += view.has("retention")
+                retained += view.says("retention")
                 continue
             action = "转接" if hit.category == "transfer" else "记录提交领导"
             if retained < RETENTIONS_BEFORE_ESCALATION:

@@ -24,7 +24,7 @@ _TIMING_NOTE = "本规则需要带时间戳的转写(每轮的开始、结束时
 def _gives_reason(ctx: CheckContext, opener: TurnView) -> bool:
     """The hold request, or the agent turn just before it, says why (查询、核实…)."""
     earlier = ctx.agent_before(opener.index)
-    return any(v.has("hold_reason", "lookup_announce") for v in (opener, *earlier[-1:]))
+    return any(v.has("lookup_announce") or v.says("hold_reason") for v in (opener, *earlier[-1:]))
 
 
 @register

@@ -63,9 +63,6 @@ class FollowUpRule(Rule):
     trigger: ClassVar[str]
     follow_up: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]]
 
-    def required_categories(self) -> frozenset[str]:
-        return frozenset((self.trigger,))
-
     def relevant(self, ctx: CheckContext, view: TurnView, hit: Hit) -> bool:
         return True
 
@@ -79,19 +76,38 @@ class FollowUpRule(Rule):
             return [view]
         return [view, after]
 
+    def required_categories(self) -> frozenset[str]:
+        # By meaning the trigger may be said in any words: the rule runs on every conversation.
+        return frozenset() if self.rulebook.semantic.backend != "off" else frozenset((self.trigger,))
+
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         reported: set[int] = set()
         for view, hit in ctx.agent_hits(self.trigger):
             if view.index in reported or not self.relevant(ctx, view, hit):
                 continue
             replies = self.replies(ctx, view)
-            missing = [
-                label for label, cats in self.follow_up
-                if not any(self._says(ctx, r, cats) for r in replies)
-            ]
+            missing = self._missing(ctx, replies)
             if missing:
                 reported.add(view.index)
-                yield self.finding(view, self.message(view.quote(hit), missing), hit)
+                yield self.finding(view, self.message(view.quote(hit), [label for label, _ in missing]), hit,
+                                   confidence=self._sure(replies, missing))
+        for view, act in ctx.meant(self.trigger):  # the same act in the agent's own words
+            if view.index in reported:
+                continue
+            replies = self.replies(ctx, view)
+            missing = self._missing(ctx, replies)
+            if missing:
+                reported.add(view.index)
+                quote = view.text[act.span[0]:act.span[1]]
+                yield self.finding(view, self.message(quote, [label for label, _ in missing]), span=act.span,
+                                   confidence=min(act.confidence, self._sure(replies, missing)), evidence=act.evidence)
+
+    def _missing(self, ctx: CheckContext, replies: list[TurnView]) -> list[tuple[str, tuple[str, ...]]]:
+        return [(label, cats) for label, cats in self.follow_up
+                if not any(self._says(ctx, r, cats) or r.by_meaning(*cats) for r in replies)]
+
+    def _sure(self, replies: list[TurnView], missing: list[tuple[str, tuple[str, ...]]]) -> float:
+        return min(self.absence_confidence(replies, *cats) for _, cats in missing)
 
     def _says(self, ctx: CheckContext, view: TurnView, categories: tuple[str, ...]) -> bool:
         """The turn says something of ``categories`` of its own: not inside the trigger phrase ("可以" in
@@ -115,6 +131,7 @@ class DontKnow(FollowUpRule):
     name = "dont-know-without-follow-up"
     clauses = ("S-E1",)
     trigger = "dont_know"
+    acts = ("dont_know",)
     follow_up = (("承诺核实、查询或跟进", ("offer_check",)),)
     what = (
         "客服说自己不知道、不清楚、不确定(不知道/不清楚/不确定/不了解/无法确定…),而在同一句或"
@@ -218,6 +235,7 @@ class OverpromiseOrBlameShift(Rule):
     )
 
     LABELS: ClassVar[dict[str, str]] = {"overpromise": "无法保证兑现的承诺", "blame_shift": "推卸责任"}
+    acts = tuple(LABELS)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for category, label in self.LABELS.items():
@@ -226,3 +244,7 @@ class OverpromiseOrBlameShift(Rule):
                 if view.index not in reported:
                     reported.add(view.index)
                     yield self.finding(view, f"客服作出{label}:「{view.quote(hit)}」", hit)
+            for view, act in ctx.meant(category):
+                if view.index not in reported:
+                    reported.add(view.index)
+                    yield self.meant_finding(view, act, label)

@@ -41,13 +41,16 @@ def unquoted_hit(ctx: CheckContext, view: TurnView, *categories: str) -> Hit | N
 
 
 def agent_prompts(ctx: CheckContext, *categories: str) -> list[Prompt]:
-    """Agent turns saying any of ``categories`` in their own words, each with its first such hit."""
+    """Agent turns saying any of ``categories`` in their own words, each with its first such hit
+    (None where the words are not the rulebook's: the act recognized by meaning)."""
     found = []
     for view in ctx.agent:
         if view.has(*categories):
             hit = unquoted_hit(ctx, view, *categories)
             if hit is not None:
                 found.append((view, hit))
+        elif view.by_meaning(*categories):
+            found.append((view, None))
     return found
 
 
