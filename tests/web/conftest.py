@@ -15,9 +15,13 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 
+from guifan.engine import get_rule  # noqa: E402
+from guifan.model import Evidence, Finding  # noqa: E402
+from guifan.readers.fields import build  # noqa: E402
 from guifan.web.app import create_app  # noqa: E402
+from guifan.web.models import Conversation  # noqa: E402
 
 PG_ADMIN = os.environ.get("GUIFAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct-horse-9"
@@ -119,6 +123,26 @@ def conversation(cid: str, agent: str | None, agent_text: str = "您好,请问�
                       {"role": "agent", "text": agent_text},
                       {"role": "customer", "text": "好的谢谢"},
                       {"role": "agent", "text": "我查一下"}], **extra}
+
+
+def made(rule: str, turn: int | None, quote: str, confidence: float = 1.0, evidence: str = "phrase") -> Finding:
+    """A finding of ``rule`` made by the test, not by the engine (whose rulebook may change)."""
+    cls = get_rule(rule)
+    return Finding(rule=cls.code, clauses=cls.clauses, severity=cls.severity, turn=turn, span=None, quote=quote,
+                   message=cls.what, suggestion="", confidence=confidence, evidence=Evidence(evidence))
+
+
+def stored(app, cid: str, findings: list[Finding], agent: str | None = "1024", **item) -> int:
+    """Store ``conversation(cid, agent, **item)`` as checked with the active rulebook version, with
+    these findings (``Workspace.store``, as an import does); returns the conversation's row id."""
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        version = workspace.active_rulebook(session)
+        result = workspace.checker(version).result(build(conversation(cid, agent, **item)), tuple(findings))
+        workspace.store(session, result, version.version, mask=True)
+        session.commit()
+        key = workspace.conversation_key(session, cid)
+        return session.scalar(select(Conversation.id).where(Conversation.external_key == key))
 
 
 def jsonl(*items: dict) -> bytes:

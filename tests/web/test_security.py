@@ -85,6 +85,10 @@ def endpoints(ids):
         ("POST", "/api/v1/rulebook/try", {"transcript": "客户: 在吗\n客服: 在"}, {"admin", "super"}),
         ("POST", "/api/v1/rulebook", {"override_yaml": ""}, {"admin", "super"}),
         ("GET", "/rulebook", None, everyone),
+        ("GET", "/api/v1/exemplars", None, {"admin", "super"}),
+        ("POST", "/api/v1/exemplars/approve", {"ids": [2**31 - 1]}, {"admin", "super"}),
+        ("POST", "/api/v1/exemplars/decline", {"ids": [2**31 - 1]}, {"admin", "super"}),
+        ("GET", "/exemplars", None, {"admin", "super"}),
         ("GET", f"/api/v1/conversations/{c}", None, everyone),
     ]
 

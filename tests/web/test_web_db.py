@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import JSON, column, inspect, select, table, text
 
-from guifan.web.db import make_engine, migrate, normalize_url
-from guifan.web.models import Base
+from guifan.web.db import make_engine, migrate, normalize_url, session_factory
+from guifan.web.models import Base, Finding, Verdict
 
 
 def test_migrations_match_the_models(db_url):
@@ -18,6 +20,42 @@ def test_migrations_match_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_upgrading_keeps_review_work_and_makes_old_findings_certain(db_url):
+    """Rows from before 0005 come out of the upgrade as exact findings, nothing awaiting review.
+    On SQLite the upgrade rebuilds the conversations and findings tables: the rows that reference
+    them (findings, verdicts) must survive it."""
+    engine = make_engine(db_url)
+    migrate(engine, "0004")
+    now = datetime.now(timezone.utc)
+    rows = {
+        "users": dict(username="rev", display_name="rev", password_hash="x", role="reviewer", active=True,
+                      created_at=now),
+        "conversations": dict(external_id="c1", external_key="k1", version=1, channel="chat", rulebook_version=1,
+                              auto_score=98.0, review_status="pending", imported_at=now, updated_at=now, turns=[],
+                              meta={}, kpis={}, category_scores={}),
+        "findings": dict(manual=False, rule="FBD010", severity="minor", category="courtesy", quote="你", message="",
+                         suggestion="", status="confirmed", comment="", created_at=now, clauses=["S-F10"]),
+        "verdicts": dict(confirmed=True, created_at=now),
+    }
+    with engine.begin() as connection:
+
+        def insert(name: str, **links) -> int:
+            values = {**rows[name], **links}
+            columns = [column(k, JSON) if isinstance(v, (list, dict)) else column(k) for k, v in values.items()]
+            return connection.execute(table(name, *columns).insert().values(values).returning(text("id"))).scalar_one()
+
+        reviewer = insert("users")
+        finding = insert("findings", conversation_id=insert("conversations"))
+        insert("verdicts", finding_id=finding, reviewer_id=reviewer)
+    migrate(engine)
+    with session_factory(engine)() as session:
+        (stored,) = session.scalars(select(Finding))
+        assert (stored.id, stored.confidence, stored.evidence, stored.needs_review) == (finding, 1.0, "phrase", False)
+        assert stored.conversation.uncertain == 0
+        assert session.scalar(select(Verdict.finding_id)) == finding
     engine.dispose()
 
 

@@ -31,6 +31,7 @@ from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
 from guifan.web.validation import IsoWeek, RowId, Text
 from guifan.engine import all_rules
 from guifan.errors import InputError
+from guifan.web.teaching import teaching_effect
 from guifan.web.uploads import discard
 from guifan.web.services import (
     DEFAULTS,
@@ -52,6 +53,7 @@ SORTS = {
     "final_score": Conversation.final_score,
     "imported_at": Conversation.imported_at,
     "agent": Conversation.agent_code,
+    "uncertain": Conversation.uncertain,  # open findings the check was unsure of: most first
 }
 
 
@@ -246,6 +248,7 @@ class Filters(BaseModel):
     rule: Text | None = Field(default=None, max_length=20)
     clause: Text | None = Field(default=None, max_length=20)
     status: Text | None = None
+    uncertain: bool | None = None  # true: with findings awaiting review (待复核); false: without
     sort: Text = "started_at"
     descending: bool = True
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
@@ -281,6 +284,8 @@ def filtered(user: User, filters: Filters):
         query = query.where(Conversation.id.in_(having))
     if filters.status:
         query = query.where(Conversation.review_status == filters.status)
+    if filters.uncertain is not None:
+        query = query.where(Conversation.uncertain > 0 if filters.uncertain else Conversation.uncertain == 0)
     column = SORTS.get(filters.sort, Conversation.started_at)
     return query.order_by(column.desc() if filters.descending else column.asc(), Conversation.id)
 
@@ -341,7 +346,8 @@ def summary(c: Conversation) -> dict:
     return {"id": c.id, "external_id": c.external_id, "channel": c.channel, "agent": c.agent_code,
             "team_id": c.team_id, "started_at": c.started_at.isoformat() if c.started_at else None,
             "auto_score": c.auto_score, "final_score": c.final_score, "review_status": c.review_status,
-            "findings": sum(1 for f in c.findings if f.status != "rejected"), "rulebook_version": c.rulebook_version}
+            "findings": sum(1 for f in c.findings if f.status != "rejected"), "uncertain": c.uncertain,
+            "rulebook_version": c.rulebook_version}
 
 
 def visible_conversation(session: Session, user: User, conversation_id: RowId) -> Conversation:
@@ -373,7 +379,8 @@ def finding_out(f: Finding) -> dict:
     return {"id": f.id, "rule": f.rule, "clauses": f.clauses, "severity": f.severity, "category": f.category,
             "turn": f.turn, "span": [f.span_start, f.span_end] if f.span_start is not None else None,
             "quote": f.quote, "message": f.message, "suggestion": f.suggestion, "status": f.status,
-            "manual": f.manual, "comment": f.comment}
+            "manual": f.manual, "comment": f.comment, "confidence": f.confidence, "evidence": f.evidence,
+            "needs_review": f.needs_review}
 
 
 def appeal_dict(a: Appeal) -> dict:
@@ -410,13 +417,15 @@ class ManualFinding(BaseModel):
     rule: Text = Field(max_length=20)
     turn: int | None = None
     comment: Text = Field(default="", max_length=2000)
+    quote: Text = Field(default="", max_length=200, description="该轮中构成问题的原话 (可选,默认整轮)")
 
 
 @router.post("/conversations/{conversation_id}/findings", tags=["review"])
 def add_finding(conversation_id: RowId, body: ManualFinding, request: Request, session: DB,
                 user: Annotated[User, Depends(require(Permission.REVIEW))]) -> dict:
     conversation = visible_conversation(session, user, conversation_id)
-    finding = workspace_of(request).add_manual_finding(session, user, conversation, body.rule, body.turn, body.comment)
+    finding = workspace_of(request).add_manual_finding(session, user, conversation, body.rule, body.turn, body.comment,
+                                                       body.quote)
     session.commit()
     return finding_out(finding)
 
@@ -498,7 +507,7 @@ def decide(appeal_id: RowId, body: DecisionIn, request: Request, session: DB,
 
 @router.get("/calibration", tags=["calibration"])
 def calibration_figures(session: DB, user: Annotated[User, Depends(require(Permission.CALIBRATE))]) -> dict:
-    return calibration(session)
+    return {**calibration(session), "teaching": teaching_effect(session)}
 
 
 class SamplingIn(BaseModel):

@@ -146,10 +146,12 @@ def create_app(
             return JSONResponse({"detail": "服务器内部错误"}, status_code=500, headers=headers)
         return PlainTextResponse("服务器内部错误,请稍后重试", status_code=500, headers=headers)
 
-    from guifan.web import api, pages
+    from guifan.web import api, exemplars, pages
 
     app.include_router(api.router, prefix="/api/v1")
+    app.include_router(exemplars.api, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(exemplars.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

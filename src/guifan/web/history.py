@@ -107,6 +107,7 @@ def merge(stored: list[Finding], fresh: list[Finding], old_turns: list[dict], ne
             old = match.pop(0)
             old.message, old.suggestion, old.severity, old.category, old.clauses = (
                 finding.message, finding.suggestion, finding.severity, finding.category, finding.clauses)
+            old.confidence, old.evidence, old.needs_review = finding.confidence, finding.evidence, finding.needs_review
             result.kept.append(old)
         else:
             result.new.append(finding)

@@ -49,6 +49,17 @@ class AppealStatus(StrEnum):
     DENIED = "denied"
 
 
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"  # published in a rulebook version
+    DECLINED = "declined"
+
+
+class ExemplarSide(StrEnum):
+    POSITIVE = "positive"  # a sentence that performs the act
+    NEGATIVE = "negative"  # a near miss: it does not
+
+
 class JobStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -129,6 +140,8 @@ class Conversation(Base):
     kpis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rulebook_version: Mapped[int] = mapped_column(Integer)
     auto_score: Mapped[float] = mapped_column(Float, index=True)
+    # Open findings the check was unsure of (``Finding.awaits_review``): reviewers see these first.
+    uncertain: Mapped[int] = mapped_column(Integer, default=0, index=True)
     final_score: Mapped[float | None] = mapped_column(Float)
     category_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     review_status: Mapped[ReviewStatus] = mapped_column(String(20), default=ReviewStatus.PENDING, index=True)
@@ -177,12 +190,23 @@ class Finding(Base):
     quote: Mapped[str] = mapped_column(Text, default="")
     message: Mapped[str] = mapped_column(Text, default="")
     suggestion: Mapped[str] = mapped_column(Text, default="")
+    # How sure the check was (0-1] and what the finding rests on (guifan.model.Evidence).
+    confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    evidence: Mapped[str] = mapped_column(String(10), default="phrase")
+    # Below the review threshold of the rulebook version the conversation was checked with, which
+    # is fixed for these findings: decided once, when they are stored.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[FindingStatus] = mapped_column(String(20), default=FindingStatus.OPEN)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="findings")
+
+    @property
+    def awaits_review(self) -> bool:
+        """待复核: the check was unsure and no reviewer has judged the finding yet."""
+        return self.needs_review and self.status == FindingStatus.OPEN
 
 
 class Verdict(Base):
@@ -224,6 +248,29 @@ class Appeal(Base):
     decision: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ExemplarProposal(Base):
+    """A sentence reviewers taught: a rejected finding's quote (a near miss of the rule's acts) or a
+    manual finding's words (the act, missed). A supervisor approves it into a rulebook version."""
+
+    __tablename__ = "exemplar_proposals"
+    # Each (act, side, text) is proposed once; the text is unbounded, so its digest is what is unique.
+    __table_args__ = (UniqueConstraint("act", "side", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    act: Mapped[str] = mapped_column(String(40))
+    side: Mapped[ExemplarSide] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)  # masked like the transcript it comes from
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of text
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[ProposalStatus] = mapped_column(String(20), default=ProposalStatus.PENDING, index=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rulebook_version: Mapped[int | None] = mapped_column(Integer)  # the version an approval published
 
 
 class Assignment(Base):

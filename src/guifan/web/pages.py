@@ -36,7 +36,9 @@ STATUS_NAMES = {"pending": "待复核", "reviewed": "已复核", "acknowledged":
                 "closed": "已结案"}
 FINDING_STATUS = {"open": "待确认", "confirmed": "已确认", "rejected": "已驳回"}
 ROLE_NAMES = {"admin": "管理员", "supervisor": "质检主管", "reviewer": "质检员", "team_lead": "组长", "agent": "坐席"}
-templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_STATUS, ROLE_NAMES=ROLE_NAMES)
+EVIDENCE_NAMES = {"phrase": "原话", "sound": "读音", "meaning": "语义", "model": "模型", "timing": "时间", "voice": "语音"}
+templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_STATUS, ROLE_NAMES=ROLE_NAMES,
+                             EVIDENCE_NAMES=EVIDENCE_NAMES)
 # Readable JSON for the audit trail, as plain text: autoescaped like every other value.
 templates.env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
 
@@ -114,6 +116,7 @@ def conversation_page(conversation_id: RowId, request: Request, session: DB,
         if finding.turn is not None:
             by_turn.setdefault(finding.turn, []).append(finding)
     return render(request, "conversation.html", user, c=conversation, appeals=appeals, comments=comments,
+                  findings=sorted(conversation.findings, key=lambda f: not f.awaits_review),  # 待复核 first, else by id
                   segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
                   clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"),
                   **_recording(conversation, rulebook))
@@ -182,11 +185,12 @@ def verdict_form(finding_id: RowId, request: Request, session: DB, confirmed: An
 def manual_finding_form(conversation_id: RowId, request: Request, session: DB, rule: Annotated[Text, Form(max_length=20)],
                         user: Annotated[User, Depends(require(Permission.REVIEW))],
                         turn: Annotated[Text, Form(max_length=6)] = "",
-                        comment: Annotated[Text, Form(max_length=2000)] = "") -> Response:
+                        comment: Annotated[Text, Form(max_length=2000)] = "",
+                        quote: Annotated[Text, Form(max_length=200)] = "") -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
     at = int(turn) if turn.strip().isdecimal() else None  # isdigit() would take "²", which int() refuses
     return _act(session, conversation_id, request.app.state.workspace.add_manual_finding, user, conversation, rule, at,
-                comment)
+                comment, quote)
 
 
 @router.post("/conversations/{conversation_id}/comments")

@@ -369,7 +369,9 @@ class Workspace:
             Finding(manual=False, rule=f.rule, clauses=list(f.clauses), severity=f.severity.value,
                     category=scorer.category_of(f.rule), turn=f.turn,
                     span_start=f.span[0] if f.span else None, span_end=f.span[1] if f.span else None,
-                    quote=clean(f.quote), message=clean(f.message), suggestion=f.suggestion)
+                    quote=clean(f.quote), message=clean(f.message), suggestion=f.suggestion,
+                    confidence=f.confidence, evidence=f.evidence.value, needs_review=scorer.needs_review(f),
+                    status=FindingStatus.OPEN)  # set now, not at the flush: the uncertain count reads it
             for f in result.findings
         ]
         reviewed = history.has_review_work(session, row)
@@ -403,6 +405,7 @@ class Workspace:
                 finding.turn = None
         row.findings = [*merged.kept, *merged.new, *manual]
         self._apply_score(row, result.score, final=False)
+        self._count_uncertain(row)
         if any(f.status != FindingStatus.OPEN for f in row.findings):
             self.rescore(row)  # carried verdicts and manual findings count in the final score
         session.add(row)
@@ -434,14 +437,21 @@ class Workspace:
     # -- review (复核) ---------------------------------------------------------------------------
 
     def rescore(self, conversation: Conversation) -> None:
-        """The final score: every finding not rejected, automatic or manual."""
+        """The final score and the count of findings awaiting review. Confirmed findings (manual
+        ones included) count, rejected ones do not, open ones as the rulebook counts them unreviewed."""
         scorer = self.checker_for(conversation.rulebook_version).scorer
-        kept = [
-            model.Finding(f.rule, tuple(f.clauses), model.Severity(f.severity), f.turn, None, f.quote, f.message,
-                          f.suggestion)
-            for f in conversation.findings if f.status != FindingStatus.REJECTED
-        ]
-        self._apply_score(conversation, scorer.score(kept), final=True)
+        kept = []
+        for row in conversation.findings:
+            finding = as_model_finding(row)
+            if row.status == FindingStatus.CONFIRMED or (row.status == FindingStatus.OPEN and scorer.counts(finding)):
+                kept.append(finding)
+        self._apply_score(conversation, scorer.score(kept, reviewed=True), final=True)
+        self._count_uncertain(conversation)
+
+    @staticmethod
+    def _count_uncertain(conversation: Conversation) -> None:
+        """Kept in a column, so that lists sort and filter by it."""
+        conversation.uncertain = sum(f.awaits_review for f in conversation.findings)
 
     def set_verdict(self, session: Session, user: User, finding: Finding, confirmed: bool, comment: str = "") -> None:
         before = finding_dict(finding)
@@ -458,22 +468,29 @@ class Workspace:
             finding.comment = self.clean(session, comment)
         self.rescore(finding.conversation)
         audit(session, user, "finding.verdict", "finding", finding.id, before, finding_dict(finding))
+        if finding.status == FindingStatus.REJECTED and not finding.manual:
+            teaching().propose_near_miss(session, user, finding)
 
     def add_manual_finding(self, session: Session, user: User, conversation: Conversation, rule: str,
-                           turn: int | None, comment: str) -> Finding:
+                           turn: int | None, comment: str, quote: str = "") -> Finding:
+        """A finding the check missed; ``quote``: the words of ``turn`` it is about (else the whole
+        turn). Of a rule with meaning-stage acts, they are proposed as an exemplar of each act."""
         try:
             cls = get_rule(rule)
         except KeyError:
             raise WorkspaceError(f"没有规则 {rule}") from None
         if turn is not None and not 0 <= turn < len(conversation.turns):
             raise WorkspaceError(f"没有第 {turn} 轮")
+        quote = quote.strip()
+        if quote and (turn is None or quote not in conversation.turns[turn]["text"]):
+            raise WorkspaceError("原话应是所选轮次中的文字" if turn is not None else "填写原话时请同时填写轮次")
         checker = self.checker_for(conversation.rulebook_version)
         rulebook, scorer = checker.engine.rulebook, checker.scorer
-        quote = conversation.turns[turn]["text"] if turn is not None else ""
+        words = quote or (conversation.turns[turn]["text"] if turn is not None else "")
         comment = self.clean(session, comment)
         finding = Finding(
             manual=True, rule=cls.code, clauses=list(cls.clauses), severity=cls.severity.value,
-            category=scorer.category_of(cls.code), turn=turn, quote=quote[:200],
+            category=scorer.category_of(cls.code), turn=turn, quote=words[:200],
             message=comment or cls.what, suggestion=next(iter(rulebook.wording(cls.clauses[0])), ""),
             status=FindingStatus.CONFIRMED, comment=comment, created_by=user.id,
         )
@@ -481,6 +498,7 @@ class Workspace:
         session.flush()
         self.rescore(conversation)
         audit(session, user, "finding.add", "finding", finding.id, None, finding_dict(finding))
+        teaching().propose_missed(session, user, finding, words)
         return finding
 
     def comment(self, session: Session, user: User, conversation: Conversation, text: str) -> Comment:
@@ -698,7 +716,15 @@ def as_model_finding(row: Finding) -> model.Finding:
     return model.Finding(
         rule=row.rule, clauses=tuple(row.clauses), severity=model.Severity(row.severity), turn=row.turn,
         span=span, quote=row.quote, message=row.message, suggestion=row.suggestion,
+        confidence=row.confidence, evidence=model.Evidence(row.evidence),
     )
+
+
+def teaching():
+    """guifan.web.teaching, which builds on this module (imported when first used: a cycle otherwise)."""
+    from guifan.web import teaching as module
+
+    return module
 
 
 def rulebook_from_yaml(override_yaml: str) -> Rulebook:
