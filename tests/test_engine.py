@@ -53,7 +53,8 @@ def test_select_and_ignore_by_code_prefix_name_and_clause():
     assert {r.code for r in Engine(select=["S-F6"]).rules} == {"FBD006", "FBD013"}
     assert {r.code for r in Engine(select=["sarcasm"]).rules} == {"FBD001"}
     f_rules = {r.code for r in Engine(select=["S-F"]).rules}
-    assert {"FBD001", "FBD010", "FBD012"} <= f_rules and "FBD020" not in f_rules  # S-C8, not S-F
+    assert {"FBD001", "FBD010", "FBD012", "FBD020"} <= f_rules  # FBD020: S-F7 when the customer did not provoke it
+    assert "FBD020" in {r.code for r in Engine(select=["S-C8"]).rules}  # and S-C8 (answering in kind) when they did
     assert "FBD010" not in {r.code for r in Engine(ignore=["FBD010"]).rules}
     with pytest.raises(KeyError):
         Engine(select=["NOPE999"])

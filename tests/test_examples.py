@@ -7,6 +7,7 @@ listed by the assertion message, for tuning.
 from pathlib import Path
 
 from guifan.engine import Engine
+from guifan.scoring import Scorer
 from guifan.errors import InputError
 from guifan.readers import read_paths
 
@@ -27,13 +28,20 @@ def test_examples_read_cleanly_and_cover_both_channels():
 
 
 def test_rules_agree_with_the_scenarios():
+    """The scored findings agree with each scenario's expected clauses; the findings left to a
+    reviewer (待复核: the meaning stage's, below the review threshold) stay few."""
     engine = Engine()
-    agree, missed, extra = 0, [], []
+    scorer = Scorer(engine.rulebook)
+    agree, missed, extra, to_review, shown = 0, [], [], [], 0
     for conversation in read_paths([EXAMPLES]):
         if "expected" not in conversation.metadata:
             continue
         expected = {c.strip() for c in _expected(conversation)}
-        found = {clause for f in engine.check(conversation) for clause in f.clauses}
+        findings = engine.check(conversation)
+        shown += len(findings)
+        to_review += [(conversation.id, f.rule, f.quote) for f in findings if scorer.needs_review(f)
+                      and not set(f.clauses) & expected]
+        found = {clause for f in findings if not scorer.needs_review(f) for clause in f.clauses}
         agree += len(expected & found)
         missed += [(conversation.id, c) for c in expected - found]
         extra += [(conversation.id, c) for c in found - expected]
@@ -41,6 +49,7 @@ def test_rules_agree_with_the_scenarios():
     recall = agree / (agree + len(missed))
     assert precision >= 0.9, f"false alarms: {extra}"
     assert recall >= 0.65, f"misses: {missed}"
+    assert len(to_review) <= 0.1 * shown, f"待复核 findings of clauses the scenarios do not expect: {to_review}"
 
 
 def test_clean_scenarios_get_full_marks():

@@ -372,7 +372,7 @@ def test_xlsx_report_sheets_rows_and_cells(batch):
     expected = finding(results, "FBD006")
     assert shirking == {
         "对话ID": "conv-1", "轮次": 2, "规则": "FBD006", "条款": "S-F6", "条款标题": "推卸语", "严重程度": "严重",
-        "原话": SHIRKING, "问题说明": expected.message, "建议": expected.suggestion, "该轮原文": "你好,这个你自己去问问吧。",
+        "依据": "原话", "置信度": 1, "待复核": None, "原话": SHIRKING, "问题说明": expected.message, "建议": expected.suggestion, "该轮原文": "你好,这个你自己去问问吧。",
     }
     errors = rows(book["错误"])
     assert errors == [{"文件": "batch.txt", "行": summary.errors[0].line, "字段": "role", "说明": summary.errors[0].message}]

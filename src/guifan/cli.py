@@ -210,6 +210,9 @@ def evaluate_labels(
     fail_under: Optional[float] = typer.Option(
         None, "--fail-under", help="宏平均 F1 低于此值时退出码为 1 (用于持续集成)"
     ),
+    include_review: bool = typer.Option(
+        False, "--include-review", help="把待复核的问题 (置信度低于复核阈值) 也算作判定 (默认只算计入评分的问题)"
+    ),
 ) -> None:
     """与人工标注比对:逐条款的精确率、召回率与 F1。 Measure agreement with gold labels."""
     from guifan.evaluation import evaluate, iter_cases, read_labels
@@ -219,7 +222,7 @@ def evaluate_labels(
         gold = read_labels(labels)
     except GuifanError as exc:
         _fail(str(exc))
-    result = evaluate(Engine(rulebook), read_paths(corpus), gold)
+    result = evaluate(Engine(rulebook), read_paths(corpus), gold, include_review)
     if format is EvalFormat.json:
         typer.echo(json.dumps(result.to_dict(explain), ensure_ascii=False, indent=2))
     else:

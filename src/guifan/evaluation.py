@@ -210,7 +210,10 @@ class Evaluation:
         }
 
 
-def evaluate(engine: Engine, items: Iterable[Conversation | InputError], labels: dict[str, GoldLabel]) -> Evaluation:
+def evaluate(engine: Engine, items: Iterable[Conversation | InputError], labels: dict[str, GoldLabel],
+             include_review: bool = False) -> Evaluation:
+    """Agreement with the labels. A finding below the rulebook's review threshold (待复核) is a
+    candidate for a reviewer, not a verdict: it is left out unless ``include_review``."""
     result = Evaluation(
         dialogue={c: Score(c, "dialogue") for c in LABELLED},
         turn={c: Score(c, "turn") for c in PER_TURN},
@@ -227,14 +230,16 @@ def evaluate(engine: Engine, items: Iterable[Conversation | InputError], labels:
             continue
         seen.add(item.id)
         result.labelled += 1
-        _compare(engine, item, label, result)
+        _compare(engine, item, label, result, include_review)
     result.missing = [i for i in labels if i not in seen]
     return result
 
 
-def _compare(engine: Engine, conversation: Conversation, label: GoldLabel, result: Evaluation) -> None:
+def _compare(engine: Engine, conversation: Conversation, label: GoldLabel, result: Evaluation,
+             include_review: bool) -> None:
     ctx = engine.context(conversation)
-    findings = engine.run(ctx)
+    threshold = engine.rulebook.review.confidence_below
+    findings = [f for f in engine.run(ctx) if include_review or f.confidence >= threshold]
     turns = conversation.turns
 
     def quote(index: int | None) -> str:

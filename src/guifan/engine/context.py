@@ -101,18 +101,18 @@ class TurnView:
     def doubt(self, *categories: str) -> float:
         """How much a finding that the agent does not perform the acts here is in doubt: 1 when the
         agent does (a phrase, a sound, or meaning at SAID_BY_MEANING or above), 0 when the meaning
-        stage finds no act more likely than not, in between when it is unsure."""
+        stage finds the act unlikely (below DOUBT_FROM), in between when it is unsure."""
         if self.act(*categories) is not None:
             return 1.0
         probability = max((j.probability for j in self.judged(categories).values()), default=0.0)
-        return min(1.0, max(0.0, (probability - 0.5) / (SAID_BY_MEANING - 0.5)))
+        return min(1.0, max(0.0, (probability - DOUBT_FROM) / (SAID_BY_MEANING - DOUBT_FROM)))
 
     def judged(self, categories: Iterable[str]) -> dict[str, Judgement]:
         """The meaning stage's judgement of this agent turn for each act (computed once per act)."""
         meaning = self._recognizer.meaning if self._recognizer is not None else None
         if meaning is None or not self.is_agent:
             return {}
-        wanted = [c for c in categories if c not in self._judged and c in meaning.acts]
+        wanted = [c for c in categories if c not in self._judged and c in meaning.acts and c not in meaning.phrase_only]
         if wanted:
             self._judged.update(meaning.judge(self.text, wanted))
         return {c: self._judged[c] for c in categories if c in self._judged}
@@ -168,10 +168,14 @@ class Act:
     note: str = ""  # meaning: the closest exemplar; model: the model's rationale
 
 
+# Phrase categories that are offences in themselves besides the must-not acts (rude openers, profanity).
+OFFENCES = frozenset({"S-F9", "profanity"})
 SOUND_CONFIDENCE = 0.9  # a phrase heard with at most one slip in three characters
-# A must-say act counts as said by meaning from this probability on; below it, a finding about its
-# absence is made with the doubt as its confidence (1 - probability), so it goes to review.
-SAID_BY_MEANING = 0.75
+# A must-say act counts as said by meaning from SAID_BY_MEANING on (measured on real chats, a lower
+# bar took courtesies for apologies); between DOUBT_FROM and it, a finding about the act's absence
+# is made, but less sure, and may go to review.
+SAID_BY_MEANING = 0.9
+DOUBT_FROM = 0.7
 
 
 class Recognizer:
@@ -182,6 +186,14 @@ class Recognizer:
         self.matcher = matcher
         self.meaning = meaning
         self.judge = judge
+
+
+def _mostly_quoted(text: str, start: int, end: int) -> bool:
+    """Half or more of the stretch is inside quotation marks: the agent repeating the customer."""
+    if not any(q in text for q in _ANY_QUOTE):
+        return False
+    inside = sum(_inside_quotes(text, i) for i in range(start, end))
+    return 2 * inside >= end - start
 
 
 def _inside_quotes(text: str, position: int) -> bool:
@@ -300,19 +312,30 @@ class CheckContext:
             self._encoded = True
         config = self.rulebook.judge
         judge = recognizer.judge if act in config.acts else None
-        low = config.band[0] if judge is not None else 0.5
+        low = config.band[0] if judge is not None else self.rulebook.semantic.finding_from
         excuses = self.rulebook.semantic.excused_by.get(act, ())
+        rivals = meaning.must_not - {act}
         for view in self.agent:
             judged = view.judged([act]).get(act)
             if judged is None or judged.probability < low:
                 continue
             unit = judged.unit
+            # One offence per stretch of words: a sentence that mocks is not also reported as
+            # ordering and grumbling; the act it is most like takes it.
+            if any(other.probability > judged.probability and other.unit.start < unit.end and unit.start < other.unit.end
+                   for other in view.judged(rivals).values()):
+                continue
+            # Words an exact phrase already reports (of this act or another offence) are not reported again.
+            taken = (view.span(hit) for category in meaning.must_not | OFFENCES for hit in view.find(category))
+            if any(start < unit.end and unit.start < end for start, end in taken):
+                continue
             cleared = (view.span(hit) for hit in view.find(VETOED + act))
             if any(start < unit.end and unit.start < end for start, end in cleared):
                 continue
-            if _inside_quotes(view.text, unit.start) or (excuses and view.says(*excuses)):
+            if _mostly_quoted(view.text, unit.start, unit.end) or (excuses and view.says(*excuses)):
                 continue
-            found = Act(act, Evidence.MEANING, judged.probability, (unit.start, unit.end), judged.nearest)
+            trust = self.rulebook.semantic.trust
+            found = Act(act, Evidence.MEANING, judged.probability * trust, (unit.start, unit.end), judged.nearest)
             if judge is not None and judged.probability < config.band[1]:
                 customer = self.prev_customer(view.index)
                 verdict = judge.judge(meaning.name(act), self.rulebook.clause_title(meaning.clause(act) or act),
@@ -321,7 +344,7 @@ class CheckContext:
                     if not verdict.performs:
                         continue
                     found = Act(act, Evidence.MODEL, config.confidence, found.span, verdict.rationale)
-            if found.confidence >= 0.5 or found.evidence is Evidence.MODEL:
+            if judged.probability >= self.rulebook.semantic.finding_from or found.evidence is Evidence.MODEL:
                 yield view, found
 
     # -- timing ---------------------------------------------------------------------------------

@@ -41,11 +41,12 @@ from guifan.rulebook import Rulebook
 # Clause boundaries: punctuation and the spaces that join chat messages; sentences end at 。!?.
 _CLAUSE_BREAKS = re.compile(r"[,，;；~～、\s]+")
 _SENTENCE_BREAKS = re.compile(r"[。.!！?？…]+")
+_CODES = re.compile(r"[0-9a-z]{3,}")  # order numbers, tracking codes, amounts (the basic form is lower case)
 # Masked entities of anonymized corpora ("[订单x]", "[数字x]") carry no wording.
 _MASKS = re.compile(r"\[[^\]]{1,8}x\]")
-MIN_UNIT_CHARS = 2
-# A must-not act needs words: "好的", "对吧", "不好意思" carry no offence whatever they sound like.
-MIN_VIOLATION_CHARS = 4
+# Shorter clauses ("好的呢", "对吧", "嗯嗯") carry no act the encoder can tell apart, whatever they
+# resemble; the short standard wording ("再见", "稍等", "不客气") is the phrase lists' job.
+MIN_UNIT_CHARS = 4
 NEUTRAL = "neutral"  # the shared bank of ordinary agent sentences: a negative for every act
 
 
@@ -61,8 +62,8 @@ class Unit:
 def form(text: str) -> str:
     """What is encoded, for bank sentences and turn units alike: the matcher's basic form (width,
     traditional characters, 您/你, punctuation and emoticons do not matter; fillers, which carry
-    tone, stay)."""
-    return textnorm.basic(textnorm.blank_emoticons(text))
+    tone, stay), without codes and long numbers (an order number means nothing to the encoder)."""
+    return _CODES.sub("", textnorm.basic(textnorm.blank_emoticons(text)))
 
 
 @lru_cache(maxsize=65536)
@@ -233,6 +234,7 @@ class Judgement:
     unit: Unit
     nearest: str  # the closest positive exemplar
     nearest_negative: str
+    resemblance: float = 0.0  # mean similarity to the nearest positives (the margin's first term)
 
 
 class MeaningModel:
@@ -247,6 +249,7 @@ class MeaningModel:
         config = rulebook.semantic
         self.encoder = encoder or make_encoder(rulebook)
         self.k = config.k
+        self.phrase_only = frozenset(config.phrase_only)
         banks = {name: bank for name, bank in config.banks.items() if name != NEUTRAL}
         neutral = config.banks[NEUTRAL].negative if NEUTRAL in config.banks else ()
         texts: list[str] = list(neutral)
@@ -257,25 +260,40 @@ class MeaningModel:
             middle = len(texts)
             texts += bank.negative
             spans[name] = (np.arange(first, middle), np.arange(middle, len(texts)))
-        polite = np.concatenate([spans[n][0] for n, b in banks.items() if b.kind == "must_say"] or [np.arange(0)])
-        shared = np.arange(len(neutral))
-        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {
-            name: (positive, np.concatenate([negative, shared, polite] if banks[name].kind == "must_not"
-                                            else [negative, shared]))
-            for name, (positive, negative) in spans.items()
-        }
         self._texts = texts
         self._banks = banks
         store = VectorStore(self.encoder, [form(t) for t in texts])
         self._bank = store.vectors
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            name: (positive, np.concatenate([negative, np.arange(len(neutral)), *self._rivals(name, spans)]))
+            for name, (positive, negative) in spans.items()
+        }
         composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
-        self.curves = store.derived(f"curves-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
+        self.curves = store.derived(f"curves{MARGIN_VERSION}-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
         self._cache: dict[str, np.ndarray] = {}
         self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
+
+    def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """Other acts' positives that are near misses of ``act``: for a must-not act every must-say
+        act (an apology is never an insult); for a must-say act those of unrelated acts (the centroid
+        of their positives far from its own), so that "非常抱歉" alone is no announcement of the end
+        of a call although the announcement begins with it. Related acts (apology, team apology,
+        inconvenience) do not push each other away."""
+        polite = [n for n, b in self._banks.items() if b.kind == "must_say" and n != act and len(spans[n][0])]
+        if self._banks[act].kind == "must_not":
+            return [spans[n][0] for n in polite]
+        own = _centroid(self._bank[spans[act][0]]) if len(spans[act][0]) else None
+        if own is None:
+            return []
+        return [spans[n][0] for n in polite if float(own @ _centroid(self._bank[spans[n][0]])) < RELATED_ACTS]
 
     @property
     def acts(self) -> frozenset[str]:
         return frozenset(self._rows)
+
+    @property
+    def must_not(self) -> frozenset[str]:
+        return frozenset(a for a, bank in self._banks.items() if bank.kind == "must_not")
 
     def name(self, act: str) -> str:
         """The act's name as people read it (the bank's ``act``), else its key."""
@@ -311,20 +329,17 @@ class MeaningModel:
         if not wanted or not found:
             return {}
         similarity = self._similarities(text, found)
-        short = np.array([len(form(u.text)) < MIN_VIOLATION_CHARS for u in found])
         best: dict[str, Judgement] = {}
         for act in wanted:
             positive, negative = self._rows[act]
-            margins = _top_mean(similarity[:, positive], self.k) - _top_mean(similarity[:, negative], self.k)
-            if self._banks[act].kind == "must_not":
-                if short.all():
-                    continue
-                margins = np.where(short, -np.inf, margins)
+            resemblance = _top_mean(similarity[:, positive], self.k)
+            margins = _margins(similarity[:, positive], similarity[:, negative], self.k)
             row = int(np.argmax(margins))
             best[act] = Judgement(
                 self.probability(act, float(margins[row])), found[row],
                 self._texts[positive[int(np.argmax(similarity[row, positive]))]],
                 self._texts[negative[int(np.argmax(similarity[row, negative]))]] if len(negative) else "",
+                float(resemblance[row]),
             )
         return best
 
@@ -336,7 +351,7 @@ class MeaningModel:
         similarity = self._bank[columns] @ self._bank[columns].T
         np.fill_diagonal(similarity, -np.inf)  # never its own nearest neighbour
         split = len(positive)
-        margins = _top_mean(similarity[:, :split], self.k) - _top_mean(similarity[:, split:], self.k)
+        margins = _margins(similarity[:, :split], similarity[:, split:], self.k)
         return margins, np.concatenate([np.ones(split), np.zeros(len(negative))])
 
     def _fit_curves(self) -> np.ndarray:
@@ -365,6 +380,12 @@ class MeaningModel:
 
 
 MIN_FIT_EXEMPLARS = 20
+RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
+
+
+def _centroid(vectors: np.ndarray) -> np.ndarray:
+    centre = vectors.mean(axis=0)
+    return centre / (np.linalg.norm(centre) or 1.0)
 MIN_SCALE = 0.005  # a bank that separates perfectly would otherwise give a step
 
 
@@ -383,6 +404,16 @@ def fit_logistic(margins: np.ndarray, labels: np.ndarray) -> tuple[float, float]
             break
     scale = max(1 / a, MIN_SCALE) if a > 0 else 1.0
     return -c / a if a > 0 else 0.0, scale
+
+
+MARGIN_VERSION = 2  # part of the curves' cache name: a new margin needs new curves
+
+
+def _margins(positive: np.ndarray, negative: np.ndarray, k: int) -> np.ndarray:
+    """Per row, how much nearer the positives are than the negatives: half the difference of the
+    ``k`` nearest on each side (robust to one odd exemplar), half that of the single nearest (a
+    near miss the bank holds word for word must win against several loosely similar positives)."""
+    return 0.5 * (_top_mean(positive, k) - _top_mean(negative, k)) + 0.5 * (_top_mean(positive, 1) - _top_mean(negative, 1))
 
 
 def _top_mean(similarity: np.ndarray, k: int) -> np.ndarray:

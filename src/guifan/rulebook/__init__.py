@@ -178,8 +178,9 @@ class Bank(_Strict):
 
     clause: str | None = None
     act: str = ""  # the act's name, as people read it
-    # must_not: an act that is itself a violation (forbidden language, shirking …); every must-say
-    # act's positives (apologies, thanks, asking to wait …) are then near misses of it too.
+    # must_not: an act whose presence makes a finding, itself (forbidden language, shirking …) or by
+    # what must follow it (a refusal needs a reason): every must-say act's positives (apologies,
+    # thanks, asking to wait …) are then near misses of it too.
     kind: Literal["must_say", "must_not"] = "must_say"
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
@@ -193,9 +194,19 @@ class Semantic(_Strict):
     # Whether meaning alone may create must-not findings (forbidden language …), not only excuse
     # a missing must-say phrase.
     create_findings: bool = True
+    # From this probability on, meaning alone makes a must-not finding; the bank curves put 0.5
+    # where a held-out exemplar is as likely either way.
+    finding_from: float = Field(default=0.8, ge=0.5, le=1)
+    # How far such a finding is trusted: its confidence is the probability times this. Measured on
+    # conversations written apart from the banks (bench/bench_generalization.py), about half the
+    # must-not findings of meaning alone were right, so by default they go to review (待复核).
+    trust: float = Field(default=0.7, gt=0, le=1)
     # Must-not act -> acts in the same turn that excuse it (a pointer elsewhere with a follow-up
     # offer is not shirking).
     excused_by: dict[str, tuple[str, ...]] = {}
+    # Acts recognized by phrase and sound only, never by meaning: "请不要挂机" (before the rating) or
+    # "感谢您的耐心等待" come close to asking to wait, and a missed hold request is a finding.
+    phrase_only: tuple[str, ...] = ()
     # Act -> exemplar bank: the defaults from rulebook/meaning/*.yaml, a company's `add_exemplars`.
     banks: dict[str, Bank] = {}
 

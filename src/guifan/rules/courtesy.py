@@ -31,9 +31,10 @@ class ReplyRule(Rule):
     """
 
     trigger: ClassVar[str]
-    # How many agent turns may answer: the next ``reach`` of them, as long as the customer has not
-    # spoken again (a chat agent's second message in a row still answers).
-    reach: ClassVar[int] = 1
+    reach: ClassVar[int] = 1  # how many of the next agent turns may answer
+    # Only those the agent sends before the customer speaks again (a chat agent's second message in a
+    # row still answers; after the customer's next words it is too late).
+    until_customer_speaks: ClassVar[bool] = False
     # The must-say acts whose absence in the replies ``problem`` reports (its findings are as
     # sure as the replies are far from saying them).
     expects: ClassVar[tuple[str, ...]] = ()
@@ -61,8 +62,9 @@ class ReplyRule(Rule):
             if said is None:
                 continue
             replies = list(islice(ctx.agent_after(view.index), self.reach))
-            replies = [r for r in replies if not any(c.index < r.index for c in ctx.customer if c.index > view.index)] \
-                or replies[:1]
+            if self.until_customer_speaks:
+                spoke = next((c.index for c in ctx.customer if c.index > view.index), None)
+                replies = [r for r in replies if spoke is None or r.index < spoke] or replies[:1]
             if not replies or replies[0].index in reported:
                 continue
             message = self.problem(ctx, said, replies)
@@ -80,6 +82,7 @@ class IgnoredThanks(ReplyRule):
     category = "courtesy"
     trigger = "customer_thanks"
     reach = 2  # the agent's next messages before the customer speaks again: a reply in the second counts
+    until_customer_speaks = True
     expects = ("reply_to_thanks",)
     what = (
         "客户致谢或表扬(谢谢、辛苦了、你真好…)后,客服的下一句(客户再次说话前连发的第二句也算)既没有回应"

@@ -64,6 +64,10 @@ class FollowUpRule(Rule):
     follow_up: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]]
 
     def relevant(self, ctx: CheckContext, view: TurnView, hit: Hit) -> bool:
+        return self.relevant_turn(ctx, view)
+
+    def relevant_turn(self, ctx: CheckContext, view: TurnView) -> bool:
+        """Whether the trigger in this turn is this rule's business (found by phrase or meaning)."""
         return True
 
     def message(self, quote: str, missing: list[str]) -> str:
@@ -92,7 +96,7 @@ class FollowUpRule(Rule):
                 yield self.finding(view, self.message(view.quote(hit), [label for label, _ in missing]), hit,
                                    confidence=self._sure(replies, missing))
         for view, act in ctx.meant(self.trigger):  # the same act in the agent's own words
-            if view.index in reported:
+            if view.index in reported or not self.relevant_turn(ctx, view):
                 continue
             replies = self.replies(ctx, view)
             missing = self._missing(ctx, replies)
@@ -183,10 +187,11 @@ class BareRefusal(FollowUpRule):
     )
 
     def relevant(self, ctx: CheckContext, view: TurnView, hit: Hit) -> bool:
+        return not (is_question(view, hit) or echoes_customer(ctx, view, hit)) and self.relevant_turn(ctx, view)
+
+    def relevant_turn(self, ctx: CheckContext, view: TurnView) -> bool:
         if view.has("service_not_offered"):
             return False  # S-E3's business
-        if is_question(view, hit) or echoes_customer(ctx, view, hit):
-            return False
         # "A面灯能关掉吗" - "不可以的": an answer about the product, not a declined request.
         asked = next((c for c in reversed(ctx.customer) if c.index < view.index), None)
         return asked is None or not asked.has("customer_capability_question")
