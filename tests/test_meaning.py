@@ -152,4 +152,4 @@ def test_a_real_model_endpoint_answers_yes_or_no():
     """Optional: against a model the company runs (e.g. python -m llama_cpp.server with Qwen2.5)."""
     judge = ModelJudge(os.environ["GUIFAN_JUDGE_URL"], os.environ.get("GUIFAN_JUDGE_MODEL", "default"), timeout=120)
     verdict = judge.judge("推卸语", "推卸责任,让客户自己去找别人", "我的快递丢了", "这不归我们管,你自己去找快递公司吧")
-    assert judge.failure is None and verdict is not None and verdict.rationale
+    assert judge.failure is None and verdict is not None and verdict.performs  # the glue, not the model's accuracy

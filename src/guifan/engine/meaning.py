@@ -272,6 +272,7 @@ class MeaningModel:
         self.curves = store.derived(f"curves{MARGIN_VERSION}-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
         self._cache: dict[str, np.ndarray] = {}
         self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
+        self._judgements: dict[str, dict[str, Judgement]] = {}
 
     def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Other acts' positives that are near misses of ``act``: for a must-not act every must-say
@@ -323,10 +324,21 @@ class MeaningModel:
         return similarity
 
     def judge(self, text: str, acts: Iterable[str]) -> dict[str, Judgement]:
-        """For each act, the unit of ``text`` that performs it most probably."""
-        wanted = [a for a in acts if a in self._rows]
+        """For each act, the unit of ``text`` that performs it most probably (cached by text:
+        agents repeat their boilerplate, and every rule asks about the same turns)."""
+        known = self._judgements.get(text)
+        if known is None:
+            if len(self._judgements) > 100_000:
+                self._judgements.clear()
+            known = self._judgements[text] = {}
+        missing = [a for a in acts if a in self._rows and a not in known]
+        if missing:
+            known.update(self._judge(text, missing))
+        return {a: known[a] for a in acts if a in known}
+
+    def _judge(self, text: str, wanted: list[str]) -> dict[str, Judgement]:
         found = units(text)
-        if not wanted or not found:
+        if not found:
             return {}
         similarity = self._similarities(text, found)
         best: dict[str, Judgement] = {}

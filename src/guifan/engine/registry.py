@@ -71,7 +71,10 @@ class Rule:
     def meant_finding(self, view: TurnView, act: Act, label: str) -> Finding:
         """A must-not act found by meaning or by the model judge, saying which and why."""
         quote = view.text[act.span[0]:act.span[1]]
-        why = f"模型判定:{act.note}" if act.evidence is Evidence.MODEL else f"语义接近「{act.note}」"
+        if act.evidence is Evidence.MODEL:
+            why = f"模型判定:{act.note}" if act.note else "模型判定属于此类"
+        else:
+            why = f"语义接近「{act.note}」"
         return self.finding(view, f"客服的话语近似{label}:「{quote}」({why})", span=act.span,
                             confidence=act.confidence, evidence=act.evidence)
 
