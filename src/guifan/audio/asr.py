@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from guifan.audio import models
 from guifan.audio.signal import resample
 
 MODEL_RATE = 16000  # every model here was trained on 16 kHz audio
@@ -137,6 +138,15 @@ def _model_dir(backend: str, model: str | Path | None, hint: str) -> Path:
     return directory
 
 
+def _verify(backend: str, root: Path, files: list[Path]) -> None:
+    """The files about to be loaded, checked against the SHA256SUMS manifest kept with the model
+    (guifan.audio.models); none there: nothing to check against."""
+    try:
+        models.verify_files(root, files)
+    except models.ModelFileError as exc:
+        raise AsrUnavailable(f"ASR 后端 {backend} {exc.message}") from None
+
+
 # ---------------------------------------------------------------------------------------------
 # FunASR (funasr-onnx): Paraformer-large, optional FSMN VAD and CT-Transformer punctuation
 
@@ -148,13 +158,15 @@ def _funasr_missing(model_id: str) -> Callable[[Path], str]:
     )
 
 
-def _funasr_check(directory: Path, model_id: str, needs: tuple[str, ...]) -> bool:
+def _funasr_check(directory: Path, model_id: str, needs: tuple[str, ...], files: list[Path]) -> bool:
     """Whether the folder's quantized ONNX file is there (else the full one must be); AsrUnavailable
-    for any missing file. funasr_onnx itself would try to download or export what is missing."""
+    for any missing file. funasr_onnx itself would try to download or export what is missing. The
+    files funasr_onnx will load are added to ``files``, to be verified."""
     missing = _funasr_missing(model_id)
     onnx = _require(directory, ("model_quant.onnx", "model.onnx"), missing)
+    files.append(onnx)
     for name in needs:
-        _require(directory, (name,), missing)
+        files.append(_require(directory, (name,), missing))
     return onnx.name == "model_quant.onnx"
 
 
@@ -173,9 +185,11 @@ class FunasrTranscriber:
             asr_dir = _subdir(directory, ("paraformer", "asr"), ("paraformer",)) or directory / "paraformer"
             vad_dir = _subdir(directory, ("vad",), ("fsmn",))
             punc_dir = _subdir(directory, ("punc", "punct"), ("ct-transformer", "ct_transformer"))
-        asr_quant = _funasr_check(asr_dir, PARAFORMER_ID, ("config.yaml", "am.mvn", "tokens.json"))
-        vad_quant = _funasr_check(vad_dir, FSMN_VAD_ID, ("config.yaml", "am.mvn")) if vad_dir else False
-        punc_quant = _funasr_check(punc_dir, CT_PUNC_ID, ("config.yaml", "tokens.json")) if punc_dir else False
+        files: list[Path] = []
+        asr_quant = _funasr_check(asr_dir, PARAFORMER_ID, ("config.yaml", "am.mvn", "tokens.json"), files)
+        vad_quant = _funasr_check(vad_dir, FSMN_VAD_ID, ("config.yaml", "am.mvn"), files) if vad_dir else False
+        punc_quant = _funasr_check(punc_dir, CT_PUNC_ID, ("config.yaml", "tokens.json"), files) if punc_dir else False
+        _verify("funasr", directory, files)
 
         threads = max(1, int(threads))
         self.model = str(directory)
@@ -243,6 +257,7 @@ class SherpaTranscriber:
             _require(punct_dir, ("model.onnx", "model.int8.onnx"), _sherpa_missing(SHERPA_PUNCT, "punctuation-models"))
             if punct_dir else None
         )
+        _verify("sherpa-onnx", directory, [onnx, tokens] + ([punct] if punct is not None else []))
 
         threads = max(1, int(threads))
         self.model = str(directory)
@@ -300,15 +315,28 @@ def _packaged_whisper() -> Path:
         data.append(Path(next(iter(spec.submodule_search_locations))) / "data")
     parts = [data[0] / "model.bin.part1", data[1] / "model.bin.part2"]
     others = [data[1] / name for name in ("config.json", "tokenizer.json", "vocabulary.json")]
+    reinstall = f"请重新安装 ({WHISPER_PIP} --force-reinstall)"
     for path in parts + others:
         if not path.is_file():
-            raise AsrUnavailable(f"打包的 Whisper base 模型不完整,缺少 {path}:请重新安装 ({WHISPER_PIP} --force-reinstall)")
+            raise AsrUnavailable(f"打包的 Whisper base 模型不完整,缺少 {path}:{reinstall}")
+    # Sizes and SHA-256 as published (the wheels' RECORD; model.bin as joined): sizes on every run,
+    # hashes when the copy is made and then from the verification cache (guifan.audio.models).
+    expected = models.packaged_whisper()
+    try:
+        for path in parts + others:
+            models.check_known(path, expected[path.name][0], None, hint=reinstall)
+    except models.ModelFileError as exc:
+        raise AsrUnavailable(f"打包的 Whisper base {exc.message}") from None
 
     target = model_cache() / "whisper-base"
-    size = sum(p.stat().st_size for p in parts)
-    if all((target / p.name).is_file() and (target / p.name).stat().st_size == p.stat().st_size for p in others) \
-            and (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == size:
+    copies = [target / path.name for path in others] + [target / "model.bin"]
+    if _trusted(copies, expected):
         return target
+    try:  # a damaged wheel is named as such, before anything is copied from it
+        for path in parts + others:
+            models.check_known(path, *expected[path.name], hint=reinstall)
+    except models.ModelFileError as exc:
+        raise AsrUnavailable(f"打包的 Whisper base {exc.message}") from None
     try:
         target.mkdir(parents=True, exist_ok=True)
         for path in others:
@@ -318,7 +346,19 @@ def _packaged_whisper() -> Path:
         raise AsrUnavailable(
             f"无法在 {target} 组装 Whisper base 模型 ({exc.strerror or exc}):请设置环境变量 GUIFAN_MODEL_CACHE 指向可写的目录"
         ) from exc
+    if not _trusted(copies, expected):
+        raise AsrUnavailable(f"在 {target} 组装的 Whisper base 模型校验不符:请检查磁盘空间与磁盘错误后删除该目录重试")
     return target
+
+
+def _trusted(copies: list[Path], expected: dict[str, tuple[int, str | None]]) -> bool:
+    """Whether the assembled copy is complete and matches what was published (hashes cached)."""
+    try:
+        for path in copies:
+            models.check_known(path, *expected[path.name], hint="")
+    except (OSError, models.ModelFileError):
+        return False
+    return True
 
 
 def _atomic_copy(sources: list[Path], target: Path) -> None:
@@ -350,7 +390,8 @@ class WhisperTranscriber:
                 raise AsrUnavailable(_whisper_missing(directory, "找不到模型目录"))
             for name in _WHISPER_FILES:  # without tokenizer.json faster-whisper would fetch one online
                 _require(directory, (name,), _whisper_missing)
-            _require(directory, ("vocabulary.json", "vocabulary.txt"), _whisper_missing)
+            vocabulary = _require(directory, ("vocabulary.json", "vocabulary.txt"), _whisper_missing)
+            _verify("faster-whisper", directory, [directory / name for name in _WHISPER_FILES] + [vocabulary])
         import opencc
 
         self.model = str(directory)

@@ -23,6 +23,7 @@ from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn,
 
 if TYPE_CHECKING:
     from guifan.audio.asr import Transcriber
+    from guifan.audio.mono import DiarizationReader
 
 MAX_SECONDS = 4 * 3600  # a longer "call" is a mis-filed recording, refused before decoding
 # Telephone and desktop recorders write 8-48 kHz; a header claiming 2 Hz would have a small file
@@ -61,9 +62,11 @@ class _Track:
     intervals: list[Interval]
 
 
-def read_recording(path: Path, name: str, options: AudioOptions) -> Iterator[Conversation | InputError]:
+def read_recording(path: Path, name: str, options: AudioOptions, *,
+                   diarization: DiarizationReader | None = None) -> Iterator[Conversation | InputError]:
     """The conversation in one recording, or the error that stops it being read; nothing for a
-    recording in ``options.done``."""
+    recording in ``options.done``. ``diarization`` reads a mono recording's speakers from the JSON
+    beside it (`guifan.readers.sidecar`); without it a mono recording is refused."""
     import soundfile
 
     if name in options.done:
@@ -87,11 +90,16 @@ def read_recording(path: Path, name: str, options: AudioOptions) -> Iterator[Con
     if seconds > MAX_SECONDS:
         yield InputError(name, f"录音长 {seconds / 3600:.1f} 小时,超过上限 {MAX_SECONDS // 3600} 小时")
         return
+    if info.channels == 1:  # speakers from the diarization JSON beside it (guifan.audio.mono)
+        from guifan.audio.mono import read_mono
+
+        yield from read_mono(path, name, seconds, options, diarization)
+        return
     if info.channels != 2:
         yield InputError(
             name,
-            f"录音有 {info.channels} 个声道:需要双声道录音 (客服、客户各一个声道) 才能区分说话人;"
-            "单声道录音请先用 ASR 的说话人分离转写,再导入转写结果 (见 docs/input-formats.md)",
+            f"录音有 {info.channels} 个声道:需要双声道录音 (客服、客户各一个声道) 才能区分说话人,"
+            "或单声道录音加同名的说话人分离 JSON (见 docs/audio.md)",
         )
         return
     if options.agent_channel not in (1, 2):

@@ -69,7 +69,7 @@ def read_path(
         for found in _walk(path):
             if isinstance(found, InputError):
                 yield found
-            else:
+            elif not _is_sidecar(found):  # a mono recording's diarization is read with the recording
                 yield from _read_file(found, max_bytes, audio)
         return
     yield from _read_file(path, max_bytes, audio)
@@ -99,7 +99,26 @@ def _read_recording(path: Path, name: str, options: AudioOptions | None) -> Iter
     except ImportError as exc:
         yield InputError(name, f"读取录音需要音频组件 ({exc.name} 未安装): pip install 'guifan[audio]'")
         return
-    yield from read_recording(path, name, options or AudioOptions())
+    yield from read_recording(path, name, options or AudioOptions(), diarization=_diarization)
+
+
+def _diarization(recording: Path, duration: float):
+    """A mono recording's diarization JSON (guifan.readers.sidecar, imported only for mono files)."""
+    from guifan.readers.sidecar import load_diarization
+
+    return load_diarization(recording, duration)
+
+
+def _is_sidecar(path: Path) -> bool:
+    """Whether ``path`` is the diarization JSON of a mono recording beside it (``call.json`` of
+    ``call.wav``): read with the recording, not as a conversation of its own."""
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        from guifan.audio.mono import recording_of
+    except ImportError:
+        return False
+    return recording_of(path) is not None
 
 
 def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None) -> Iterator[Item]:

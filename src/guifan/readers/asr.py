@@ -26,6 +26,7 @@ _SHAPES = (
     ("utterances", "sentences", False),
     ("segments", "Whisper", False),
 )
+SHAPES = _SHAPES
 _TEXT = ("text", "Text", "onebest", "transcript", "content")
 _START = ("start", "begin", "BeginTime", "begin_time", "start_time", "bg")
 _END = ("end", "EndTime", "end_time", "ed")
@@ -37,23 +38,31 @@ def is_asr(obj: dict) -> bool:
     return "turns" not in obj and any(isinstance(obj.get(key), list) for key, _, _ in _SHAPES)
 
 
-def from_asr(obj: dict, default_id: str) -> dict[str, Any]:
-    """The interchange object for one ASR result; FieldError names the offending field."""
-    key, shape, ms = next((k, s, m) for k, s, m in _SHAPES if isinstance(obj.get(k), list))
+Row = tuple[str, str | None, float, float, int]  # speaker, text (None: none given), start, end, index
+
+
+def rows(obj: dict, *, text_required: bool = True, shapes: tuple = _SHAPES) -> tuple[str, str, list[Row]]:
+    """The list key, the shape's name and one row per recognized sentence (in the file's order,
+    times in seconds); FieldError names the offending field. Without ``text_required`` a sentence
+    may lack text (diarization output: who spoke when, no words)."""
+    key, shape, ms = next((k, s, m) for k, s, m in shapes if isinstance(obj.get(k), list))
     unit = obj.get("time_unit")
     if unit is not None and unit not in ("ms", "s"):
         raise FieldError(f"应为 ms 或 s,而不是 {unit!r}", "time_unit")
     items = obj[key]
     if not items:
         raise FieldError("没有任何识别结果", key)
-    rows = []
+    found: list[Row] = []
     for index, item in enumerate(items):
         where = f"{key}[{index}]"
         if not isinstance(item, dict):
             raise FieldError(f"应为对象,而不是{type_name(item)}", where)
         text = _first(item, _TEXT)
-        if not isinstance(text, str):
-            raise FieldError("缺少识别文本 (text)", where)
+        if text is None:
+            if text_required:
+                raise FieldError("缺少识别文本 (text)", where)
+        elif not isinstance(text, str):
+            raise FieldError("缺少识别文本 (text)" if text_required else f"识别文本应为字符串,而不是{type_name(text)}", where)
         start_key = next((k for k in _START if k in item), None)
         end_key = next((k for k in _END if k in item), None)
         if start_key is None or end_key is None:
@@ -69,8 +78,14 @@ def from_asr(obj: dict, default_id: str) -> dict[str, Any]:
         if speaker is None:
             hint = "Whisper 需要带说话人 (speaker) 的结果,如 WhisperX 的说话人分离" if shape == "Whisper" else ""
             raise FieldError(f"缺少说话人或声道 (speaker/channel){';' + hint if hint else ''}", where)
-        rows.append((str(speaker), text.strip(), round(start, 3), round(end, 3)))
-    roles, guessed = _roles(obj, rows)
+        found.append((str(speaker), text.strip() if text is not None else None, round(start, 3), round(end, 3), index))
+    return key, shape, found
+
+
+def from_asr(obj: dict, default_id: str) -> dict[str, Any]:
+    """The interchange object for one ASR result; FieldError names the offending field."""
+    _key, shape, found = rows(obj)
+    roles, guessed = speaker_roles(obj, found)
     metadata = dict(obj.get("metadata") or {}) if isinstance(obj.get("metadata"), dict) else {}
     metadata["asr_format"] = shape
     if guessed:
@@ -83,7 +98,7 @@ def from_asr(obj: dict, default_id: str) -> dict[str, Any]:
         "metadata": metadata,
         "turns": [
             {"role": roles[speaker], "text": text, "start": start, "end": end}
-            for speaker, text, start, end in sorted(rows, key=lambda r: (r[2], r[3]))
+            for speaker, text, start, end, _ in sorted(found, key=lambda r: (r[2], r[3]))
             if text
         ],
     }
@@ -93,8 +108,9 @@ def _first(item: dict, keys: tuple[str, ...]) -> Any:
     return next((item[k] for k in keys if k in item), None)
 
 
-def _roles(obj: dict, rows: list[tuple[str, str, float, float]]) -> tuple[dict[str, str], bool]:
-    speakers = list(dict.fromkeys(s for s, *_ in sorted(rows, key=lambda r: r[2])))
+def speaker_roles(obj: dict, found: list[Row]) -> tuple[dict[str, str], bool]:
+    """Speaker -> role word, and whether the roles were guessed (the first speaker heard is the agent)."""
+    speakers = list(dict.fromkeys(s for s, *_ in sorted(found, key=lambda r: r[2])))
     given = obj.get("roles")
     if given is not None:
         if not isinstance(given, dict):
