@@ -7,7 +7,7 @@ Speech recognition (and pinyin typing) swaps characters for others with the same
 for 请稍等, 报歉 for 抱歉, 在见 for 再见. This script corrupts the agent turns of the example
 conversations: each Chinese character is replaced, with the given probability, by another common
 character with exactly the same toned pinyin. It then checks the clean and the corrupted
-conversations with exact matching only, with the paraphrase fallback (``semantic``), and with
+conversations with exact matching only, with the meaning stage (``semantic``), and with
 both it and homophone tolerance (the default rulebook), and prints, for the must-say clauses,
 
 * phrase recall: of the must-say phrases found in the clean agent turns, the share still found;
@@ -95,7 +95,7 @@ def main() -> None:
     book = default_rulebook()
     no_sound = book.model_copy(update={"settings": book.settings.model_copy(update={"homophone_categories": ()})})
     strict = Engine(no_sound.model_copy(update={"semantic": book.semantic.model_copy(update={"backend": "off"})}))
-    engines = (("exact", strict), ("+paraphrase", Engine(no_sound)), ("+homophones", tolerant))
+    engines = (("exact", strict), ("+meaning", Engine(no_sound)), ("+homophones", tolerant))
     sounds = {ch: group for group in homophone_groups().values() for ch in group}
 
     clean = []

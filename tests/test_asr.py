@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from guifan.audio.asr import (
     load_transcriber,
 )
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PACKAGES = [("funasr", "funasr_onnx", "asr-funasr"),
             ("sherpa-onnx", "sherpa_onnx", "asr-sherpa"),
             ("faster-whisper", "faster_whisper", "asr-whisper")]
@@ -195,11 +197,34 @@ def test_whisper_transcribes_mandarin_into_simplified(whisper, tmp_path):
     samples = resample(samples, rate, 16000)
 
     started = time.perf_counter()
-    text = whisper.transcribe(samples, 16000)
+    text = whisper.recognize(samples, 16000).text
     seconds = time.perf_counter() - started
     print(f"\nWhisper base heard {text!r} in {seconds:.2f} s ({samples.size / 16000:.1f} s of audio)")
 
     assert isinstance(text, str) and text
     assert any("\u4e00" <= ch <= "\u9fff" for ch in text)
     assert opencc.OpenCC("t2s").convert(text) == text  # nothing Traditional left
-    assert whisper.transcribe(np.zeros(0, dtype=np.float32), 8000) == ""
+    assert whisper.recognize(np.zeros(0, dtype=np.float32), 8000).text == ""
+
+
+def test_whisper_gives_the_same_words_and_findings_on_every_run(whisper, tmp_path):
+    """Greedy decoding at temperature 0 with no fallback: the same file, the same transcript,
+    confidences and findings, whole-channel and per-turn."""
+    import soundfile
+
+    from guifan.audio import AudioOptions, read_recording
+    from guifan.engine import Engine
+
+    data, rate = soundfile.read(str(EXAMPLES / "call-recording.mp3"), dtype="float32", always_2d=True)
+    clip = tmp_path / "call.wav"
+    soundfile.write(str(clip), data[: 45 * rate], rate)  # rings, the greeting and the complaint
+    engine = Engine()
+    for segmentation in ("channel", "turn"):
+        runs = []
+        for _ in range(2):
+            (conversation,) = read_recording(clip, clip.name, AudioOptions(transcriber=whisper, segmentation=segmentation))
+            runs.append((conversation.turns, engine.check(conversation)))
+        assert runs[0] == runs[1]
+        turns = runs[0][0]
+        assert all(t.asr is not None and t.asr.recognizer == "faster-whisper" for t in turns)
+        assert any(t.text for t in turns)

@@ -356,9 +356,13 @@ def rows(sheet) -> list[dict]:
 def test_xlsx_report_sheets_rows_and_cells(batch):
     results, summary, rulebook = batch
     book = load_xlsx(results, summary, rulebook)
-    assert book.sheetnames == ["会话", "问题", "错误"]
+    assert book.sheetnames == ["会话", "问题", "转写", "错误"]
     conversations = rows(book["会话"])
     assert [r["对话ID"] for r in conversations] == ["conv-1", "conv-2"]
+    transcript = rows(book["转写"])
+    assert [(r["对话ID"], r["轮次"], r["文字"]) for r in transcript] == [
+        (r.conversation.id, n + 1, t.text) for r in results for n, t in enumerate(r.conversation.turns)
+    ]
     first = conversations[0]
     assert first["渠道"] == "电话" and first["客服工号"] == "1001" and first["致命"] == "否"
     assert first["总分"] == results[0].score.total
@@ -380,7 +384,7 @@ def test_xlsx_report_sheets_rows_and_cells(batch):
 
 def test_xlsx_report_has_no_error_sheet_without_errors():
     results, summary, rulebook = check("客户: 在吗\n客服: 你好\n")
-    assert load_xlsx(results, summary, rulebook).sheetnames == ["会话", "问题"]
+    assert load_xlsx(results, summary, rulebook).sheetnames == ["会话", "问题", "转写"]
 
 
 def test_xlsx_report_writes_formulas_as_text():
@@ -469,4 +473,4 @@ def test_reporters_handle_an_empty_batch():
     jsonschema.validate(doc, report_schema(), cls=jsonschema.Draft202012Validator)
     assert "没有可报告的对话" in render(REPORTERS["html"], [], summary, rulebook)
     assert "读取 0" in render(render_text, [], summary, rulebook)
-    assert load_xlsx([], summary, rulebook).sheetnames == ["会话", "问题"]
+    assert load_xlsx([], summary, rulebook).sheetnames == ["会话", "问题", "转写"]

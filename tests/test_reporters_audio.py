@@ -157,7 +157,7 @@ def test_json_report_of_a_call_validates_and_holds_the_figures(checker):
     assert text_free["skipped_rules"] == list(results[1].skipped) and "FBD006" in text_free["skipped_rules"]
     # A text transcript keeps exactly the keys it always had.
     assert "audio" not in chat and "skipped_rules" not in chat
-    assert set(chat) == {"id", "source", "channel", "agent_id", "started_at", "score", "findings"}
+    assert set(chat) == {"id", "source", "channel", "agent_id", "started_at", "score", "findings", "turns"}
     # The voice rules found what the figures show.
     found = {(f["rule"], f["turn"]) for f in transcribed["findings"]}
     assert found >= {("VOC001", 2), ("VOC001", 4), ("VOC002", 4), ("VOC003", 2)}

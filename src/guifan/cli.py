@@ -7,7 +7,9 @@ in the report and on standard error, the rest is still checked); 2 bad usage or 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -35,6 +37,11 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 err = Console(stderr=True)
+
+
+class Segmentation(str, Enum):
+    channel = "channel"
+    turn = "turn"
 
 
 class OutputFormat(str, Enum):
@@ -78,6 +85,17 @@ def check(
         None, "--asr", help="录音的语音识别后端: funasr / sherpa-onnx / faster-whisper (默认不识别,只检查语音与时间条款)"
     ),
     asr_model: Optional[Path] = typer.Option(None, "--asr-model", help="语音识别模型所在目录 (离线,不会下载)"),
+    asr_segmentation: Segmentation = typer.Option(
+        Segmentation.channel, "--asr-segmentation",
+        help="channel: 整个声道一起识别,再按说话段分配词 (默认,更准);turn: 每段单独识别",
+    ),
+    asr_prompt: bool = typer.Option(
+        False, "--asr-prompt/--no-asr-prompt",
+        help="把规则手册的标准用语 (speech.agent_prompt) 作为客服声道的识别上下文 (默认关闭:Whisper 会照抄提示词)",
+    ),
+    asr_threads: int = typer.Option(
+        0, "--asr-threads", min=0, help="语音识别使用的线程数 (默认 0 = 全部 CPU 核)",
+    ),
     judge: Optional[str] = typer.Option(
         None, "--judge", envvar="GUIFAN_JUDGE_URL",
         help="可选的模型判定:公司自建的 OpenAI 兼容接口地址 (如 http://127.0.0.1:8080/v1),只判定语义不确定的疑难语句",
@@ -114,9 +132,12 @@ def check(
         if results:
             err.print(f"从 {state} 恢复 {len(results)} 通已检查的对话", highlight=False)
     done = log.recordings() if log is not None else frozenset()
-    audio = _audio_options(agent_channel, asr, asr_model, done)
+    audio = _audio_options(agent_channel, asr, asr_model, done, threads=asr_threads or os.cpu_count() or 1,
+                           segmentation=asr_segmentation.value,
+                           prompt=rulebook.speech.agent_prompt if asr_prompt else "")
     items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=audio)
     batch = log.check_all(items, summary) if log is not None else checker.check_all(items, summary)
+    resumed, started = len(results), time.perf_counter()
     with Progress(
         SpinnerColumn(),
         TextColumn("检查对话"),
@@ -132,8 +153,10 @@ def check(
         for result in batch:
             results.append(result)
             bar.update(task, completed=summary.read, failed=summary.failed)
+    elapsed = time.perf_counter() - started
     for error in summary.errors:
         err.print(f"[yellow]无法读取[/] {escape(str(error))}", highlight=False, markup=True)
+    _report_recognition(results[resumed:], elapsed)
     if format is OutputFormat.xlsx and output is None and sys.stdout.isatty():
         _fail("XLSX 报告请用 -o 指定输出文件")
     report_results, report_summary = results, summary
@@ -157,7 +180,8 @@ def check(
     raise typer.Exit(1 if summary.failed else 0)
 
 
-def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, done: frozenset[str]):
+def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, done: frozenset[str], *,
+                   threads: int, segmentation: str, prompt: str):
     """How recordings are read; None for the defaults (then nothing of the audio front end is
     imported unless the batch holds recordings). ``done``: recordings a resumed batch has checked."""
     if asr is None and agent_channel == 1 and not done:
@@ -170,10 +194,25 @@ def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, 
     transcriber = None
     if asr is not None:
         try:
-            transcriber = load_transcriber(asr, asr_model)
+            transcriber = load_transcriber(asr, asr_model, threads=threads)
         except AsrUnavailable as exc:
             _fail(exc.message)
-    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber, done=done)
+    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber, done=done,
+                        segmentation=segmentation, agent_prompt=prompt)
+
+
+def _report_recognition(results: list[CheckResult], seconds: float) -> None:
+    """How fast the recordings of this run were recognized: the batch's real-time factor."""
+    audio = [r.conversation.audio for r in results if r.conversation.audio is not None and r.conversation.audio.transcribed]
+    if not audio:
+        return
+    duration = sum(a.duration for a in audio)
+    unheard = sum(t.unrecognized for r in results for t in r.conversation.turns)
+    err.print(
+        f"语音识别 {len(audio)} 通录音,共 {duration / 60:.1f} 分钟,用时 {seconds:.1f} 秒 "
+        f"(实时率 {seconds / duration:.2f}×)" + (f";{unheard} 段语音未识别出文字,相关结论待复核" if unheard else ""),
+        highlight=False,
+    )
 
 
 def _report_skipped(results: list[CheckResult], rulebook: Rulebook) -> None:
@@ -425,6 +464,8 @@ def validate_config(config: list[Path] = typer.Argument(..., help="公司规则�
     rulebook = _load(config)
     Engine(rulebook)  # compiles every phrase: an unusable phrase fails here, not mid-batch
     typer.echo(f"规则手册有效: {rulebook.origin}")
+
+
 
 
 asr_app = typer.Typer(help="语音识别模型:校验模型文件。 Speech-recognition model files.", no_args_is_help=True)

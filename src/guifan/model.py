@@ -80,12 +80,35 @@ class Voice:
 
 
 @dataclass(frozen=True, slots=True)
+class Recognition:
+    """What the speech recognizer said about one turn's words: which recognizer, how sure it was.
+
+    ``confidence`` is the recognizer's own score mapped to 0-1 (Whisper: the geometric mean of the
+    token probabilities, exp(avg_logprob)); None when the backend gives none. ``no_speech`` is the
+    recognizer's probability that the stretch held no speech (Whisper), None otherwise.
+    """
+
+    recognizer: str
+    confidence: float | None = None
+    no_speech: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     role: Role
     text: str
     start: float | None = None
     end: float | None = None
     voice: Voice | None = None
+    asr: Recognition | None = None  # set when the text was recognized from speech
+
+    @property
+    def unrecognized(self) -> bool:
+        """Speech was heard but the recognizer wrote no words for it."""
+        return self.asr is not None and not self.text.strip()
 
     @property
     def timed(self) -> bool:

@@ -16,6 +16,7 @@ import soundfile as sf
 import calls
 import synth
 from guifan.audio import AudioOptions, read_recording
+from guifan.audio.asr import Heard
 from guifan.engine import Engine
 from guifan.errors import InputError
 from guifan.model import Role
@@ -143,14 +144,16 @@ class ScriptedTranscriber:
     script's words for each turn, in call order, as a perfect recognizer would."""
 
     name = "script"
+    timed_words = False
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], confidences: list[float | None] | None = None):
         self.texts = list(texts)
+        self.confidences = list(confidences) if confidences is not None else [0.9] * len(texts)
         self.clips: list[float] = []
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+    def recognize(self, samples: np.ndarray, sample_rate: int, *, prompt: str = "", words: bool = False) -> Heard:
         self.clips.append(samples.size / sample_rate)
-        return self.texts.pop(0)
+        return Heard(self.texts.pop(0), self.confidences.pop(0))
 
 
 def test_recognized_words_reach_the_text_rules(built):

@@ -1,7 +1,8 @@
 """Speech recognition backends behind one small interface, all offline.
 
     transcriber = load_transcriber("faster-whisper")          # or "funasr", "sherpa-onnx"
-    text = transcriber.transcribe(turn_samples, 8000)          # mono float32 in [-1, 1]
+    heard = transcriber.recognize(turn_samples, 8000)          # mono float32 in [-1, 1]
+    heard.text, heard.confidence, heard.no_speech
 
 Each backend is an optional extra (``pip install 'guifan[asr-funasr]'``, ``[asr-sherpa]``,
 ``[asr-whisper]``) and loads its model from local files only: the product runs without a network,
@@ -12,10 +13,13 @@ model file, comes back as `AsrUnavailable` with a message in Chinese that says h
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -50,10 +54,38 @@ class AsrUnavailable(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A recognized word with its time, in seconds from the start of the samples recognized."""
+
+    start: float
+    end: float
+    text: str
+    probability: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What a backend recognized in one stretch of audio.
+
+    ``confidence``: the backend's own score as 0-1 (None when it gives none); ``no_speech``: its
+    probability that there was no speech at all (Whisper); ``words``: the words with their times,
+    when asked for and the backend gives them.
+    """
+
+    text: str
+    confidence: float | None = None
+    no_speech: float | None = None
+    words: tuple[Word, ...] = ()
+
+
 class Transcriber(Protocol):
     name: str
+    # Whether ``recognize(..., words=True)`` returns timed words (needed to decode a whole channel
+    # and split it into the voice-activity turns).
+    timed_words: bool
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> str: ...
+    def recognize(self, samples: np.ndarray, sample_rate: int, *, prompt: str = "", words: bool = False) -> Heard: ...
 
 
 def model_cache() -> Path:
@@ -83,13 +115,13 @@ def _mono16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """One turn as the models take it: 1-D float32 in [-1, 1] at 16 kHz."""
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1:
-        raise ValueError(f"transcribe() takes one mono channel, got an array of shape {samples.shape}")
+        raise ValueError(f"recognize() takes one mono channel, got an array of shape {samples.shape}")
     if sample_rate <= 0:
         raise ValueError(f"bad sample rate {sample_rate}")
     return np.ascontiguousarray(resample(samples, sample_rate, MODEL_RATE), dtype=np.float32)
 
 
-def _join(pieces: list[str]) -> str:
+def join_pieces(pieces: list[str]) -> str:
     """Recognized pieces as one text: no space between Chinese pieces, one between Latin words."""
     text = ""
     for piece in (p.strip() for p in pieces):
@@ -172,6 +204,7 @@ def _funasr_check(directory: Path, model_id: str, needs: tuple[str, ...], files:
 
 class FunasrTranscriber:
     name = "funasr"
+    timed_words = False
 
     def __init__(self, model: str | Path | None, threads: int = 1):
         funasr_onnx = _import("funasr", "asr-funasr", "funasr_onnx")
@@ -210,19 +243,19 @@ class FunasrTranscriber:
         for result in self._asr(samples):
             preds = result.get("preds", "")
             pieces.append(preds[0] if isinstance(preds, (tuple, list)) else preds)  # (text, words) or text
-        return _join([str(p) for p in pieces])
+        return join_pieces([str(p) for p in pieces])
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+    def recognize(self, samples: np.ndarray, sample_rate: int, *, prompt: str = "", words: bool = False) -> Heard:
         audio = _mono16k(samples, sample_rate)
         if self._vad is not None and audio.size > FUNASR_VAD_SECONDS * MODEL_RATE:
             segments = self._vad(audio)
             spans = segments[0] if segments else []
-            text = _join([self._recognize(audio[int(b * 16):int(e * 16)]) for b, e in spans])  # ms -> samples
+            text = join_pieces([self._recognize(audio[int(b * 16):int(e * 16)]) for b, e in spans])  # ms -> samples
         else:
             text = self._recognize(audio)
         if self._punc is not None and text:
             text = self._punc(text)[0]
-        return text
+        return Heard(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +271,7 @@ def _sherpa_missing(release: str, tag: str) -> Callable[[Path], str]:
 
 class SherpaTranscriber:
     name = "sherpa-onnx"
+    timed_words = False
 
     def __init__(self, model: str | Path | None, threads: int = 1):
         sherpa_onnx = _import("sherpa-onnx", "asr-sherpa", "sherpa_onnx")
@@ -271,18 +305,18 @@ class SherpaTranscriber:
             )
             self._punct = sherpa_onnx.OfflinePunctuation(config)
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+    def recognize(self, samples: np.ndarray, sample_rate: int, *, prompt: str = "", words: bool = False) -> Heard:
         # Resampled here: the stream would resample too, but logs a line for every turn it does.
         audio = _mono16k(samples, sample_rate)
         if audio.size == 0:
-            return ""
+            return Heard("")
         stream = self._recognizer.create_stream()
         stream.accept_waveform(MODEL_RATE, audio)
         self._recognizer.decode_stream(stream)
         text = stream.result.text.strip()
         if self._punct is not None and text:
             text = self._punct.add_punctuation(text)
-        return text
+        return Heard(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,8 +411,26 @@ def _atomic_copy(sources: list[Path], target: Path) -> None:
         raise
 
 
+# Whisper's own silence rule: a segment it thinks holds no speech and decoded with little
+# confidence is a hallucination on noise (the stray 你 of a breath), not words.
+WHISPER_NO_SPEECH = 0.6
+WHISPER_SILENT_LOGPROB = -1.0
+# Decoding loops ("你是许愿愿愿愿", "请问请问请问"): a piece of two to eight characters said three
+# or more times in a row is kept once, a character said four or more times is kept twice (谢谢,
+# 哈哈), and the turn's confidence drops by LOOP_PENALTY.
+_LOOP = re.compile(r"(.{2,8}?)\1{2,}|(.)\2{3,}")
+LOOP_PENALTY = 0.5
+
+
+def collapse_loops(text: str) -> tuple[str, bool]:
+    """``text`` with decoding loops cut short, and whether there was one."""
+    collapsed = _LOOP.sub(lambda m: m[1] if m[1] else m[2] * 2, text)
+    return collapsed, collapsed != text
+
+
 class WhisperTranscriber:
     name = "faster-whisper"
+    timed_words = True
 
     def __init__(self, model: str | Path | None, threads: int = 1):
         faster_whisper = _import("faster-whisper", "asr-whisper", "faster_whisper")
@@ -401,14 +453,38 @@ class WhisperTranscriber:
         )
         self._t2s = opencc.OpenCC("t2s")  # Whisper often writes Traditional characters
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+    def recognize(self, samples: np.ndarray, sample_rate: int, *, prompt: str = "", words: bool = False) -> Heard:
         audio = _mono16k(samples, sample_rate)
-        if audio.size == 0:
-            return ""
+        if audio.size < MODEL_RATE // 10:  # under 0.1 s: nothing the model can read
+            return Heard("")
+        # Deterministic: greedy decoding at temperature 0 and no fallback to sampling, so the same
+        # file gives the same words on every run. A whole channel (words=True) is cut at its
+        # silences by the Silero VAD that ships with faster-whisper, with the times mapped back.
         segments, _info = self._model.transcribe(
-            audio, language="zh", beam_size=1, vad_filter=False, condition_on_previous_text=False,
+            audio, language="zh", beam_size=1, temperature=0.0, condition_on_previous_text=False,
+            initial_prompt=prompt or None, vad_filter=words, word_timestamps=words,
+            without_timestamps=not words,
         )
-        return self._t2s.convert(_join([segment.text for segment in segments]))
+        texts: list[str] = []
+        found: list[Word] = []
+        logprob = tokens = 0.0
+        no_speech = 0.0
+        for segment in segments:
+            no_speech = max(no_speech, segment.no_speech_prob)
+            if segment.no_speech_prob > WHISPER_NO_SPEECH and segment.avg_logprob < WHISPER_SILENT_LOGPROB:
+                continue
+            count = max(1, len(segment.tokens))
+            logprob += segment.avg_logprob * count
+            tokens += count
+            texts.append(segment.text)
+            found.extend(
+                Word(w.start, w.end, self._t2s.convert(w.word).strip(), w.probability) for w in segment.words or ()
+            )
+        text, looped = collapse_loops(self._t2s.convert(join_pieces(texts)))
+        confidence = math.exp(logprob / tokens) if tokens else None
+        if confidence is not None and looped:
+            confidence *= LOOP_PENALTY
+        return Heard(text, None if confidence is None else round(confidence, 3), round(no_speech, 3), tuple(found))
 
 
 # ---------------------------------------------------------------------------------------------

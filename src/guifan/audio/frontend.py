@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from guifan.audio import features
+from guifan.audio.asr import LOOP_PENALTY, Heard, Word, collapse_loops, join_pieces
 from guifan.audio.signal import resample
 from guifan.audio.vad import FRAME_SECONDS, clear, frame_levels, noise_floor, runs, speech_mask
 from guifan.errors import InputError
-from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn, Voice
+from guifan.model import CallAudio, Channel, Conversation, Interval, Recognition, Role, Turn, Voice
 
 if TYPE_CHECKING:
     from guifan.audio.asr import Transcriber
@@ -40,6 +41,11 @@ class AudioOptions:
 
     agent_channel: int = 1  # 1 = left / first channel, 2 = right / second
     transcriber: Transcriber | None = None
+    # "channel": each channel recognized whole, its timed words then given to the voice-activity
+    # turns (context across turns; a short turn is not decoded alone); "turn": each turn on its own.
+    # Backends without timed words always decode per turn.
+    segmentation: str = "channel"
+    agent_prompt: str = ""  # the rulebook's standard wording as recognizer context (speech.agent_prompt)
     vad_aggressiveness: int = 2  # WebRTC VAD mode 0 (lenient) … 3 (strict)
     bridge_seconds: float = 0.3  # a pause shorter than this does not end a stretch of speech
     shortest_speech_seconds: float = 0.15  # shorter blips are clicks and breaths
@@ -138,8 +144,7 @@ def analyse(data: np.ndarray, rate: int, call_id: str, source: str, options: Aud
     ]
     turns.sort(key=lambda t: (t.start, t.role is Role.CUSTOMER))
     if options.transcriber is not None:
-        # In call order, so that a recognizer keeping context across calls sees the dialogue's.
-        turns = [replace(turn, text=_transcribe(options.transcriber, tracks[turn.role], turn, work_rate)) for turn in turns]
+        turns = _recognize(turns, tracks, work_rate, options)
     duration = data.shape[0] / rate
     audio = CallAudio(
         duration=duration,
@@ -192,8 +197,53 @@ def _turns(track: _Track, rate: int, options: AudioOptions) -> Iterator[Turn]:
         )
 
 
-def _transcribe(transcriber: Transcriber, track: _Track, turn: Turn, rate: int) -> str:
-    return transcriber.transcribe(track.samples[int(turn.start * rate):int(turn.end * rate)], rate).strip()
+def _recognize(turns: list[Turn], tracks: dict[Role, _Track], rate: int, options: AudioOptions) -> list[Turn]:
+    """The turns with the words the recognizer heard in them and how sure it was."""
+    transcriber = options.transcriber
+    assert transcriber is not None
+    heard: dict[int, Heard] = {}
+    if options.segmentation == "channel" and transcriber.timed_words:
+        for role, track in tracks.items():
+            mine = [n for n, turn in enumerate(turns) if turn.role is role]
+            if mine:
+                prompt = options.agent_prompt if role is Role.AGENT else ""
+                result = transcriber.recognize(track.samples, rate, prompt=prompt, words=True)
+                heard.update(_share_words(result, [turns[n] for n in mine], mine))
+    else:
+        # In call order, so that a recognizer keeping context across turns sees the dialogue's.
+        for n, turn in enumerate(turns):
+            samples = tracks[turn.role].samples[int(turn.start * rate):int(turn.end * rate)]
+            heard[n] = transcriber.recognize(samples, rate, prompt=options.agent_prompt if turn.role is Role.AGENT else "")
+    return [
+        replace(turn, text=heard[n].text.strip(),
+                asr=Recognition(transcriber.name, heard[n].confidence, heard[n].no_speech))
+        for n, turn in enumerate(turns)
+    ]
+
+
+# A recognized word belongs to the turn its middle falls in, or to the nearest turn within this
+# margin (voice activity trims soft word edges); words farther from any turn are noise.
+WORD_MARGIN_SECONDS = 0.5
+
+
+def _share_words(result: Heard, turns: list[Turn], indexes: list[int]) -> dict[int, Heard]:
+    """One channel's timed words split into its turns: each turn's text, and its confidence as the
+    geometric mean of its words' probabilities."""
+    owned: dict[int, list[Word]] = {n: [] for n in indexes}
+    for word in result.words:
+        middle = (word.start + word.end) / 2
+        distance, n = min((max(t.start - middle, middle - t.end, 0.0), n) for t, n in zip(turns, indexes))
+        if distance <= WORD_MARGIN_SECONDS:
+            owned[n].append(word)
+    shared = {}
+    for n, words in owned.items():
+        text, looped = collapse_loops(join_pieces([w.text for w in words]))
+        probabilities = [w.probability for w in words if w.probability is not None]
+        confidence = float(np.exp(np.mean(np.log(np.maximum(probabilities, 1e-6))))) if probabilities else None
+        if confidence is not None and looped:
+            confidence *= LOOP_PENALTY
+        shared[n] = Heard(text, None if confidence is None else round(confidence, 3), result.no_speech)
+    return shared
 
 
 def _pitch(samples: np.ndarray, rate: int, speech: np.ndarray, options: AudioOptions) -> tuple[float | None, float | None]:

@@ -7,6 +7,7 @@ from typing import Iterable
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, Recognizer
+from guifan.engine.hearing import qualify
 from guifan.engine.matcher import PhraseMatcher
 from guifan.engine.judge import ModelJudge
 from guifan.engine.meaning import MeaningModel
@@ -97,7 +98,10 @@ class Engine:
                 continue
             if channel not in channels or (rule.needs_timing and not timed) or (rule.needs_text and text_free):
                 continue
-            for finding in rule.check(ctx):
+            found = list(rule.check(ctx))
+            if ctx.doubtful and rule.needs_text:
+                found = qualify(found, ctx.conversation, ctx.doubtful, self.rulebook.review.confidence_below)
+            for finding in found:
                 findings.append(finding if severity is None else replace(finding, severity=severity))
         findings.sort(key=lambda f: (f.turn if f.turn is not None else 1 << 30, f.rule))
         return findings

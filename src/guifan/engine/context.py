@@ -10,6 +10,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 from guifan import text as textnorm
 from guifan.engine import complaints
 from guifan.engine.matcher import VETOED, Hit, PhraseMatcher
+from guifan.engine.hearing import doubtful_turns
 from guifan.engine.judge import ModelJudge
 from guifan.engine.meaning import Judgement, MeaningModel, units
 from guifan.engine.meaning import form as meaning_form
@@ -34,6 +35,8 @@ class TurnView:
     _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
     _heard: dict[str, list[Hit]] | None = None  # homophone-tolerant hits, on first use
     _judged: dict[str, Judgement] = field(default_factory=dict)  # meaning, per act, on first use
+    # How far the turn's recognized words can be trusted when it was heard with doubt (engine.hearing).
+    heard_with: float | None = None
 
     @property
     def role(self) -> Role:
@@ -104,6 +107,8 @@ class TurnView:
         stage finds the act unlikely (below DOUBT_FROM), in between when it is unsure."""
         if self.act(*categories) is not None:
             return 1.0
+        if self.heard_with is not None:  # speech recognized with doubt: the act may be in it
+            return 1.0 - self.heard_with
         probability = max((j.probability for j in self.judged(categories).values()), default=0.0)
         return min(1.0, max(0.0, (probability - DOUBT_FROM) / (SAID_BY_MEANING - DOUBT_FROM)))
 
@@ -224,8 +229,9 @@ class CheckContext:
         basics = [textnorm.basic(textnorm.blank_emoticons(turn.text)) for turn in conversation.turns]
         looses = [textnorm.loosen(b) for b in basics]
         scanned = matcher.scan_many(basics, looses) if basics else []
+        self.doubtful = doubtful_turns(conversation, rulebook)
         for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
-            view = TurnView(index, turn, basic, loose, found, recognizer)
+            view = TurnView(index, turn, basic, loose, found, recognizer, heard_with=self.doubtful.get(index))
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
                 kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]

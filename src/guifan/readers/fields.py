@@ -13,7 +13,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
-from guifan.model import CallAudio, Channel, Conversation, Interval, Role, Turn, Voice
+from guifan.model import CallAudio, Channel, Conversation, Interval, Recognition, Role, Turn, Voice
 
 
 class FieldError(ValueError):
@@ -341,6 +341,29 @@ def parse_voice(raw: Any, index: int) -> Voice | None:
     return Voice(**values)
 
 
+def parse_recognition(raw: Any, index: int) -> Recognition | None:
+    """Who recognized a turn's words from speech and how sure it was (see `Recognition`)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise FieldError(f"应为对象,而不是{type_name(raw)}", "asr", index)
+    recognizer = raw.get("recognizer")
+    if not isinstance(recognizer, str) or not recognizer.strip() or len(recognizer) > 64:
+        raise FieldError("应为识别引擎名称 (1-64 个字符)", "asr.recognizer", index)
+    values = {}
+    for name in ("confidence", "no_speech"):
+        if raw.get(name) is not None:
+            try:
+                value = _number(raw[name], f"asr.{name}", float)
+            except FieldError as exc:
+                exc.index = index
+                raise
+            if not 0 <= value <= 1:
+                raise FieldError(f"应在 0 到 1 之间,而不是 {value}", f"asr.{name}", index)
+            values[name] = value
+    return Recognition(recognizer.strip(), **values)
+
+
 def _intervals(raw: Any, key: str) -> tuple[Interval, ...]:
     if not isinstance(raw, list):
         raise FieldError(f"应为列表,而不是{type_name(raw)}", key)
@@ -421,10 +444,12 @@ def build(raw: dict[str, Any], source: str | None = None) -> Conversation:
     spoken = [_turn(turn, index) for index, turn in enumerate(turns)]
     times, origin = resolve_times([(turn.get("start"), turn.get("end")) for turn in turns])
     voices = [parse_voice(turn.get("voice"), index) for index, turn in enumerate(turns)]
+    heard = [parse_recognition(turn.get("asr"), index) for index, turn in enumerate(turns)]
     return Conversation(
         id=conv_id,
         turns=tuple(
-            Turn(role, text, start, end, voice) for (role, text), (start, end), voice in zip(spoken, times, voices)
+            Turn(role, text, start, end, voice, asr)
+            for (role, text), (start, end), voice, asr in zip(spoken, times, voices, heard)
         ),
         channel=channel,
         started_at=started_at or origin,

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from guifan.engine import Rule, all_rules
+from guifan.engine.hearing import heard_with
 from guifan.engine.voice import spoken_characters
 from guifan.model import Channel, Conversation, Finding, Interval, Role, Severity, Turn
 from guifan.rulebook import Rulebook
@@ -100,6 +101,23 @@ def needs_review(finding: Finding, rulebook: Rulebook) -> bool:
     return finding.confidence < rulebook.review.confidence_below
 
 
+UNRECOGNIZED = "未识别"  # how reports show speech the recognizer wrote no words for
+
+
+def turn_record(index: int, turn: Turn, rulebook: Rulebook) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "index": index,
+        "role": turn.role.value,
+        "text": turn.text,
+        "start": _seconds(turn.start) if turn.start is not None else None,
+        "end": _seconds(turn.end) if turn.end is not None else None,
+        "unrecognized": turn.unrecognized,
+    }
+    if turn.asr is not None:
+        record["asr"] = {**turn.asr.to_dict(), "doubtful": heard_with(turn, rulebook) is not None}
+    return record
+
+
 def conversation_record(result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:
     conv = result.conversation
     score = result.score
@@ -118,6 +136,7 @@ def conversation_record(result: CheckResult, rulebook: Rulebook) -> dict[str, An
             ],
         },
         "findings": [finding_record(f, rulebook) for f in result.findings],
+        "turns": [turn_record(n, t, rulebook) for n, t in enumerate(conv.turns)],
     }
     audio = audio_record(conv)
     if audio is not None:

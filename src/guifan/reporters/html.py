@@ -18,6 +18,7 @@ from guifan.reporters.common import (
     ROLE_LABELS,
     SEVERITY_LABELS,
     SILENCE_MIN_SECONDS,
+    UNRECOGNIZED,
     audio_record,
     batch_stats,
     clause_label,
@@ -98,7 +99,9 @@ class TurnView:
     time: str
     segments: list[Segment]
     findings: list[FindingView] = field(default_factory=list)
-    placeholder: str = ""  # shown instead of an empty turn of a recording without speech recognition
+    placeholder: str = ""  # shown instead of an empty turn: no speech recognition, or 未识别
+    heard: str = ""  # how sure the recognizer was of the turn's words
+    doubtful: bool = False  # heard with doubt: findings resting on it are 待复核
 
 
 def _finding_view(anchor: str, finding: Finding, record: dict[str, Any], rulebook: Rulebook) -> FindingView:
@@ -334,9 +337,23 @@ def _voice_view(record: dict[str, Any], conv: Conversation, rulebook: Rulebook) 
 
 
 def _placeholder(conv: Conversation, turn: Turn) -> str:
+    if turn.unrecognized:
+        spoken = f" · 说话 {turn.voice.speech_seconds:.1f} 秒" if turn.voice is not None else ""
+        return f"({UNRECOGNIZED}{spoken},请听录音)"
     if turn.text or turn.voice is None or conv.audio is None or conv.audio.transcribed:
         return ""
     return f"(无文字 · 说话 {turn.voice.speech_seconds:.1f} 秒)"
+
+
+def heard_label(record: dict[str, Any]) -> str:
+    """'识别 0.87' / '识别存疑 0.42' / '未识别' for a turn record of recognized speech, else ''."""
+    asr = record.get("asr")
+    if asr is None:
+        return ""
+    if record["unrecognized"]:
+        return UNRECOGNIZED
+    score = f" {asr['confidence']:.2f}" if "confidence" in asr else ""
+    return f"识别{'存疑' if asr['doubtful'] else ''}{score}"
 
 
 def audio_views(
@@ -382,6 +399,8 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
                 segments=highlight(turn.text, marks),
                 findings=[view for _, view in attached],
                 placeholder=_placeholder(conv, turn),
+                heard=heard_label(record["turns"][index]),
+                doubtful=record["turns"][index].get("asr", {}).get("doubtful", False),
             )
         )
     return {

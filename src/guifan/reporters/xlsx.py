@@ -1,4 +1,5 @@
-"""The Excel report: sheets 会话 (one row per conversation), 问题 (one row per finding), 错误.
+"""The Excel report: sheets 会话 (one row per conversation), 问题 (one row per finding), 转写 (one row
+per turn: the transcript judged, with the recognizer's confidence for calls), 录音, 错误.
 
 Conversation text is untrusted: a cell that Excel would read as a formula (``=``, ``+``, ``-``,
 ``@``, tab, carriage return first) is written as text with a leading apostrophe, and characters
@@ -15,7 +16,9 @@ from typing import Any, BinaryIO, Iterable, Sequence
 from guifan.reporters.common import (
     CHANNEL_LABELS,
     EVIDENCE_LABELS,
+    ROLE_LABELS,
     SEVERITY_LABELS,
+    UNRECOGNIZED,
     conversation_record,
     turn_of,
 )
@@ -31,6 +34,8 @@ CONVERSATION_HEADERS = ("对话ID", "来源", "渠道", "客服工号", "开始�
 FINDING_HEADERS = ("对话ID", "轮次", "规则", "条款", "条款标题", "严重程度", "依据", "置信度", "待复核", "原话", "问题说明", "建议",
                    "该轮原文")
 ERROR_HEADERS = ("文件", "行", "字段", "说明")
+TRANSCRIPT_HEADERS = ("对话ID", "轮次", "说话人", "开始(秒)", "结束(秒)", "文字", "语音识别", "识别置信度", "识别存疑")
+ROW_LIMIT = 1_048_575  # Excel's rows per sheet, below the header
 # Sheet 录音, one row per recording: (header, key of the JSON report's audio record).
 RECORDING_COLUMNS = (
     ("时长(秒)", "duration"), ("语音识别", "transcriber"), ("客服说话占比", "agent_speech_share"),
@@ -93,7 +98,7 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
     workbook = Workbook()
     workbook.remove(workbook.active)
     card = rulebook.scorecard.categories
-    conversations, findings, recordings = [], [], []
+    conversations, findings, recordings, transcript = [], [], [], []
     for result in results:
         conv = result.conversation
         record = conversation_record(result, rulebook)
@@ -107,6 +112,13 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
              record["score"]["total"], "是" if result.score.fatal else "否",
              *(by_key.get(key) for key in card), len(result.findings)]
         )
+        for turn_rec in record["turns"]:
+            asr = turn_rec.get("asr", {})
+            transcript.append(
+                [conv.id, turn_rec["index"] + 1, ROLE_LABELS[conv.turns[turn_rec["index"]].role], turn_rec["start"],
+                 turn_rec["end"], f"({UNRECOGNIZED})" if turn_rec["unrecognized"] else turn_rec["text"] or "(无文字)",
+                 asr.get("recognizer"), asr.get("confidence"), "是" if asr.get("doubtful") else ""]
+            )
         for finding, rec in zip(result.findings, record["findings"]):
             turn = turn_of(conv, finding)
             findings.append(
@@ -122,6 +134,9 @@ def render_xlsx(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
     for (cell,) in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
     _sheet(workbook, "问题", FINDING_HEADERS, findings, (24, 6, 9, 12, 24, 9, 6, 7, 7, 30, 40, 48, 60))
+    if len(transcript) > ROW_LIMIT:
+        transcript[ROW_LIMIT - 1:] = [["(超出 Excel 行数上限,其余轮次见 JSON 报告)"]]
+    _sheet(workbook, "转写", TRANSCRIPT_HEADERS, transcript, (24, 6, 6, 8, 8, 60, 14, 9, 8))
     if recordings:
         headers = ("对话ID", *(header for header, _ in RECORDING_COLUMNS))
         _sheet(workbook, "录音", headers, recordings, (24, *(12 for _ in RECORDING_COLUMNS)))

@@ -238,6 +238,18 @@ class Review(_Strict):
     count_in_score: bool = False
 
 
+class Speech(_Strict):
+    """How far recognized speech is trusted (calls checked with --asr; docs/audio-asr.md)."""
+
+    # A turn the recognizer is less sure of than this (0-1, e.g. Whisper's exp(avg_logprob)) is
+    # heard with doubt: absence findings that rest on it and findings quoting it become 待复核.
+    trust_below: float = Field(default=0.55, ge=0, le=1)
+    # Standard wording given to the recognizer as context for the agent's channel with
+    # `guifan check --asr-prompt` (Whisper's initial prompt). Off by default: measured, Whisper base
+    # copies prompt words into turns where they were not said.
+    agent_prompt: str = ""
+
+
 class Privacy(_Strict):
     """Personal data in what Guifan writes (guifan.privacy)."""
 
@@ -278,6 +290,7 @@ class Rulebook(_Strict):
     semantic: Semantic = Semantic()
     review: Review = Review()
     judge: Judge = Judge()
+    speech: Speech = Speech()
     voice: VoiceLimits = VoiceLimits()
     privacy: Privacy = Privacy()
     clauses: dict[str, Clause]
