@@ -199,6 +199,8 @@ class Conversation:
                 item["end"] = turn.end
             if turn.voice is not None:
                 item["voice"] = turn.voice.to_dict()
+            if turn.asr is not None:
+                item["asr"] = turn.asr.to_dict()
             turns.append(item)
         data = {
             "id": self.id,

@@ -121,3 +121,24 @@ def test_a_recording_keeps_its_voice_and_its_page_draws_the_timeline(people):
     chat = next(i for i in rev.get("/api/v1/conversations").json()["items"] if i["external_id"] == "c1")
     assert rev.get(f"/api/v1/conversations/{chat['id']}").json()["audio"] is None
     assert 'class="timeline"' not in rev.get(f"/conversations/{chat['id']}").text
+
+
+def test_recognized_speech_shows_what_was_heard_and_its_doubts_reach_review(people):
+    """A call transcript from an ASR with its confidence: the page marks the unrecognized greeting
+    (未识别) and the doubtful turn, and the greeting finding that rests on them is 待复核."""
+    rev = people["rev"]
+    heard = {"recognizer": "funasr", "confidence": 0.92}
+    call = {"id": "asr-1", "channel": "phone", "agent_id": "1024", "turns": [
+        {"role": "agent", "text": "", "start": 0.0, "end": 2.0, "asr": {"recognizer": "funasr"}},
+        {"role": "customer", "text": "我的快递三天了还没到", "start": 2.5, "end": 5.0, "asr": heard},
+        {"role": "agent", "text": "您的快递我查一下", "start": 5.5, "end": 8.0, "asr": {"recognizer": "funasr", "confidence": 0.31}},
+        {"role": "agent", "text": "请问还有其他可以帮您的吗?感谢您的来电,再见", "start": 9.0, "end": 12.0, "asr": heard},
+    ]}
+    import_file(rev, "asr.jsonl", jsonl(call))
+    cid = next(i for i in rev.get("/api/v1/conversations").json()["items"] if i["external_id"] == "asr-1")["id"]
+    detail = rev.get(f"/api/v1/conversations/{cid}").json()
+    assert detail["turns"][2]["asr"] == {"recognizer": "funasr", "confidence": 0.31}
+    (greeting,) = [f for f in detail["findings"] if f["rule"] == "OPN001"]
+    assert greeting["needs_review"] and "未识别" in greeting["message"]
+    page = rev.get(f"/conversations/{cid}").text
+    assert "(未识别" in page and "识别存疑 0.31" in page and "识别 0.92" in page

@@ -133,7 +133,7 @@ class Conversation(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     source: Mapped[str | None] = mapped_column(String(500))
-    turns: Mapped[list[Any]] = mapped_column(JSON)  # [{"role", "text", "start", "end", "voice"?}], text masked
+    turns: Mapped[list[Any]] = mapped_column(JSON)  # [{"role", "text", "start", "end", "voice"?, "asr"?}], text masked
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What the audio front end measured over a recording (CallAudio.to_dict()); None for transcripts.
     audio: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from guifan.engine import all_rules
-from guifan.reporters.html import audio_views
+from guifan.reporters.common import turn_record
+from guifan.reporters.html import audio_views, heard_label
 from guifan.web import api
 from guifan.web.app import DB, require
 from guifan.web.models import Appeal, AppealStatus, Assignment, Comment, Conversation, ImportJob, User
@@ -118,7 +119,7 @@ def conversation_page(conversation_id: RowId, request: Request, session: DB,
     return render(request, "conversation.html", user, c=conversation, appeals=appeals, comments=comments,
                   findings=sorted(conversation.findings, key=lambda f: not f.awaits_review),  # 待复核 first, else by id
                   segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
-                  clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"),
+                  heard=_heard(conversation, rulebook), clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"),
                   **_recording(conversation, rulebook))
 
 
@@ -140,6 +141,14 @@ def _recording(conversation: Conversation, rulebook) -> dict:
     findings = [as_model_finding(f) for f in conversation.findings]
     anchors = [f"finding-{f.id}" for f in conversation.findings]
     return {**audio_views(call, findings, anchors, rulebook), "transcribed": call.audio.transcribed}
+
+
+def _heard(conversation: Conversation, rulebook) -> list[dict]:
+    """Per turn, what the recognizer made of recognized speech: 未识别, or its confidence and whether
+    findings resting on it are in doubt (empty labels for typed text)."""
+    records = [turn_record(n, turn, rulebook) for n, turn in enumerate(as_model(conversation).turns)]
+    return [{"label": heard_label(r), "doubtful": r.get("asr", {}).get("doubtful", False),
+             "unrecognized": r["unrecognized"]} for r in records]
 
 
 def _segments(text: str, findings: list) -> list[tuple[str, list]]:

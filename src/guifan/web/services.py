@@ -362,7 +362,8 @@ class Workspace:
         scorer = checker.scorer
         turns = [
             {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end,
-             **({"voice": t.voice.to_dict()} if t.voice is not None else {})}
+             **({"voice": t.voice.to_dict()} if t.voice is not None else {}),
+             **({"asr": t.asr.to_dict()} if t.asr is not None else {})}
             for t in conv.turns
         ]
         fresh = [
