@@ -94,8 +94,9 @@ def check(
         help="把规则手册的标准用语 (speech.agent_prompt) 作为客服声道的识别上下文 (默认关闭:Whisper 会照抄提示词)",
     ),
     asr_threads: int = typer.Option(
-        0, "--asr-threads", min=0, help="语音识别使用的线程数 (默认 0 = 全部 CPU 核)",
+        0, "--asr-threads", min=0, help="每个识别进程使用的线程数 (默认 0 = CPU 核数除以 --jobs)",
     ),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, max=64, help="同时解码的录音数 (每通录音一个进程;默认 1)"),
     judge: Optional[str] = typer.Option(
         None, "--judge", envvar="GUIFAN_JUDGE_URL",
         help="可选的模型判定:公司自建的 OpenAI 兼容接口地址 (如 http://127.0.0.1:8080/v1),只判定语义不确定的疑难语句",
@@ -132,7 +133,8 @@ def check(
         if results:
             err.print(f"从 {state} 恢复 {len(results)} 通已检查的对话", highlight=False)
     done = log.recordings() if log is not None else frozenset()
-    audio = _audio_options(agent_channel, asr, asr_model, done, threads=asr_threads or os.cpu_count() or 1,
+    audio = _audio_options(agent_channel, asr, asr_model, done, jobs=jobs,
+                           threads=asr_threads or max(1, (os.cpu_count() or 1) // jobs),
                            segmentation=asr_segmentation.value,
                            prompt=rulebook.speech.agent_prompt if asr_prompt else "")
     items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=audio)
@@ -181,10 +183,10 @@ def check(
 
 
 def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, done: frozenset[str], *,
-                   threads: int, segmentation: str, prompt: str):
+                   jobs: int, threads: int, segmentation: str, prompt: str):
     """How recordings are read; None for the defaults (then nothing of the audio front end is
     imported unless the batch holds recordings). ``done``: recordings a resumed batch has checked."""
-    if asr is None and agent_channel == 1 and not done:
+    if asr is None and agent_channel == 1 and not done and jobs == 1:
         return None
     try:
         from guifan.audio import AudioOptions
@@ -193,12 +195,13 @@ def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, 
         _fail(f"检查录音需要音频组件 ({exc.name} 未安装): pip install 'guifan[audio]'")
     transcriber = None
     if asr is not None:
-        try:
+        try:  # loaded here even when workers decode: a missing model stops the run before it starts
             transcriber = load_transcriber(asr, asr_model, threads=threads)
         except AsrUnavailable as exc:
             _fail(exc.message)
-    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber, done=done,
-                        segmentation=segmentation, agent_prompt=prompt)
+    spec = (asr, str(asr_model) if asr_model else None, threads) if asr is not None else None
+    return AudioOptions(agent_channel=agent_channel, transcriber=transcriber if jobs == 1 else None, done=done,
+                        segmentation=segmentation, agent_prompt=prompt, jobs=jobs, asr=spec)
 
 
 def _report_recognition(results: list[CheckResult], seconds: float) -> None:

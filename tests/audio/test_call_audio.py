@@ -336,3 +336,24 @@ def test_kpis_of_a_recording_count_hold_music_as_a_hold_not_as_silence(built):
     # Silence: the dead air and the short gaps between turns, not the music.
     assert 0.1 < figures.silence_ratio < 0.25
     assert figures.interruptions == 1
+
+
+def test_recordings_decoded_in_parallel_come_out_as_one_at_a_time(built, tmp_path):
+    """--jobs: each recording in a worker process, the same conversations in the same order, the
+    transcripts beside them not held back, a broken recording still its own error."""
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for n in range(3):
+        for name, (path, _) in built.items():
+            (folder / f"{n}-{name}.wav").write_bytes(path.read_bytes())
+    (folder / "9-broken.wav").write_bytes(b"RIFF....WAVEfmt ")
+    (folder / "chat.txt").write_text("客服: 您好,请问有什么可以帮您?\n客户: 谢谢\n", encoding="utf-8")
+    one = list(read_paths([folder], audio=AudioOptions()))
+    two = list(read_paths([folder], audio=AudioOptions(jobs=2)))
+    key = lambda item: item.path if isinstance(item, InputError) else item.source  # noqa: E731
+    assert sorted(map(key, one)) == sorted(map(key, two)) and len(one) == 8
+    recordings = [item for item in two if not isinstance(item, InputError) and item.audio is not None]
+    assert [r.source for r in recordings] == sorted(r.source for r in recordings)
+    by_source = {key(item): item for item in one}
+    assert all(by_source[r.source] == r for r in recordings)
+    assert any(isinstance(item, InputError) and item.path.endswith("9-broken.wav") for item in two)

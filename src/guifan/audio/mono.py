@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from guifan.audio import features
+from guifan.audio.asr import join_pieces
 from guifan.audio.frontend import _WORK_RATES, AudioOptions, _recognize, _Track, _turns
 from guifan.audio.signal import resample
 from guifan.audio.vad import FRAME_SECONDS, clear, frame_levels, noise_floor, runs, speech_mask
@@ -267,19 +268,7 @@ def _words(turns: list[Turn], segments: tuple[Segment, ...], recognizer: str) ->
         best = max(candidates, key=lambda n: (_overlap(turns[n], segment), -abs(turns[n].start - segment.start)))
         texts[best].append(segment.text)
     worded = [
-        replace(turn, text=_join(texts[n]), asr=Recognition(recognizer))
+        replace(turn, text=join_pieces(texts[n]), asr=Recognition(recognizer))
         for n, turn in enumerate(turns)
     ]
     return sorted(worded + extra, key=lambda t: (t.start, t.role is not Role.AGENT))
-
-
-def _join(pieces: list[str]) -> str:
-    """Sentences of one turn as one text: no space between Chinese, one between Latin words."""
-    text = ""
-    for piece in (p.strip() for p in pieces):
-        if not piece:
-            continue
-        if text and text[-1].isascii() and text[-1].isalnum() and piece[0].isascii() and piece[0].isalnum():
-            text += " "
-        text += piece
-    return text
