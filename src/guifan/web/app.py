@@ -147,11 +147,13 @@ def create_app(
         return PlainTextResponse("服务器内部错误,请稍后重试", status_code=500, headers=headers)
 
     from guifan.web import api, exemplars, pages
+    from guifan.web.assist import pages as assist_pages
 
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(exemplars.api, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(exemplars.pages)
+    app.include_router(assist_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
