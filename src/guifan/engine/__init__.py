@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, Recognizer
@@ -12,7 +12,7 @@ from guifan.engine.matcher import PhraseMatcher
 from guifan.engine.judge import ModelJudge
 from guifan.engine.meaning import MeaningModel
 from guifan.engine.registry import Rule, all_rules, get_rule, register, select_rules
-from guifan.model import Conversation, Finding
+from guifan.model import Conversation, Finding, Severity
 from guifan.rulebook import PhraseEntry, Rulebook, default_rulebook
 
 __all__ = ["Engine", "is_text_free", "Rule", "register", "all_rules", "get_rule", "select_rules", "CheckContext"]
@@ -89,19 +89,28 @@ class Engine:
     def run(self, ctx: CheckContext) -> list[Finding]:
         """The findings of a prepared context (callers that also read the context's analyses,
         such as complaint detection, prepare it once)."""
-        findings: list[Finding] = []
+        findings = [f for rule, severity in self.planned(ctx) for f in self.findings_of(rule, severity, ctx)]
+        findings.sort(key=lambda f: (f.turn if f.turn is not None else 1 << 30, f.rule))
+        return findings
+
+    def planned(self, ctx: CheckContext, *, every: bool = False) -> Iterator[tuple[Rule, Severity | None]]:
+        """The chosen rules that run on this context (channel, times, words), each with the
+        rulebook's overriding severity; ``every``: also those whose trigger phrases are absent."""
         present = ctx.present_categories
         channel, timed = ctx.conversation.channel, ctx.timed
         text_free = is_text_free(ctx.conversation)
+        skip = self.skip_untriggered and not every
         for rule, required, channels, severity in self._plan:
-            if required and self.skip_untriggered and present.isdisjoint(required):
+            if required and skip and present.isdisjoint(required):
                 continue
             if channel not in channels or (rule.needs_timing and not timed) or (rule.needs_text and text_free):
                 continue
-            found = list(rule.check(ctx))
-            if ctx.doubtful and rule.needs_text:
-                found = qualify(found, ctx.conversation, ctx.doubtful, self.rulebook.review.confidence_below)
-            for finding in found:
-                findings.append(finding if severity is None else replace(finding, severity=severity))
-        findings.sort(key=lambda f: (f.turn if f.turn is not None else 1 << 30, f.rule))
-        return findings
+            yield rule, severity
+
+    def findings_of(self, rule: Rule, severity: Severity | None, ctx: CheckContext) -> list[Finding]:
+        """One rule's findings on a context, as ``run`` reports them (doubt of recognized speech,
+        the rulebook's severity)."""
+        found = list(rule.check(ctx))
+        if ctx.doubtful and rule.needs_text:
+            found = qualify(found, ctx.conversation, ctx.doubtful, self.rulebook.review.confidence_below)
+        return found if severity is None else [replace(f, severity=severity) for f in found]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Callable, Iterable, Iterator, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 from guifan import text as textnorm
 from guifan.engine import complaints
 from guifan.engine.matcher import VETOED, Hit, PhraseMatcher
-from guifan.engine.hearing import doubtful_turns
+from guifan.engine.hearing import doubtful_turns, heard_with
 from guifan.engine.judge import ModelJudge
 from guifan.engine.meaning import Judgement, MeaningModel, units
 from guifan.engine.meaning import form as meaning_form
@@ -219,19 +218,32 @@ class CheckContext:
     ):
         self.conversation = conversation
         self.rulebook = rulebook
+        self._matcher = matcher
         self._recognizer = recognizer
         self._encoded = False
         self.settings = rulebook.settings
-        self.timed = conversation.timed
         self._shared: dict[Callable, object] = {}
+        self._complaints: dict[int, bool] = {}  # customer turn -> complains (complaints.is_complaint)
+        # Turns with words or times, and those of them without times (Conversation.timed, kept current).
+        self._spoken = self._untimed = 0
+        self._count_timing(conversation.turns)
+        self._saved: list[tuple[int, set[str], int, int]] = []  # extend(): what truncate() goes back to
+        self.doubtful = doubtful_turns(conversation, rulebook)
+        self.turns: list[TurnView] = self._views(conversation.turns, 0)
+        self.present_categories: set[str] = set().union(*(v._by_category for v in self.turns))
+        self.agent: list[TurnView] = [v for v in self.turns if v.is_agent]
+        self.customer: list[TurnView] = [v for v in self.turns if v.is_customer]
+
+    def _views(self, turns: Sequence[Turn], first: int) -> list[TurnView]:
+        """Turn views of ``turns`` (numbered from ``first``): normalized twice and scanned once."""
         views = []
-        vocatives = rulebook.settings.vocatives
-        basics = [textnorm.basic(textnorm.blank_emoticons(turn.text)) for turn in conversation.turns]
+        vocatives = self.rulebook.settings.vocatives
+        matcher = self._matcher
+        basics = [textnorm.basic(textnorm.blank_emoticons(turn.text)) for turn in turns]
         looses = [textnorm.loosen(b) for b in basics]
         scanned = matcher.scan_many(basics, looses) if basics else []
-        self.doubtful = doubtful_turns(conversation, rulebook)
-        for index, (turn, basic, loose, found) in enumerate(zip(conversation.turns, basics, looses, scanned)):
-            view = TurnView(index, turn, basic, loose, found, recognizer, heard_with=self.doubtful.get(index))
+        for index, (turn, basic, loose, found) in enumerate(zip(turns, basics, looses, scanned), first):
+            view = TurnView(index, turn, basic, loose, found, self._recognizer, heard_with=self.doubtful.get(index))
             for category in matcher.clause_end_categories.intersection(found):
                 # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
                 kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]
@@ -240,10 +252,66 @@ class CheckContext:
                 else:
                     del found[category]
             views.append(view)
-        self.turns: list[TurnView] = views
-        self.present_categories: set[str] = set().union(*(v._by_category for v in views))
-        self.agent: list[TurnView] = [v for v in views if v.is_agent]
-        self.customer: list[TurnView] = [v for v in views if v.is_customer]
+        return views
+
+    # -- growing (live assist) ------------------------------------------------------------------
+
+    def extend(self, turns: Sequence[Turn]) -> None:
+        """Add turns at the end, as a live conversation grows: only the new turns are normalized
+        and scanned; the shared analyses are computed again when next asked. ``truncate`` goes back."""
+        first = len(self.turns)
+        self._saved.append((first, set(self.present_categories), self._spoken, self._untimed))
+        self.conversation = replace(self.conversation, turns=self.conversation.turns + tuple(turns))
+        for n, turn in enumerate(turns, first):
+            trust = heard_with(turn, self.rulebook)
+            if trust is not None:
+                self.doubtful[n] = trust
+        views = self._views(turns, first)
+        self.turns.extend(views)
+        for view in views:
+            self.present_categories.update(view._by_category)
+            if view.is_agent:
+                self.agent.append(view)
+            elif view.is_customer:
+                self.customer.append(view)
+        self._count_timing(turns)
+        self._changed()
+
+    def truncate(self, length: int) -> None:
+        """Go back to the first ``length`` turns, as they were before the ``extend`` that went past
+        them (a probe or a partial turn taken back)."""
+        while self._saved and self._saved[-1][0] >= length:
+            first, present, self._spoken, self._untimed = self._saved.pop()
+            self.present_categories = present
+            self.timed = self._spoken > 0 and self._untimed == 0
+            del self.turns[first:]
+            self.conversation = replace(self.conversation, turns=self.conversation.turns[:first])
+            while self.agent and self.agent[-1].index >= first:
+                self.agent.pop()
+            while self.customer and self.customer[-1].index >= first:
+                self.customer.pop()
+            for n in [n for n in self.doubtful if n >= first]:
+                del self.doubtful[n]
+            for n in [n for n in self._complaints if n >= first]:
+                del self._complaints[n]
+        if len(self.turns) != length:
+            raise ValueError(f"truncate({length}): not a length an extend started from")
+        self._changed()
+
+    def settle(self) -> None:
+        """The turns so far stay: forget the points ``truncate`` could go back to."""
+        self._saved.clear()
+
+    def _count_timing(self, turns: Sequence[Turn]) -> None:
+        for turn in turns:
+            if turn.text.strip() or turn.timed:
+                self._spoken += 1
+                self._untimed += not turn.timed
+        self.timed = self._spoken > 0 and self._untimed == 0
+
+    def _changed(self) -> None:
+        self._shared.clear()
+        self._encoded = False
 
     # -- navigation -----------------------------------------------------------------------------
 
@@ -379,7 +447,16 @@ class CheckContext:
             result = self._shared[analysis] = analysis(self)
             return result
 
-    @cached_property
+    @property
     def complaint_turns(self) -> list[TurnView]:
-        """Customer turns that complain or show dissatisfaction (drives S-D1 and the D family)."""
-        return complaints.complaint_turns(self)
+        """Customer turns that complain or show dissatisfaction (drives S-D1 and the D family);
+        each turn is judged once."""
+        memo = self._complaints
+        found = []
+        for view in self.customer:
+            complains = memo.get(view.index)
+            if complains is None:
+                complains = memo[view.index] = complaints.is_complaint(view)
+            if complains:
+                found.append(view)
+        return found

@@ -12,6 +12,7 @@ import re
 from typing import ClassVar, Iterable, Iterator
 
 from guifan.engine.context import Act, CheckContext, TurnView
+from guifan.engine.hints import Hint
 from guifan.engine.matcher import Hit
 from guifan.model import Channel, Evidence, Finding, Severity
 
@@ -44,6 +45,8 @@ class Rule:
     # The meaning stage's acts whose presence makes a finding of this rule (must-not acts): a
     # reviewer's rejected finding is a near miss of them, a manual finding an example.
     acts: ClassVar[tuple[str, ...]] = ()
+    # The live hints the rule gives (guifan.engine.hints): asked of the rule itself through probes.
+    hints: ClassVar[tuple[Hint, ...]] = ()
 
     def __init__(self, rulebook) -> None:
         self.rulebook = rulebook
@@ -54,6 +57,12 @@ class Rule:
 
     def required_categories(self) -> frozenset[str]:
         return frozenset(self.requires)
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        """Which step of ``hint`` is due in the probed context ``ctx`` (None: the hint is not due).
+        ``found``: this rule's findings of the hint's clause on the probe's turns. By default the
+        hint is due (its first step) exactly when there are any: the rule would fault the agent."""
+        return 0 if found else None
 
     def suggestion(self, clause: str | None = None) -> str:
         try:
@@ -134,6 +143,12 @@ def register(cls: type[Rule]) -> type[Rule]:
         raise TypeError(f"rule code {cls.code} registered twice ({_REGISTRY[cls.code].__name__}, {cls.__name__})")
     if not cls.bad or not cls.good:
         raise TypeError(f"{cls.code}: every rule documents at least one bad and one good example")
+    names = [hint.name for hint in cls.hints]
+    if len(set(names)) != len(names):
+        raise TypeError(f"{cls.code}: two hints share a key")
+    for hint in cls.hints:
+        if hint.clause not in cls.clauses:
+            raise TypeError(f"{cls.code}: hint clause {hint.clause} is not one of the rule's clauses")
     _REGISTRY[cls.code] = cls
     return cls
 

@@ -138,6 +138,8 @@ class Settings(_Strict):
     backchannel_max_chars: int = 6
     long_customer_turn_seconds: float = 20
     chat_typing_seconds: float = 20
+    # Live assist (docs/assist.md): a chat customer's message unanswered this long is a timer hint.
+    chat_response_seconds: float = Field(default=60, gt=0)
     soothing_repeat_limit: int = 3
     closing_window: int = 3
     min_turns_for_confirmation: int = 4
