@@ -94,15 +94,25 @@
     renderTurns();
   }
 
+  /** Draw the turns; when the ones shown are still the first ones, only the new ones are added
+   * (the list is a live region: a screen reader announces what is added, not everything again). */
   function renderTurns() {
-    turnsEl.textContent = "";
-    state.turns.forEach(function (turn, n) {
+    var shown = turnsEl.children;
+    var keep = shown.length <= state.turns.length;
+    for (var i = 0; keep && i < shown.length; i++) {
+      keep = shown[i].dataset.role === state.turns[i].role && shown[i].dataset.text === state.turns[i].text;
+    }
+    if (!keep) turnsEl.textContent = "";
+    for (var n = turnsEl.children.length; n < state.turns.length; n++) {
+      var turn = state.turns[n];
       var item = el("li", "turn " + turn.role);
       item.id = "turn-" + n;
+      item.dataset.role = turn.role;
+      item.dataset.text = turn.text;
       item.appendChild(el("span", "who", ROLE[turn.role] || turn.role));
       item.appendChild(el("span", "text", turn.text));
       turnsEl.appendChild(item);
-    });
+    }
     $("no-turns").hidden = state.turns.length > 0;
     turnsEl.scrollTop = turnsEl.scrollHeight;
   }
