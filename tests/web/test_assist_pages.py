@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from tests.web.conftest import PASSWORD, serving
+from tests.web.test_browser import browser, violations  # noqa: F401 (fixtures)
+from tests.web.test_browser import log_in as sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extra")
 pytest.importorskip("guifan.web.assist.api", reason="the live assist API is not in this tree yet")
@@ -98,35 +100,15 @@ def site(tmp_path):
 
 
 @pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def problems():
-    """Content-Security-Policy violations and script errors of every page."""
-    found: list[str] = []
-    yield found
-    assert found == []
+def problems(violations):
+    """Content-Security-Policy violations (test_browser's ``violations``) and script errors of every page."""
+    return violations
 
 
 def log_in(browser, base: str, username: str, problems: list[str]):
-    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-    watch(page, problems)
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
-
-
-def watch(page, problems: list[str]) -> None:
-    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    page = sign_in(browser, base, username, problems)
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    return page
 
 
 def start_session(platform: httpx.Client, agent: str, channel: str = "chat") -> str:

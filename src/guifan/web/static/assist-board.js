@@ -8,33 +8,15 @@
 
   var table = document.getElementById("board");
   if (!table || !window.GuifanAssist) return;
+  var UI = window.GuifanAssistUI, el = UI.el, time = UI.time;
   var rows = document.getElementById("board-rows");
   var empty = document.getElementById("board-empty");
   var status = document.getElementById("board-status");
   var announcer = document.getElementById("board-alerts");
-  var teams = readJson("board-teams") || {};
+  var teams = UI.readJson("board-teams") || {};
 
   var ALERTS = {abuse: "客户辱骂", threat: "扬言投诉媒体/监管", forbidden_sent: "发出服务忌语", long_hold: "保持超过 60 秒"};
   var LINK = {connecting: "连接中…", open: "实时更新中", reconnecting: "连接中断,每 3 秒刷新一次", closed: "未连接,每 3 秒刷新一次"};
-
-  function readJson(id) {
-    var node = document.getElementById(id);
-    if (!node) return null;
-    try { return JSON.parse(node.textContent); } catch (error) { return null; }
-  }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function time(iso) {
-    if (!iso) return "";
-    var at = new Date(iso);
-    return isNaN(at) ? "" : at.toLocaleTimeString("zh-CN", {hour12: false});
-  }
 
   function alertLabel(alert) {
     if (alert.kind === "forbidden_sent" && alert.sent_after_warning) return ALERTS.forbidden_sent + "(已提醒仍发送)";
@@ -98,9 +80,8 @@
     status.textContent = (LINK[board.status] || "") + " · 进行中 " + sessions.length + " 个 · " + time(new Date().toISOString());
   });
   board.on("alert", function (event) {
-    announcer.textContent = "";
-    announcer.appendChild(el("span", null, "新告警:" + alertLabel(event.alert) + ",坐席 " +
-      (event.session.agent_name || event.session.agent_id || "—") + "。" + (event.alert.message || "")));
+    UI.announce(announcer, "新告警:" + alertLabel(event.alert) + ",坐席 " +
+      (event.session.agent_name || event.session.agent_id || "—") + "。" + (event.alert.message || ""));
   });
   board.on("status", function (link) { status.textContent = LINK[link] || link; });
   board.on("error", function (error) {

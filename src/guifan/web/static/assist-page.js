@@ -18,11 +18,11 @@
 
   var root = document.getElementById("assist");
   if (!root || !window.GuifanAssist) return;
-  var GA = window.GuifanAssist;
+  var GA = window.GuifanAssist, UI = window.GuifanAssistUI, el = UI.el;
   var sessionId = root.dataset.session;
   var readOnly = root.dataset.readonly === "true";
   var parents = (root.dataset.parents || "").split(" ").filter(Boolean);
-  var clauses = readJson("assist-clauses") || {};
+  var clauses = UI.readJson("assist-clauses") || {};
   var session = new GA.Client({csrfToken: root.dataset.csrf}).session(sessionId);
 
   function $(id) { return document.getElementById(id); }
@@ -48,24 +48,7 @@
 
   // -- helpers ----------------------------------------------------------------------------------
 
-  function readJson(id) {
-    var node = document.getElementById(id);
-    if (!node) return null;
-    try { return JSON.parse(node.textContent); } catch (error) { return null; }
-  }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function announce(text) {
-    // A new node every time, so that a screen reader announces a repeated message again.
-    announceEl.textContent = "";
-    announceEl.appendChild(el("span", null, text));
-  }
+  function announce(text) { UI.announce(announceEl, text); }
 
   function notice(text) {
     noticeEl.textContent = text || "";

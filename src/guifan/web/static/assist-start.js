@@ -6,12 +6,8 @@
   var table = document.getElementById("my-sessions");
   if (!GA || !table) return;
   var client = new GA.Client({csrfToken: table.dataset.csrf});
-
-  function el(tag, text) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  var UI = window.GuifanAssistUI;
+  function el(tag, text) { return UI.el(tag, null, text); }
 
   var rows = document.getElementById("my-sessions-rows");
   client.listSessions({status: "open"}).then(function (sessions) {
@@ -24,7 +20,7 @@
       row.appendChild(first);
       row.appendChild(el("td", s.channel === "phone" ? "电话" : "在线"));
       row.appendChild(el("td", (s.agent_name ? s.agent_name + " " : "") + (s.agent_id || "—")));
-      row.appendChild(el("td", s.started_at ? new Date(s.started_at).toLocaleString("zh-CN", {hour12: false}) : ""));
+      row.appendChild(el("td", UI.time(s.started_at, true)));
       row.appendChild(el("td", s.turns));
       row.appendChild(el("td", (s.alerts || []).length));
       rows.appendChild(row);
