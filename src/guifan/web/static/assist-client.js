@@ -210,6 +210,7 @@
 
     close() {
       clearTimeout(this._timer);
+      this._timer = null;
       this._subscriptions.clear();
       this._queue = [];
       var socket = this._socket;
