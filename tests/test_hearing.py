@@ -108,3 +108,21 @@ def test_an_asr_transcript_keeps_the_recognizers_confidence():
     (greeting,) = findings(conversation, "OPN001")
     assert greeting.confidence <= 0.2
     assert replace(conversation.turns[0], text="").unrecognized
+
+
+def test_wording_misheard_beyond_a_slip_is_in_doubt_not_missing():
+    """请您稍等 heard as 请您早等 (早 is not a homophone of 稍): the hold request may be there, so
+    "no hold request" is 待复核, while a turn with nothing like it stays a hard finding."""
+    def hold_call(asked: str) -> Conversation:
+        turns = (
+            Turn(Role.AGENT, "您好,请问有什么可以帮您?", 0, 2, asr=Recognition("t", SURE)),
+            Turn(Role.CUSTOMER, "我的快递到哪了", 3, 5, asr=Recognition("t", SURE)),
+            Turn(Role.AGENT, asked, 6, 8, asr=Recognition("t", SURE)),
+            Turn(Role.AGENT, "感谢您的耐心等待,您的快递明天送到。请问还有其他可以帮您的吗?再见", 80, 85, asr=Recognition("t", SURE)),
+        )
+        return Conversation(id="hold", turns=turns, channel=Channel.PHONE)
+
+    (misheard,) = findings(hold_call("请您早等,我帮您查询一下"), "HLD001")
+    assert misheard.confidence < default_rulebook().review.confidence_below and "听错" in misheard.message
+    (missing,) = findings(hold_call("我帮您查询一下"), "HLD001")
+    assert missing.confidence == 1.0

@@ -86,8 +86,8 @@ def check(
     ),
     asr_model: Optional[Path] = typer.Option(None, "--asr-model", help="语音识别模型所在目录 (离线,不会下载)"),
     asr_segmentation: Segmentation = typer.Option(
-        Segmentation.channel, "--asr-segmentation",
-        help="channel: 整个声道一起识别,再按说话段分配词 (默认,更准);turn: 每段单独识别",
+        Segmentation.turn, "--asr-segmentation",
+        help="turn: 每段语音单独识别 (默认,实测更准);channel: 同一声道的各段连起来一起识别,再按时间分回各段 (快一倍)",
     ),
     asr_prompt: bool = typer.Option(
         False, "--asr-prompt/--no-asr-prompt",

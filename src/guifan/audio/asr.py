@@ -415,10 +415,10 @@ def _atomic_copy(sources: list[Path], target: Path) -> None:
 # confidence is a hallucination on noise (the stray 你 of a breath), not words.
 WHISPER_NO_SPEECH = 0.6
 WHISPER_SILENT_LOGPROB = -1.0
-# Decoding loops ("你是许愿愿愿愿", "请问请问请问"): a piece of two to eight characters said three
-# or more times in a row is kept once, a character said four or more times is kept twice (谢谢,
-# 哈哈), and the turn's confidence drops by LOOP_PENALTY.
-_LOOP = re.compile(r"(.{2,8}?)\1{2,}|(.)\2{3,}")
+# Decoding loops ("你是许愿愿愿愿", "请问请问请问", a whole sentence again and again): a piece of two
+# to twenty characters said three or more times in a row is kept once, a character said four or
+# more times is kept twice (谢谢, 哈哈), and the turn's confidence drops by LOOP_PENALTY.
+_LOOP = re.compile(r"(.{2,20}?)\1{2,}|(.)\2{3,}")
 LOOP_PENALTY = 0.5
 
 
@@ -458,12 +458,15 @@ class WhisperTranscriber:
         if audio.size < MODEL_RATE // 10:  # under 0.1 s: nothing the model can read
             return Heard("")
         # Deterministic: greedy decoding at temperature 0 and no fallback to sampling, so the same
-        # file gives the same words on every run. A whole channel (words=True) is cut at its
-        # silences by the Silero VAD that ships with faster-whisper, with the times mapped back.
+        # file gives the same words on every run. No second voice activity detector: guifan's own
+        # decided where the speech is (faster-whisper's Silero VAD drops some voices entirely).
+        # With words=True the audio is a channel's speech turns joined (guifan.audio.frontend):
+        # all speech by guifan's detector, so Whisper's skipping of "silent" 30-second windows, which
+        # drops whole channels of an unusual voice, is off and each word's probability says how sure.
         segments, _info = self._model.transcribe(
             audio, language="zh", beam_size=1, temperature=0.0, condition_on_previous_text=False,
-            initial_prompt=prompt or None, vad_filter=words, word_timestamps=words,
-            without_timestamps=not words,
+            initial_prompt=prompt or None, vad_filter=False, word_timestamps=words,
+            without_timestamps=not words, no_speech_threshold=None if words else WHISPER_NO_SPEECH,
         )
         texts: list[str] = []
         found: list[Word] = []
@@ -471,16 +474,17 @@ class WhisperTranscriber:
         no_speech = 0.0
         for segment in segments:
             no_speech = max(no_speech, segment.no_speech_prob)
-            if segment.no_speech_prob > WHISPER_NO_SPEECH and segment.avg_logprob < WHISPER_SILENT_LOGPROB:
+            if not words and segment.no_speech_prob > WHISPER_NO_SPEECH and segment.avg_logprob < WHISPER_SILENT_LOGPROB:
                 continue
             count = max(1, len(segment.tokens))
             logprob += segment.avg_logprob * count
             tokens += count
             texts.append(segment.text)
             found.extend(
-                Word(w.start, w.end, self._t2s.convert(w.word).strip(), w.probability) for w in segment.words or ()
+                Word(w.start, w.end, self._t2s.convert(w.word).replace("\ufffd", "").strip(), w.probability) for w in segment.words or ()
             )
-        text, looped = collapse_loops(self._t2s.convert(join_pieces(texts)))
+        # U+FFFD: a character's bytes split across tokens; nothing a rule or a reader can use.
+        text, looped = collapse_loops(self._t2s.convert(join_pieces(texts)).replace("\ufffd", ""))
         confidence = math.exp(logprob / tokens) if tokens else None
         if confidence is not None and looped:
             confidence *= LOOP_PENALTY

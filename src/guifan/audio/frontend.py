@@ -41,10 +41,10 @@ class AudioOptions:
 
     agent_channel: int = 1  # 1 = left / first channel, 2 = right / second
     transcriber: Transcriber | None = None
-    # "channel": each channel recognized whole, its timed words then given to the voice-activity
-    # turns (context across turns; a short turn is not decoded alone); "turn": each turn on its own.
-    # Backends without timed words always decode per turn.
-    segmentation: str = "channel"
+    # "turn": each voice-activity turn recognized on its own (measured more accurate, bench/bench_asr.py);
+    # "channel": each channel's turns joined and recognized as one stretch, its timed words then
+    # given back to the turns (half the decoding time). Backends without timed words: always "turn".
+    segmentation: str = "turn"
     agent_prompt: str = ""  # the rulebook's standard wording as recognizer context (speech.agent_prompt)
     vad_aggressiveness: int = 2  # WebRTC VAD mode 0 (lenient) … 3 (strict)
     bridge_seconds: float = 0.3  # a pause shorter than this does not end a stretch of speech
@@ -220,8 +220,9 @@ def _recognize(turns: list[Turn], tracks: dict[Role, _Track], rate: int, options
             mine = [n for n, turn in enumerate(turns) if turn.role is role]
             if mine:
                 prompt = options.agent_prompt if role is Role.AGENT else ""
-                result = transcriber.recognize(track.samples, rate, prompt=prompt, words=True)
-                heard.update(_share_words(result, [turns[n] for n in mine], mine))
+                joined, offsets = _join_turns(track.samples, rate, [turns[n] for n in mine])
+                result = transcriber.recognize(joined, rate, prompt=prompt, words=True)
+                heard.update(_share_words(result, offsets, mine))
     else:
         # In call order, so that a recognizer keeping context across turns sees the dialogue's.
         for n, turn in enumerate(turns):
@@ -234,20 +235,34 @@ def _recognize(turns: list[Turn], tracks: dict[Role, _Track], rate: int, options
     ]
 
 
-# A recognized word belongs to the turn its middle falls in, or to the nearest turn within this
-# margin (voice activity trims soft word edges); words farther from any turn are noise.
-WORD_MARGIN_SECONDS = 0.5
+# Between two turns of one channel joined for recognition: enough silence for the recognizer to
+# hear a sentence end, short enough that nothing is decoded from the gap.
+JOIN_GAP_SECONDS = 0.4
 
 
-def _share_words(result: Heard, turns: list[Turn], indexes: list[int]) -> dict[int, Heard]:
-    """One channel's timed words split into its turns: each turn's text, and its confidence as the
-    geometric mean of its words' probabilities."""
+def _join_turns(samples: np.ndarray, rate: int, turns: list[Turn]) -> tuple[np.ndarray, list[float]]:
+    """One channel's turns end to end with a short silence between them (the stretches the voice
+    activity detector heard, without the long pauses and the other side's speech between them, on
+    which a recognizer invents words), and where each turn starts in the joined audio."""
+    gap = np.zeros(int(JOIN_GAP_SECONDS * rate), dtype=samples.dtype)
+    pieces, offsets, at = [], [], 0.0
+    for turn in turns:
+        piece = samples[int(turn.start * rate):int(turn.end * rate)]
+        offsets.append(at)
+        pieces += [piece, gap]
+        at += (piece.size + gap.size) / rate
+    return (np.concatenate(pieces) if pieces else samples[:0]), offsets
+
+
+def _share_words(result: Heard, offsets: list[float], indexes: list[int]) -> dict[int, Heard]:
+    """The timed words of a channel's joined turns (``_join_turns``) split back into the turns, by
+    where each word's middle falls: each turn's text, and its confidence as the geometric mean of
+    its words' probabilities."""
     owned: dict[int, list[Word]] = {n: [] for n in indexes}
     for word in result.words:
         middle = (word.start + word.end) / 2
-        distance, n = min((max(t.start - middle, middle - t.end, 0.0), n) for t, n in zip(turns, indexes))
-        if distance <= WORD_MARGIN_SECONDS:
-            owned[n].append(word)
+        position = max(0, int(np.searchsorted(offsets, middle, side="right")) - 1)
+        owned[indexes[position]].append(word)
     shared = {}
     for n, words in owned.items():
         text, looped = collapse_loops(join_pieces([w.text for w in words]))

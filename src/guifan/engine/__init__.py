@@ -111,6 +111,6 @@ class Engine:
         """One rule's findings on a context, as ``run`` reports them (doubt of recognized speech,
         the rulebook's severity)."""
         found = list(rule.check(ctx))
-        if ctx.doubtful and rule.needs_text:
+        if ctx.recognized and rule.needs_text:
             found = qualify(found, ctx.conversation, ctx.doubtful, self.rulebook.review.confidence_below)
         return found if severity is None else [replace(f, severity=severity) for f in found]

@@ -36,6 +36,9 @@ class TurnView:
     _judged: dict[str, Judgement] = field(default_factory=dict)  # meaning, per act, on first use
     # How far the turn's recognized words can be trusted when it was heard with doubt (engine.hearing).
     heard_with: float | None = None
+    # What rules worked out about this turn that only this turn and the turns before it decide
+    # (``memo``): a growing conversation (live assist) works it out once.
+    _memo: dict = field(default_factory=dict)
 
     @property
     def role(self) -> Role:
@@ -61,6 +64,15 @@ class TurnView:
 
     def find(self, category: str) -> list[Hit]:
         return self._by_category.get(category, [])
+
+    def memo(self, key, compute: Callable[[], T]) -> T:
+        """``compute()``, once per turn and ``key``: for what depends only on this turn and the
+        turns before it, never on later ones."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     def has(self, *categories: str) -> bool:
         for category in categories:
@@ -98,6 +110,8 @@ class TurnView:
 
     def by_meaning(self, *categories: str) -> bool:
         """The agent performs one of the acts here in other words (meaning alone, no phrase)."""
+        if self._recognizer is None or self._recognizer.meaning is None:
+            return False
         return any(j.probability >= SAID_BY_MEANING for j in self.judged(categories).values())
 
     def doubt(self, *categories: str) -> float:
@@ -108,6 +122,9 @@ class TurnView:
             return 1.0
         if self.heard_with is not None:  # speech recognized with doubt: the act may be in it
             return 1.0 - self.heard_with
+        if self.turn.asr is not None and self._recognizer is not None \
+                and self._recognizer.matcher.near_sound(self.loose, categories) >= NEAR_SOUND:
+            return NEAR_SOUND_DOUBT  # recognized words that sound much like the wording
         probability = max((j.probability for j in self.judged(categories).values()), default=0.0)
         return min(1.0, max(0.0, (probability - DOUBT_FROM) / (SAID_BY_MEANING - DOUBT_FROM)))
 
@@ -179,6 +196,11 @@ SOUND_CONFIDENCE = 0.9  # a phrase heard with at most one slip in three characte
 # bar took courtesies for apologies); between DOUBT_FROM and it, a finding about the act's absence
 # is made, but less sure, and may go to review.
 SAID_BY_MEANING = 0.9
+# Recognized speech holding this share of a must-say phrase's sounds in order may be that phrase
+# misheard: an absence finding on it is in this much doubt (待复核). Below 0.6, unrelated sentences
+# start to share sounds with the short phrases.
+NEAR_SOUND = 0.6
+NEAR_SOUND_DOUBT = 0.5
 DOUBT_FROM = 0.7
 
 
@@ -228,7 +250,8 @@ class CheckContext:
         self._spoken = self._untimed = 0
         self._count_timing(conversation.turns)
         self._saved: list[tuple[int, set[str], int, int]] = []  # extend(): what truncate() goes back to
-        self.doubtful = doubtful_turns(conversation, rulebook)
+        self.recognized = any(turn.asr is not None for turn in conversation.turns)  # words from speech
+        self.doubtful = doubtful_turns(conversation, rulebook) if self.recognized else {}
         self.turns: list[TurnView] = self._views(conversation.turns, 0)
         self.present_categories: set[str] = set().union(*(v._by_category for v in self.turns))
         self.agent: list[TurnView] = [v for v in self.turns if v.is_agent]
@@ -262,6 +285,7 @@ class CheckContext:
         first = len(self.turns)
         self._saved.append((first, set(self.present_categories), self._spoken, self._untimed))
         self.conversation = replace(self.conversation, turns=self.conversation.turns + tuple(turns))
+        self.recognized = self.recognized or any(turn.asr is not None for turn in turns)
         for n, turn in enumerate(turns, first):
             trust = heard_with(turn, self.rulebook)
             if trust is not None:
@@ -292,6 +316,7 @@ class CheckContext:
                 self.customer.pop()
             for n in [n for n in self.doubtful if n >= first]:
                 del self.doubtful[n]
+            self.recognized = any(turn.asr is not None for turn in self.conversation.turns)
             for n in [n for n in self._complaints if n >= first]:
                 del self._complaints[n]
         if len(self.turns) != length:
@@ -348,7 +373,10 @@ class CheckContext:
     def agent_hits(self, category: str) -> Iterator[tuple[TurnView, Hit]]:
         """Every hit of a category in agent turns, in order, skipping the agent's quotes of the customer."""
         for view in self.agent:
-            for hit in sorted(view.find(category), key=lambda h: h.start):
+            found = view._by_category.get(category)
+            if not found:
+                continue
+            for hit in sorted(found, key=lambda h: h.start):
                 if not self.is_quoted(view, hit):
                     yield view, hit
 
@@ -360,6 +388,9 @@ class CheckContext:
         Either the phrase sits inside quotation marks, or the agent introduces it with a reporting
         cue (您说/您提到/您反映…) and the customer said it earlier.
         """
+        return view.memo(("quoted", id(hit)), lambda: self._quoted(view, hit))  # the view holds its hits
+
+    def _quoted(self, view: TurnView, hit: Hit) -> bool:
         if _inside_quotes(view.text, view.span(hit)[0]):
             return True
         loose_form = hit.phrase.form == "loose"

@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
-from guifan.model import Conversation, Finding, Role, Turn
+from guifan.model import Conversation, Evidence, Finding, Role, Turn
 from guifan.rulebook import Rulebook
 
 MIN_CONFIDENCE = 0.05
+MISHEARD = "(识别出的文字可能是标准用语听错了,结论以录音为准,请复核)"
 REVIEW_MARGIN = 0.05  # a doubtful turn's confidence sits at least this far under the review threshold
 
 
@@ -52,7 +53,8 @@ def _reason(conversation: Conversation, indexes: list[int]) -> str:
 
 def qualify(findings: list[Finding], conversation: Conversation, doubtful: Mapping[int, float],
             review_below: float) -> list[Finding]:
-    """``findings`` of text rules with the doubt of the recognized words they rest on."""
+    """``findings`` of text rules on a conversation of recognized speech, with the doubt of the
+    words they rest on."""
     qualified = []
     for finding in findings:
         if finding.turn is not None and finding.turn in doubtful:
@@ -60,10 +62,13 @@ def qualify(findings: list[Finding], conversation: Conversation, doubtful: Mappi
             finding = replace(finding, confidence=confidence,
                               message=finding.message + _reason(conversation, [finding.turn]))
         elif finding.confidence < review_below:
-            # An absence finding made unsure by the turns it searched (TurnView.doubt): name them.
+            # An absence finding made unsure by the turns it searched (TurnView.doubt): name them,
+            # or say that the recognized words may hide the wording (TurnView.doubt: near sound).
             last = finding.turn if finding.turn is not None else len(conversation.turns)
             agent = [n for n in doubtful if n <= last and conversation.turns[n].role is Role.AGENT]
             if agent:
                 finding = replace(finding, message=finding.message + _reason(conversation, agent))
+            elif finding.evidence is not Evidence.MEANING:
+                finding = replace(finding, message=finding.message + MISHEARD)
         qualified.append(finding)
     return qualified

@@ -31,6 +31,9 @@ MIN_SOUND_CHARS = 2  # 抱歉/报歉, 再见/在见
 VETOED = "!"  # prefix of the category under which hits cleared by a near-miss guard are kept
 
 
+NEAR_SOUND_CHARS = 4  # shortest phrase near_sound compares
+
+
 def max_misheard(length: int) -> int:
     """Characters a sound match may get wrong: one in a short phrase, one per three beyond. A
     whole word that merely sounds alike (钱已 for 歉意, 没事 for 妹是) is another word, not a slip."""
@@ -144,6 +147,11 @@ class PhraseMatcher:
             if keys
         }
         self._scan_sound = lru_cache(maxsize=65536)(self._scan_sound_uncached)
+        # Sound keys per category, for near_sound (recognized speech that may hide the wording).
+        self._sounds: dict[str, list[str]] = {}
+        for key, group in zip(self._keys["sound"], self._phrases["sound"]):
+            for phrase in group:
+                self._sounds.setdefault(phrase.category, []).append(key)
 
     @property
     def size(self) -> int:
@@ -166,6 +174,23 @@ class PhraseMatcher:
         at most ``max_misheard`` wrong characters per match. Asked only where exact matching found
         nothing (``TurnView.says``); cached, since agents repeat their boilerplate."""
         return self._scan_sound(loose)
+
+    def near_sound(self, loose: str, categories: Iterable[str]) -> float:
+        """For recognized speech: the largest share of one must-say phrase's sounds (toned
+        syllables, in order, at one place) that the text holds, 0-1. A recognizer that misheard
+        请您稍等 as 请您早等 leaves most of its sounds: the wording may be there, misheard beyond what
+        ``scan_sound`` accepts as a slip."""
+        heard = textnorm.sound(loose)
+        best = 0.0
+        for category in categories:
+            for key in self._sounds.get(category, ()):
+                size = len(key)
+                if size < NEAR_SOUND_CHARS:  # two of three sounds is any short word
+                    continue
+                for start in range(max(1, len(heard) - size + 1)):
+                    window = heard[start:start + size]
+                    best = max(best, sum(a == b for a, b in zip(window, key)) / size)
+        return best
 
     def _scan_sound_uncached(self, loose: str) -> Mapping[str, list[Hit]]:
         automaton = self._automata.get("sound")

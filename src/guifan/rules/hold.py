@@ -13,6 +13,7 @@ from datetime import time
 from typing import Iterator
 
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import Hint, next_step, timer
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Evidence, Finding, Role, Severity
 from guifan.rules._timing import is_backchannel, pauses, seconds_text
@@ -69,7 +70,8 @@ class HoldWithoutAsking(Rule):
             opener = pause.opener
             if not pause.announced:
                 yield self.finding(
-                    opener, f"此句之后客服沉默{seconds_text(pause.silence)}进行查询或处理,等待前未请客户稍候"
+                    opener, f"此句之后客服沉默{seconds_text(pause.silence)}进行查询或处理,等待前未请客户稍候",
+                    confidence=self.absence_confidence([opener], "hold_request"),
                 )
             elif not _gives_reason(ctx, opener):
                 finding = self.finding(
@@ -121,6 +123,8 @@ class HoldWithoutThanks(Rule):
         "# channel: phone\n[00:00-00:03] 客户: 我的快递到哪了?\n[00:03-00:06] 客服: 请您稍等,正在为您查询。\n"
         "[00:08-00:12] 客服: 您的快递已经到站点了。",
     )
+    hints = (timer("S-B2", "回来时请先感谢客户的耐心等待", when="等待达到 settings.hold_min_seconds 秒(在线渠道另加打字时间)时",
+                   clears="客服回来说话后消失", wait="hold_min_seconds"),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         waiting = False  # inside a hold, possibly spanning reassurances
@@ -172,6 +176,8 @@ class LongHoldWithoutReassurance(Rule):
         "# channel: phone\n[00:00-00:03] 客户: 我的快递到哪了?\n[00:03-00:06] 客服: 请您稍等,正在为您查询。\n"
         "[01:00-01:05] 客服: 感谢您的耐心等待,您的快递已经到站点了。",
     )
+    hints = (timer("S-B3", "客户已等待超过60秒:请中途安抚客户", when="等待达到 settings.hold_reassure_seconds 秒时",
+                   clears="客服开口安抚或结束等待后消失", wait="hold_reassure_seconds"),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         limit = ctx.settings.hold_reassure_seconds
@@ -201,6 +207,24 @@ class QueueComplaintWithoutApology(ReplyRule):
         "客服: 很抱歉,电话很多,让您久等了!请问有什么可以帮您?",
         "客户: 好不容易买到的,想问下什么时候发货\n客服: 您的订单今天发货。",
     )
+    hints = (
+        next_step("S-B4", "客户抱怨难以接通或等待太久:先为等待致歉", when="客户抱怨排队、占线或久等后",
+                  clears="客服为等待致歉后消失", triggers=("customer_queue_complaint",)),
+        timer("S-B4", "客户的消息等待回复已超过承诺的响应时间:请尽快回复并为久等致歉",
+              when="在线渠道客户的消息 settings.chat_response_seconds 秒仍未得到回复时", clears="客服回复后消失",
+              wait="chat_response_seconds", wording=("S-B4#0", "S-B2#1"), key="S-B4-wait"),
+    )
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        if hint.name != "S-B4-wait":
+            return super().hint_step(hint, ctx, found)
+        # Chat: the agent's probe turn (now) answers a customer message that waited past the promise.
+        if ctx.conversation.channel is not Channel.CHAT or len(ctx.turns) < 2:
+            return None
+        now, before = ctx.turns[-1], ctx.turns[-2]
+        if not (before.is_customer and before.turn.timed and now.turn.timed):
+            return None
+        return 0 if now.turn.start - before.turn.end >= ctx.settings.chat_response_seconds else None
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         if replies[0].has("busy_apology"):
