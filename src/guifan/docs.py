@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guifan.engine import Engine, Rule, all_rules
+from guifan.engine.hints import KIND_NAMES
 from guifan.readers.textlog import parse_example
 from guifan.rulebook import Rulebook
 
@@ -52,6 +53,7 @@ def rule_markdown(cls: type[Rule], rulebook: Rulebook, engine: Engine | None = N
     wording = [w for c in cls.clauses for w in rulebook.wording(c)]
     if wording:
         lines += ["**标准用语 Use instead.**", ""] + [f"- {w}" for w in wording] + [""]
+    lines += _hint_lines(cls)
     for label, examples in (("反例 Bad", cls.bad), ("正例 Good", cls.good)):
         for n, example in enumerate(examples, 1):
             lines += [f"**{label} {n}**", "", "```text", example.strip(), "```", ""]
@@ -62,6 +64,18 @@ def rule_markdown(cls: type[Rule], rulebook: Rulebook, engine: Engine | None = N
                     lines.append(f"→ {where}: {f.message}")
                 lines.append("")
     return "\n".join(lines)
+
+
+def _hint_lines(cls: type[Rule]) -> list[str]:
+    """The live hints the rule gives (docs/assist.md): kind, clause, what it says, when, what clears it."""
+    if not cls.hints:
+        return []
+    lines = ["**实时提示 Live hints** (docs/assist.md)", ""]
+    for hint in cls.hints:
+        steps = " → ".join(step.message.replace("{message}", "(问题说明)") for step in hint.steps)
+        lines.append(f"- {KIND_NAMES[hint.kind]} `{hint.kind.value}` · {hint.clause}: {steps}。"
+                     f"何时:{hint.when};{hint.clears}。")
+    return lines + [""]
 
 
 def _acts_line(cls: type[Rule], rulebook: Rulebook) -> list[str]:

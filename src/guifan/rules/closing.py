@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from guifan.engine.context import CheckContext
+from guifan.engine.hints import Hint, HintKind, Probe, Step
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity
 from guifan.rules.opening import CLOSING_OFFER, FAREWELL, absence_of, lacking_message, missing_parts
@@ -35,6 +36,9 @@ class IncompleteClosing(Rule):
         "客户: 好的\n客服: 请问还有其他可以帮您的吗?感谢您的来电,再见!",
         "客服: 请问还有其他可以帮您的吗?\n客户: 没有了,你们服务真差",
     )
+    hints = (Hint(HintKind.REMINDER, "S-A9", (Step("结束语清单:征询是否还有其他需要 → 致谢 → 道别({message})", ("S-A9",)),),
+                  when="对话将要结束时(客户致谢或道别,或客服开始征询、道别)", clears="客服说完征询、致谢和道别后消失",
+                  probe=Probe.CLOSE, only=("customer_thanks", "farewell", "closing_offer", "closing_thanks")),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if not ctx.ends_with_agent or _closed_by_another_protocol(ctx):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import Hint, HintKind, Step, next_step, warning
 from guifan.engine.matcher import Hit
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
@@ -117,6 +118,8 @@ class NoApologyOnComplaint(AfterComplaintRule):
         "客户: 订单123456到哪了\n客服: 显示已完成,是没有收到吗?\n客户: 没\n"
         "客服: 很抱歉给您带来不便,我帮您联系站点。\n客户: 都三天了,怎么还没送到\n客服: 站点回复今天送达。",
     )
+    hints = (next_step("S-D1", "客户表达了不满:先致歉并表示理解,再解释或处理", when="客户投诉或表达不满后",
+                       clears="客服致歉或表示理解后消失", triggers=("customer",)),)
 
     def satisfied(self, ctx: CheckContext, start: TurnView, categories: tuple[str, ...]) -> bool:
         # Dissatisfaction often shows before it is spelled out ("没" … "都三天了,怎么还没送到"): an
@@ -152,6 +155,9 @@ class ComplaintNotRecorded(FormalComplaintRule):
         "客服: 非常抱歉给您带来不好的体验,您的投诉内容我们已做好了详细记录。",
         "客户: 我不是要投诉,就是问问快递员电话\n客服: 快递员电话是123456。",
     )
+    hints = (next_step("S-D2", "告诉客户:投诉内容已做好详细记录", when="客户正式投诉后(致歉之后提示)",
+                       clears="客服告知已记录后消失", triggers=("customer_formal_complaint", "customer_strong_complaint"),
+                       after=("S-D1",)),)
 
 
 @register
@@ -173,6 +179,9 @@ class NoTimeFrameOrContact(FormalComplaintRule):
         "客户: 我要投诉,退款一直不到账\n"
         "客服: 非常抱歉,已记录,我们会在24小时内核实处理并给您答复,请您保持电话畅通。",
     )
+    hints = (next_step("S-D3", "承诺处理时限,并留下客户的联系方式", when="客户正式投诉后(致歉之后提示)",
+                       clears="客服承诺时限并留取联系方式后消失", triggers=("customer_formal_complaint", "customer_strong_complaint"),
+                       after=("S-D1",), wording=("S-D3",)),)
 
     def satisfied(self, ctx: CheckContext, start: TurnView, categories: tuple[str, ...]) -> bool:
         if super().satisfied(ctx, start, categories):
@@ -210,6 +219,9 @@ class AttitudeComplaintMishandled(AfterComplaintRule):
         "客服: 对于同事给您带来的不便,我们深感抱歉,非常欢迎您监督我们的服务,"
         "我们会在以后的工作中注意改进。",
     )
+    hints = (next_step("S-D4", "客户投诉服务态度:代表团队致歉、感谢监督、承诺改进,不要为同事辩解",
+                       when="客户投诉客服人员的态度或能力后", clears="客服致歉、感谢监督并承诺改进后消失",
+                       triggers=("customer_attitude_complaint",), wording=("S-D4",)),)
 
     def trigger(self, ctx: CheckContext) -> TurnView | None:
         return next((v for v in ctx.customer if v.has("customer_attitude_complaint")), None)
@@ -272,6 +284,15 @@ class RepeatComplaintMishandled(Rule):
         "客户: 之前反映过的问题,说好的三天内回复,早就过了\n客服: 请您提供一下订单号。\n"
         "客户: 123456\n客服: 非常抱歉,已经超过了承诺时间,我马上把您的问题升级给值班长处理。",
     )
+    hints = (Hint(HintKind.NEXT_STEP, "S-D5", (
+        Step("客户重复投诉:先核实订单号或工单号", ("S-D5#0",)),
+        Step("单号已核实:未超时请承诺加急处理;已超时请致歉并升级", ("S-D5#1", "S-D6")),
+    ), when="客户就未办结的问题再次投诉后", clears="客服核实单号并承诺加急(或致歉升级)后消失", triggers=("customer", "agent")),)
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        if not found:
+            return None
+        return 1 if any(v.has("verify_order") for v in ctx.agent) else 0
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         is_open, overdue = ticket_state(ctx.conversation.metadata)
@@ -333,6 +354,9 @@ class EscalationChainSkipped(Rule):
         "客服: 非常抱歉,您反映的问题我马上提交给值班长处理,请您保持电话畅通。",
         "客户: 再不解决我就去媒体曝光\n客服: 非常抱歉,我马上为您升级处理。",
     )
+    hints = (next_step("S-D6", "客户扬言向监管部门或媒体反映:按升级路径从第一级开始升级处理",
+                       when="客户强烈投诉或扬言找监管部门、媒体后", clears="客服升级处理后消失",
+                       triggers=("customer_strong_complaint",)),)
 
     def __init__(self, rulebook) -> None:
         super().__init__(rulebook)
@@ -396,25 +420,31 @@ class RepeatedSoothing(Rule):
         "客服: 理解您的心情,我已经联系站点了。\n客户: 到底什么时候到\n"
         "客服: 站点回复今天下午送达,我会继续跟进。",
     )
+    hints = (warning("S-D7", when="草稿或刚说的话把同一句安抚语重复到第 settings.soothing_repeat_limit 次时", replace=None),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         seen: dict[str, list[tuple[TurnView, tuple[int, int]]]] = defaultdict(list)
         for view in ctx.agent:
-            if not view.has("soothing"):
-                continue
-            keys = {h.phrase.key for h in view.find("soothing") if not ctx.is_quoted(view, h)}
-            if not keys:
-                continue
-            for match in _CLAUSE.finditer(view.text):
-                clause = textnorm.loose(match.group(0))
-                if len(clause) >= 4 and any(k in clause for k in keys):
-                    seen[clause].append((view, match.span()))
+            if view.has("soothing"):
+                for clause, span in view.memo(self.code, lambda: self._soothing(ctx, view)):
+                    seen[clause].append((view, span))
         limit = self.rulebook.settings.soothing_repeat_limit
         for places in seen.values():
             if len(places) >= limit:
                 view, span = places[-1]
                 quote = view.text[span[0]:span[1]]
                 yield self.finding(view, f"安抚语「{quote}」在本次对话中重复了{len(places)}次", span=span)
+
+    @staticmethod
+    def _soothing(ctx: CheckContext, view: TurnView) -> list[tuple[str, tuple[int, int]]]:
+        """The turn's clauses (loose form, span) that hold a soothing phrase of the agent's own."""
+        keys = {h.phrase.key for h in view.find("soothing") if not ctx.is_quoted(view, h)}
+        found = []
+        for match in _CLAUSE.finditer(view.text) if keys else ():
+            clause = textnorm.loose(match.group(0))
+            if len(clause) >= 4 and any(k in clause for k in keys):
+                found.append((clause, match.span()))
+        return found
 
 
 @register

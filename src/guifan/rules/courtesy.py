@@ -13,6 +13,7 @@ from typing import ClassVar, Iterator
 import regex
 
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import next_step, warning
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
 
@@ -58,7 +59,8 @@ class ReplyRule(Rule):
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         reported: set[int] = set()
         for view in ctx.customer:
-            said = self.triggered(ctx, view)
+            # A trigger is decided by the turn and those before it: once per turn as a conversation grows.
+            said = view.memo((self.code, "trigger"), lambda: self.triggered(ctx, view))
             if said is None:
                 continue
             replies = list(islice(ctx.agent_after(view.index), self.reach))
@@ -99,6 +101,11 @@ class IgnoredThanks(ReplyRule):
         "客户: 嗯嗯 谢谢\n客服: 也感谢您的支持,祝您生活愉快!",
         "客户: 这个太麻烦了\n客服: 我帮您处理。",
     )
+    hints = (
+        next_step("S-A11", "客户致谢或表扬:请回应", when="客户致谢或表扬后", clears="客服回应后消失",
+                  triggers=("customer_thanks",)),
+        warning("S-A11", when="回复客户感谢的草稿或话语没有回应感谢时", replace=None, key="S-A11-reply"),
+    )
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         if any(reply.says(*self.expects) for reply in replies):
@@ -123,6 +130,8 @@ class AgentIdWithheld(ReplyRule):
         "客户: 你工号多少?\n客服: 我是1024号,如服务不周请您谅解。",
         "客户: 你叫什么名字?\n客服: 我的工号是3308,很高兴为您服务。",
     )
+    hints = (next_step("S-A12", "客户询问工号:请告知工号(不报个人姓名)", when="客户询问客服的工号或姓名后",
+                       clears="客服告知工号后消失", triggers=("customer_asks_agent_id",)),)
 
     def __init__(self, rulebook) -> None:
         super().__init__(rulebook)
@@ -160,6 +169,11 @@ class ApologyNotReassured(ReplyRule):
         "客户: 对不起啊,打扰你了\n客服: 不客气,您还有其他问题可以随时找我。",
         "客户: 你们太对不起消费者了\n客服: 非常抱歉给您带来了不好的体验。",
     )
+    hints = (
+        next_step("S-A13", "客户向您致歉:请安慰客户", when="客户致歉(不好意思、对不起、打扰了)后", clears="客服安慰客户后消失",
+                  triggers=("customer_apology",)),
+        warning("S-A13", when="回复客户致歉的草稿或话语没有安慰时", replace=None, key="S-A13-reply"),
+    )
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         if replies[0].has("reassure"):
@@ -186,6 +200,8 @@ class SuggestionNotAcknowledged(ReplyRule):
         "客户: 我建议你们把商家的资质审核做严一点\n客服: 您的建议很重要,我们会及时转达到相关部门,谢谢您的支持!",
         "客户: 建议你们快递加个夜间配送\n客服: 感谢您的宝贵意见!\n客户: 嗯\n客服: 我已经帮您记录并反馈给相关部门了。",
     )
+    hints = (next_step("S-A14", "客户提出建议:请感谢并承诺转达相关部门", when="客户提出建议后",
+                       clears="客服感谢建议并承诺转达后消失", triggers=("customer_suggestion",)),)
 
     def problem(self, ctx: CheckContext, said: str, replies: list[TurnView]) -> str | None:
         lacking = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import Hint, HintKind, Step, warning
 from guifan.engine.matcher import Hit
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
@@ -61,6 +62,25 @@ class SupervisorRequestWithoutRetention(Rule):
         "客服: 我会把您的要求记录下来提交给我们领导的,您是否可以留下您的联系方式,稍后给您回电,您看可以吗?",
         "客户: 我要找你们领导\n客服: 请问您具体遇到了什么问题呢?\n客户: 退款一直没到\n客服: 我帮您查一下,退款已经原路退回了。",
     )
+    hints = (Hint(HintKind.NEXT_STEP, "S-C9", (
+        Step("客户要求找主管:先挽留(第一次):致歉并问清具体问题", ("S-C9#0",)),
+        Step("再挽留一次(第二次):由我来为您处理好吗", ("S-C9#1",)),
+        Step("两次挽留无效:说明原因、征得同意后转接,或记录要求并留下联系方式", ("S-C9#2", "S-C10#0")),
+    ), when="客户要求找主管、领导或指定客服后", clears="客服转接或记录提交领导后消失",
+        triggers=("customer_asks_supervisor", "agent")),)
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        request = next((v for v in ctx.customer if v.has("customer_asks_supervisor")), None)
+        if request is None:
+            return None
+        retained = 0
+        for view in ctx.agent_after(request.index):
+            if transfer_hit(ctx, view) or unquoted_hit(ctx, view, "callback"):
+                return None  # escalated: the rule judges how (check)
+            retained += view.says("retention")
+        if retained < RETENTIONS_BEFORE_ESCALATION and not ctx.customer[-1].has("customer_asks_supervisor"):
+            return None  # the customer let the agent help
+        return min(retained, RETENTIONS_BEFORE_ESCALATION)
 
     def __init__(self, rulebook) -> None:
         super().__init__(rulebook)
@@ -118,6 +138,7 @@ class TransferWithoutExplanation(PromptRule):
         "客户: 能帮我转给别人吗\n客服: 亲,小妹没办法为您转接过去呢,很抱歉,这个问题我来帮您处理。",
         "客户: 有苹果的转接头吗\n客服: 转接头有货的哦,Lightning转接线也有。",
     )
+    hints = (warning("S-C10", when="客服(草稿或刚说的话)转接却没有说明原因、征得同意并致歉时", replace=None),)
 
     def prompts(self, ctx: CheckContext) -> list[Prompt]:
         """The first turn of each run of consecutive transferring agent turns: one transfer, one check."""

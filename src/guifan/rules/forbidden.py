@@ -13,6 +13,7 @@ from typing import ClassVar, Iterator
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext
+from guifan.engine.hints import warning
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Severity
 
@@ -27,6 +28,8 @@ class ForbiddenPhraseRule(Rule):
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         cls.acts = (cls.phrase_category,)  # the act is the category: S-F6 by phrase or by meaning
+        if "hints" not in cls.__dict__:  # the words said or typed are a warning; the wording replaces them
+            cls.hints = (warning(cls.clauses[0], when=f"客服(草稿、语音识别中的半句或刚说的话)使用{cls.label}时"),)
 
     def required_categories(self) -> frozenset[str]:
         # By meaning the act may be said in any words: the rule runs on every conversation.
@@ -194,6 +197,10 @@ class AgentProfanity(ForbiddenPhraseRule):
         "客户: 我的快递到哪了\n客服: 你有病吧,自己不会查?",
     )
     good = ("客户: 你们就是一群骗子\n客服: 为了和您保持良好的沟通,希望您使用文明用语。",)
+    hints = (
+        warning("S-F7", when="客服(草稿、半句或刚说的话)使用脏话或辱骂性语言时", replace=None),
+        warning("S-C8", when="客户不文明之后,客服(草稿、半句或刚说的话)回骂客户时", replace=None),
+    )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for finding in super().check(ctx):
@@ -230,6 +237,7 @@ class SendingOff(Rule):
         "客户: 这个能换货吗\n客服: 我帮您联系商家问一下,稍后回复您。",
         "客户: 热水器怎么装\n客服: 您可以联系安装师傅,我帮您查询一下师傅的电话。",
     )
+    hints = (warning("S-F6", when="客服(草稿或刚说的话)让客户自己去联系别人时"),)
     requires = ("deflect_ask",)
 
     def __init__(self, rulebook) -> None:
@@ -267,6 +275,7 @@ class AddressWithNi(Rule):
     why = "服务用语要求称呼客户为「您」;「你」显得随意、不尊重。"
     bad = ("客户: 在吗\n客服: 你好,请问有什么可以帮你?",)
     good = ("客户: 在吗\n客服: 您好,请问有什么可以帮您?", "客户: 我要买迷你音箱\n客服: 好的,迷你音箱有货的哦,亲。")
+    hints = (warning("S-F10", when="客服(草稿、半句或刚说的话)称呼客户用「你」时", replace="suggestion"),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:
@@ -292,6 +301,7 @@ class CompanyAsThey(Rule):
     why = "说「我们」体现责任担当(「不说他们只说我们」);说「他们」等于把问题推出去。"
     bad = ("客户: 退款怎么还没到\n客服: 这个要等他们财务审核。",)
     good = ("客户: 退款怎么还没到\n客服: 这个需要我们财务审核,我帮您催促一下。",)
+    hints = (warning("S-F10", when="客服(草稿、半句或刚说的话)把本公司或同事称为「他们」时", replace="suggestion"),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:
@@ -316,6 +326,7 @@ class UnexplainedJargon(Rule):
     why = "客户听不懂内部简称,会误解或反复追问。"
     bad = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,已经派单了。",)
     good = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,也就是第三方商家发货的订单,已经安排配送了。",)
+    hints = (warning("S-F11", when="客服(草稿或刚说的话)使用内部术语而没有解释时", replace=None),)
 
     requires = ("jargon",)
 

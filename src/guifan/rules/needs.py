@@ -8,6 +8,7 @@ from typing import Iterator
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import next_step, warning
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding, Severity
 from guifan.rules.courtesy import ReplyRule
@@ -38,6 +39,8 @@ class NeedNotConfirmed(Rule):
         "客户: 好\n客服: 请问还有其他可以帮您的吗?",
         "# channel: phone\n客服: 您好,请问有什么可以帮您?\n客户: 查下快递\n客服: 已经到站点了。请问还有其他可以帮您的吗?",
     )
+    hints = (next_step("S-A6", "处理前先复述并确认客户的需求", when="电话中客户已说了几句(settings.min_turns_for_confirmation)而客服还没有确认需求时",
+                       clears="客服复述并确认需求后消失", triggers=("customer",)),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if len(ctx.customer) < ctx.settings.min_turns_for_confirmation or is_outbound(ctx.conversation.metadata):
@@ -87,6 +90,8 @@ class KeyInfoNotReadBack(ReplyRule):
         "# channel: phone\n客户: 订单号 2023 0415 8899\n客服: 好的\n客户: 嗯\n客服: 尾号8899的订单已经发货了",
         "# channel: phone\n客户: 我买了3个\n客服: 好的,我帮您查一下。",
     )
+    hints = (next_step("S-A7", "客户报了号码:请复述核对", when="电话中客户报出订单号、手机号等号码后",
+                       clears="客服复述号码或请客户确认后消失", triggers=("customer",)),)
 
     def triggered(self, ctx: CheckContext, view: TurnView) -> str | None:
         # A hotline the customer threatens to call (12315) is not the customer's own number.
@@ -123,6 +128,7 @@ class ImpoliteInfoRequest(Rule):
         "客户: 我的快递没到\n客服: 请您提供一下订单号,可以吗?",
         "客户: 发票开了吗\n客服: 已经为您提供了电子发票,发到您的邮箱了。",
     )
+    hints = (warning("S-A8", when="客服(草稿或刚说的话)索要信息却没有礼貌用语时", replace=None),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import Hint, HintKind, Probe, Step, next_step
 from guifan.engine.registry import Rule, register
 from guifan.holidays import holiday_kind
 from guifan.model import Channel, Evidence, Finding, Severity
@@ -94,6 +95,8 @@ class OpeningGreeting(Rule):
         "# channel: phone\n[00:00-00:04] 客服: 您好,欢迎致电\n[00:02-00:05] 客户: 我要查快递\n[00:06-00:08] 客服: 好的,请您提供订单号",
         "客户: 在吗\n客服: 有什么问题我可以帮您处理或解决呢?",
     )
+    hints = (next_step("S-A1", "先问候客户并表示愿意提供帮助(电话渠道报公司名称)", when="对话开始、客服还没有说话时",
+                       clears="客服说出开场白后消失"),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         first = ctx.agent[0] if ctx.agent else None
@@ -148,6 +151,18 @@ class HolidayWording(Rule):
         "# started_at: 2026-09-25T10:00:00+08:00\n客服: 节日好,请问有什么可以帮您?\n"
         "客户: 没事了\n客服: 好的,中秋快乐,祝您节日愉快,再见!",
     )
+    hints = (
+        next_step("S-A2", "今天是节假日:开场请用节日问候", when="节假日的对话开始、客服还没有说话时(问它:客服用平日开场白会怎样)",
+                  clears="客服说出开场白后消失", say="S-A1#0"),
+        Hint(HintKind.REMINDER, "S-A2", (Step("今天是节假日:道别时请说节日祝福"),), when="节假日的对话将要结束时(问它:客服用平日结束语会怎样)",
+             clears="客服说出节日祝福后消失", probe=Probe.CLOSE, say="S-A9#1",
+             only=("customer_thanks", "farewell", "closing_offer", "closing_thanks"), key="S-A2-wish"),
+    )
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        # The opening is the agent's first turn, the wish the last: the probe is one or the other.
+        at = ctx.agent[-1] if hint.probe is Probe.CLOSE else ctx.agent[0]
+        return 0 if any(f.turn == at.index for f in found) else None
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         started = ctx.conversation.started_at
@@ -272,6 +287,8 @@ class SurnameIgnored(Rule):
         "客户: 我姓王\n客服: 好的。",
         "客户: 我姓名填错了\n客服: 请稍等。\n客户: 嗯\n客服: 已经帮您修改了。",
     )
+    hints = (next_step("S-A5", "客户已告知姓氏:请以「姓+先生/女士」称呼客户", when="客户说出姓氏后(我姓王、免贵姓李,或回答「您贵姓」)",
+                       clears="客服以「姓+先生/女士」称呼客户后消失", triggers=("customer",)),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.customer:

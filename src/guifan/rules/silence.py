@@ -14,6 +14,7 @@ from typing import Iterator
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import Hint, HintKind, Probe, Step
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Finding
 from guifan.rules._timing import is_backchannel, seconds_text
@@ -86,6 +87,26 @@ class SilentCallProtocol(Rule):
         "# channel: phone\n客服: 您好!请问有什么可以帮助您?\n客户: 喂?\n客服: 您好,请讲。",
         "# channel: phone\n客服: 您好,请问有什么可以帮您?\n客服: 好的,您的订单已经发货了,明天就能送到。",
     )
+    hints = (Hint(HintKind.TIMER, "S-C1", (
+        Step("客户没有声音:请再次问候", ("S-C1#0",)),
+        Step("客户仍没有声音:请说无声电话结束语", ("S-C1#1",)),
+    ), when="电话中客户始终没有出声,客服问候后等待 settings.silent_call_wait_seconds 秒(电话5秒)时",
+        clears="客户出声或客服说出下一步后消失", probe=Probe.WAIT, wait="silent_call_wait_seconds"),)
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        # The probe (the agent speaking again now) is the last turn; the protocol so far is before it.
+        if ctx.conversation.channel is not Channel.PHONE or not is_silent_call(ctx):
+            return None
+        if any(_closes(v) for v in ctx.agent):
+            return None
+        probe, said = ctx.agent[-1], ctx.agent[:-1]
+        prompts = sum(1 for v in said if v.has(*_PROMPT))
+        if prompts == 0 or not (probe.turn.timed and said[-1].turn.timed):
+            return None
+        wait = ctx.settings.silent_call_wait_seconds.get(ctx.conversation.channel, 0.0)
+        if probe.turn.start - said[-1].turn.end < wait:
+            return None
+        return min(prompts - 1, 1)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         if not is_silent_call(ctx):

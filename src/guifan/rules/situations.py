@@ -15,6 +15,7 @@ from typing import ClassVar, Iterator
 
 from guifan import text as textnorm
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import Hint, HintKind, Step, next_step, warning
 from guifan.engine.matcher import Hit
 from guifan.engine.registry import Rule, register
 from guifan.model import Finding, Role, Severity
@@ -266,6 +267,8 @@ class AgentInaudibleNoApology(SituationReply):
     why = "客户听不清是客服音量的问题:应先说「对不起」,稍微提高音量再继续服务。"
     bad = ("客户: 你说什么?我听不清你说话\n客服: 我说,您的订单已经发货了。",)
     good = ("客户: 你说什么?我听不清你说话\n客服: 对不起,请问有什么可以帮助您?您的订单已经发货了。",)
+    hints = (next_step("S-C5", "客户听不清您:先说「对不起」,再稍微提高音量", when="客户反映听不清客服后",
+                       clears="客服致歉后消失", triggers=("customer_cannot_hear_agent",)),)
 
 
 @register
@@ -284,6 +287,8 @@ class WrongNumberImpolite(SituationReply):
         "客户: 啊,不好意思,我打错电话了\n客服: 没关系,感谢您的来电,再见。",
         "客户: 我地址打错了,能改吗\n客服: 可以的,请您提供一下新地址。",
     )
+    hints = (next_step("S-C6", "客户打错电话:礼貌回应并道别", when="客户表示打错电话后",
+                       clears="客服礼貌回应后消失", triggers=("customer_wrong_number",)),)
 
 
 @register
@@ -309,6 +314,7 @@ class ImpoliteRepeatRequest(PromptRule):
         "客户: 没听懂\n客服: 不好意思,我再说一遍:退款三到五个工作日到账。",
         "客户: 我要买个东西\n客服: 请问您想买什么?",
     )
+    hints = (warning("S-C7", when="客服(草稿或刚说的话)请客户重复却没有致歉和礼貌请求时"),)
 
     def __init__(self, rulebook) -> None:
         super().__init__(rulebook)
@@ -345,6 +351,23 @@ class AbusiveCustomerCutOff(Rule):
         "客户: 妈的,又没到\n客服: 非常抱歉给您带来不好的体验,我马上帮您催促。\n客户: 好吧\n客服: 感谢您的理解,再见。",
         "客户: 这是我妈的手机号\n客服: 好的,请不要挂机,稍后对我的服务进行评价,谢谢,再见!",
     )
+    hints = (Hint(HintKind.NEXT_STEP, "S-C8", (
+        Step("客户使用不文明用语:请礼貌提醒(第一次)", ("S-C8#0",)),
+        Step("客户再次使用不文明用语:请礼貌提醒(第二次)", ("S-C8#0",)),
+        Step("两次提醒无效:请告知将结束本次通话", ("S-C8#1",)),
+    ), when="客户使用不文明用语后(每次提醒之后客户再犯,进入下一步)", clears="客服提醒或告知结束通话后消失",
+        triggers=("customer_abuse", "agent")),)
+
+    def hint_step(self, hint: Hint, ctx: CheckContext, found: list[Finding]) -> int | None:
+        abuse = [v for v in ctx.customer if v.has("customer_abuse")]
+        if not abuse:
+            return None
+        warned = [v.index for v, _ in agent_prompts(ctx, "civility_warning") if v.index > abuse[0].index]
+        if any(v.index > abuse[0].index for v, _ in agent_prompts(ctx, "end_call_notice")):
+            return None  # the call is being ended
+        if warned and warned[-1] > abuse[-1].index:
+            return None  # warned since the customer's last abuse
+        return min(len(warned), 2)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         abuse = [v for v in ctx.customer if v.has("customer_abuse")]

@@ -83,20 +83,27 @@ def create_app(
     max_request_mb: int = 200,
     upload_dir: Path | None = None,
     frame_ancestors: Sequence[str] = (),
+    assist_idle_seconds: float = 30 * 60,
 ) -> FastAPI:
     """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
-    ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default)."""
+    ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default);
+    ``assist_idle_seconds``: a live session without a message this long is ended and stored."""
     frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
     workspace = Workspace(engine, upload_dir or default_upload_dir(engine))
     importer = ImportWorker(workspace)
+    from guifan.web.assist.service import LiveSessions
+
+    assist = LiveSessions(workspace, idle_seconds=assist_idle_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if worker:
             importer.start()
+        assist.start()
         yield
+        await assist.stop()
         if worker:
             importer.stop()
         engine.dispose()
@@ -111,6 +118,7 @@ def create_app(
     )
     app.state.workspace = workspace
     app.state.importer = importer
+    app.state.assist = assist
     app.state.sessions = Sessions()
     app.state.login_forms = LoginForms(secret or secrets.token_urlsafe(32))
     app.state.throttle = LoginThrottle()
@@ -147,10 +155,11 @@ def create_app(
         return PlainTextResponse("服务器内部错误,请稍后重试", status_code=500, headers=headers)
 
     from guifan.web import api, exemplars, pages
-    from guifan.web.assist import pages as assist_pages
+    from guifan.web.assist import api as assist_api, pages as assist_pages
 
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(exemplars.api, prefix="/api/v1")
+    app.include_router(assist_api.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(exemplars.pages)
     app.include_router(assist_pages.router)

@@ -355,3 +355,7 @@ class UserSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# Feature modules keep their own tables on this Base (one metadata for the migrations and their test).
+from guifan.web.assist import models as _assist_models  # noqa: E402,F401
