@@ -23,6 +23,7 @@ from tests.web.test_browser import browser, violations  # noqa: F401 (fixtures)
 from tests.web.test_browser import log_in as sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extra")
+expect = sync_api.expect
 pytest.importorskip("guifan.web.assist.api", reason="the live assist API is not in this tree yet")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -156,11 +157,11 @@ def test_agent_page_by_keyboard_alone(site, browser, problems):
     say(platform, session_id, "customer", COMPLAINT)
     apology_hint = agent.locator('.hint:has-text("S-D1")')
     apology_hint.wait_for()
-    assert COMPLAINT in agent.locator("#turns").inner_text()
+    expect(agent.locator("#turns")).to_contain_text(COMPLAINT)
     assert agent.locator("#turns b").count() == 0
     assert "投诉先致歉" in apology_hint.inner_text()
     assert agent.locator(".hint .wording button", has_text="非常抱歉").count() >= 1
-    agent.wait_for_function("document.getElementById('announce').textContent.includes('新提示')")
+    expect(agent.locator("#announce")).to_contain_text("新提示")
 
     # Typing a forbidden phrase shows the warning inline, with its clause and the standard wording.
     agent.keyboard.type(FORBIDDEN)
@@ -177,9 +178,9 @@ def test_agent_page_by_keyboard_alone(site, browser, problems):
     assert "再按一次 Enter" in agent.locator("#notice").inner_text()
     assert agent.locator("#turns .turn.agent").count() == 0
     agent.keyboard.press("Alt+r")
-    agent.wait_for_function(f"!document.getElementById('draft').value.includes({FORBIDDEN!r})")
-    agent.wait_for_selector("#warnings:empty")
-    agent.wait_for_function("document.getElementById('draft-status').textContent === '草稿符合规范'")
+    expect(agent.locator("#draft")).not_to_have_value(re.compile(FORBIDDEN))
+    agent.wait_for_selector("#warnings:empty", state="attached")
+    expect(agent.locator("#draft-status")).to_have_text("草稿符合规范")
     fixed = agent.input_value("#draft")
     assert fixed and FORBIDDEN not in fixed
     assert focused(agent).startswith("TEXTAREA#draft")
@@ -187,7 +188,7 @@ def test_agent_page_by_keyboard_alone(site, browser, problems):
     # The apology, typed and sent with Enter, clears the apology hint.
     agent.fill("#draft", "")
     agent.keyboard.type(APOLOGY)
-    agent.wait_for_function("document.getElementById('draft-status').textContent !== ''")
+    expect(agent.locator("#draft-status")).not_to_be_empty()
     agent.keyboard.press("Enter")
     agent.locator("#turns .turn.agent", has_text=APOLOGY).wait_for()
     apology_hint.wait_for(state="detached")
@@ -251,9 +252,8 @@ def test_live_board_by_role_updated_live(site, browser, problems):
     # A new alert in the other session shows without a reload, and that session moves to the top.
     say(platform, second, "agent", "这不归我管")
     supervisor.wait_for_selector(f'#board-rows tr[data-id="{second}"] .alert[data-kind="forbidden_sent"]')
-    supervisor.wait_for_function(
-        f"document.querySelector('#board-rows tr').dataset.id === {second!r}")
-    supervisor.wait_for_function("document.getElementById('board-alerts').textContent.includes('新告警')")
+    expect(supervisor.locator("#board-rows tr").first).to_have_attribute("data-id", second)
+    expect(supervisor.locator("#board-alerts")).to_contain_text("新告警")
 
     # Team leads see their team's sessions, agents their own; the pages of others' sessions are 404.
     lead = log_in(browser, base, "lead1", problems)
@@ -296,15 +296,15 @@ def test_timer_hint_pushed_after_the_socket_dropped(site, browser, problems):
     agent.goto(f"{base}/assist/{session_id}")
     agent.wait_for_selector("#link-status[data-status=open]")
     agent.fill("#draft", GREETING)
-    agent.wait_for_function("document.getElementById('draft-status').textContent !== ''")
+    expect(agent.locator("#draft-status")).not_to_be_empty()
     agent.press("#draft", "Enter")
     agent.locator("#turns .turn.agent").wait_for()
 
     sockets[0].close()
-    agent.wait_for_function("document.getElementById('link-status').dataset.status !== 'open'")
+    agent.wait_for_selector("#link-status:not([data-status=open])")
     agent.wait_for_selector("#link-status[data-status=open]", timeout=10_000)
     assert len(sockets) == 2
     timer = agent.locator(".hint.kind-timer")
     timer.first.wait_for(timeout=15_000)
     assert "S-C1" in timer.first.inner_text()
-    agent.wait_for_function("document.getElementById('announce').textContent.includes('新提示')")
+    expect(agent.locator("#announce")).to_contain_text("新提示")

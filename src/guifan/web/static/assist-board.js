@@ -50,7 +50,7 @@
       var row = el("tr", "session" + (alerts.length ? " alerting" : ""));
       row.dataset.id = s.session_id;
       var link = el("a", null, s.session_id);
-      link.href = "/assist/" + encodeURIComponent(s.session_id);
+      link.href = "/assist/" + encodeURIComponent(s.session_id) + "?watch=1";  // looking on, read-only
       cell(row, link);
       var who = el("span", null, (s.agent_name ? s.agent_name + " " : "") + (s.agent_id || "—"));
       cell(row, who);
