@@ -171,6 +171,12 @@ def test_agent_page_by_keyboard_alone(site, browser, problems):
     assert "标准用语" in warning.inner_text()
     assert agent.locator("#draft-preview mark").first.inner_text() in FORBIDDEN
     assert agent.locator("#draft").get_attribute("aria-invalid") == "true"
+    # Focus order: from the draft, Tab reaches the warning's replacement first; Shift+Tab comes back.
+    agent.keyboard.press("Tab")
+    assert focused(agent).startswith("BUTTON") and "take" in focused(agent)
+    assert outline_of_focused(agent) not in ("", "none")
+    agent.keyboard.press("Shift+Tab")
+    assert focused(agent).startswith("TEXTAREA#draft")
 
     # Enter with a warning does not send at once: it says so; Alt+R takes the replacement.
     agent.keyboard.press("Enter")
