@@ -96,8 +96,9 @@ class DraftIn(BaseModel):
 
 
 def create(sessions: LiveSessions, user: User, body: SessionIn) -> dict[str, Any]:
+    dated = body.started_at is not None or "started_at" not in body.model_fields_set  # null: no date
     live = sessions.create(user, body.channel, body.agent_id, body.metadata, body.started_at, body.id,
-                           body.stamp_times)
+                           body.stamp_times, dated)
     return {**live.summary(), "hints": live.session.hints()}
 
 

@@ -76,7 +76,7 @@ class Live:
     team_id: int | None
     version: int
     external_id: str
-    started_at: datetime
+    started_at: datetime | None
     created_at: datetime
     stamp_times: bool
     resumed: bool = False
@@ -95,7 +95,7 @@ class Live:
         return {
             "session_id": self.id, "status": SessionStatus.ENDED if self.ended else SessionStatus.OPEN,
             "channel": self.session.channel.value, "agent_id": self.agent_code, "agent_name": self.agent_name,
-            "team_id": self.team_id, "started_at": self.started_at.isoformat(),
+            "team_id": self.team_id, "started_at": self.started_at.isoformat() if self.started_at else None,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
             "turns": len(self.session.conversation.turns),
             "conversation_id": self.ended["conversation_id"] if self.ended else None,
@@ -162,7 +162,9 @@ class LiveSessions:
 
     def create(self, user: User, channel: str, agent_id: str | None = None, metadata: dict | None = None,
                started_at: datetime | None = None, external_id: str | None = None,
-               stamp_times: bool = True) -> Live:
+               stamp_times: bool = True, dated: bool = True) -> Live:
+        """``dated``: the conversation has a start time (``started_at``, now by default); False for
+        a replayed transcript without one."""
         role = UserRole(user.role)
         if role is UserRole.AGENT:
             if not user.agent_code:
@@ -179,7 +181,7 @@ class LiveSessions:
             if agent_id and sum(1 for s in self.open.values() if s.agent_code == agent_id) >= self.max_per_agent:
                 raise AssistError(429, f"坐席 {agent_id} 打开的实时会话已达上限 {self.max_per_agent}")
         sid = secrets.token_urlsafe(16)
-        started = started_at or datetime.now(timezone.utc)
+        started = started_at or datetime.now(timezone.utc) if dated else None
         meta = {**(metadata or {}), "live": True, "assist_session": sid}
         with self.workspace.sessions() as db:
             agent = db.scalar(select(User).where(User.agent_code == agent_id)) if agent_id else None
@@ -438,7 +440,7 @@ class LiveSessions:
                     last_flush = now
                     await asyncio.to_thread(self.flush)
                     self._board_turns()
-                if now - last_idle >= IDLE_CHECK_SECONDS:
+                if now - last_idle >= min(IDLE_CHECK_SECONDS, self.idle_seconds / 2):
                     last_idle = now
                     for live in [s for s in list(self.open.values()) if now - s.active_at > self.idle_seconds]:
                         await asyncio.to_thread(self.end, live, "idle")
@@ -477,13 +479,16 @@ class LiveSessions:
 
 def _row_summary(row: AssistSession, agent_name: str) -> dict[str, Any]:
     return {"session_id": row.id, "status": row.status, "channel": row.channel, "agent_id": row.agent_code,
-            "agent_name": agent_name, "team_id": row.team_id, "started_at": _aware(row.started_at).isoformat(),
+            "agent_name": agent_name, "team_id": row.team_id,
+            "started_at": _aware(row.started_at).isoformat() if row.started_at else None,
             "created_at": _aware(row.created_at).isoformat(), "updated_at": _aware(row.updated_at).isoformat(),
             "turns": len((row.result or {}).get("turns", [])) if row.result else len(row.turns or []),
             "conversation_id": row.conversation_id, "alerts": list(reversed(row.alerts or [])), "resumed": False}
 
 
-def _aware(moment: datetime) -> datetime:
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
