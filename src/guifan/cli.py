@@ -344,6 +344,9 @@ def serve(
     ),
     max_upload_mb: int = typer.Option(50, "--max-upload-mb", min=1, help="单个上传文件的大小上限 (MB)"),
     max_request_mb: int = typer.Option(200, "--max-request-mb", min=1, help="一次上传请求的总大小上限 (MB)"),
+    assist_idle_minutes: float = typer.Option(
+        30, "--assist-idle-minutes", min=0.1, help="实时辅助会话无消息超过这么久即自动结束并存入工作台 (分钟)"
+    ),
 ) -> None:
     """启动质检工作台 (Web)。 Start the QA workspace."""
     _require_web()
@@ -356,7 +359,8 @@ def serve(
     try:
         application = create_app(db, secret=secret, secure_cookies=secure_cookies,
                                  frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None),
-                                 upload_dir=upload_dir, max_upload_mb=max_upload_mb, max_request_mb=max_request_mb)
+                                 upload_dir=upload_dir, max_upload_mb=max_upload_mb, max_request_mb=max_request_mb,
+                                 assist_idle_seconds=assist_idle_minutes * 60)
     except ValueError as exc:
         _fail(str(exc))
     with application.state.workspace.sessions() as session:
