@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from guifan.cli_zh import Typer
 from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
 from guifan.readers import read_paths
@@ -29,14 +30,28 @@ from guifan.resume import ResultLog
 from guifan.rulebook import Rulebook, load_rulebook
 from guifan.scoring import BatchSummary, CheckResult, Checker
 
-app = typer.Typer(
+app = Typer(
     name="guifan",
     help="规范 Guifan:按客户服务规范检查对话,逐条说明违规、条款与标准用语。",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode=None,
 )
 err = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from guifan import __version__
+
+        typer.echo(f"guifan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="显示版本并退出。"),
+) -> None:
+    pass
 
 
 class Segmentation(str, Enum):
@@ -311,7 +326,7 @@ def evaluate_labels(
     raise typer.Exit(1 if below or result.errors else 0)
 
 
-user_app = typer.Typer(help="管理质检工作台的用户。 Manage QA workspace users.", no_args_is_help=True)
+user_app = Typer(help="管理质检工作台的用户。 Manage QA workspace users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
 ROLES = ("admin", "supervisor", "reviewer", "team_lead", "agent")
@@ -375,6 +390,15 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning", **proxy)
 
 
+def _ask_password() -> str:
+    """A new password, typed twice without echo (until both agree)."""
+    while True:
+        first = typer.prompt("密码 (至少 8 位)", hide_input=True)
+        if first == typer.prompt("再次输入密码", hide_input=True):
+            return first
+        err.print("两次输入的密码不一致,请重新输入。", highlight=False)
+
+
 @user_app.command("add")
 def user_add(
     username: str = typer.Argument(..., help="用户名"),
@@ -392,7 +416,7 @@ def user_add(
     if role not in ROLES:
         _fail(f"未知角色 {role},可选: {' / '.join(ROLES)}")
     if password is None:
-        password = typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+        password = _ask_password()
     engine = make_engine(db)
     migrate(engine)
     workspace = Workspace(engine)
@@ -475,7 +499,7 @@ def validate_config(config: list[Path] = typer.Argument(..., help="公司规则�
 
 
 
-asr_app = typer.Typer(help="语音识别模型:校验模型文件。 Speech-recognition model files.", no_args_is_help=True)
+asr_app = Typer(help="语音识别模型:校验模型文件。 Speech-recognition model files.", no_args_is_help=True)
 app.add_typer(asr_app, name="asr")
 
 
