@@ -435,46 +435,65 @@ def list_rules(
     config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件"),
 ) -> None:
     """列出全部规则。 List every rule."""
+    from guifan.docs import rule_title
+    from guifan.reporters.common import SEVERITY_LABELS
+
     rulebook = _load(config)
     rules = all_rules()
+
+    def enabled(code: str) -> bool:
+        return not (rulebook.rules.get(code) and rulebook.rules[code].enabled is False)
+
     if as_json:
         rows = [
             {
                 "code": cls.code,
+                "title": rule_title(cls, rulebook),
                 "name": cls.name,
                 "clauses": list(cls.clauses),
                 "severity": cls.severity.value,
                 "category": cls.category,
-                "enabled": not (rulebook.rules.get(code) and rulebook.rules[code].enabled is False),
+                "enabled": enabled(code),
                 "what": cls.what,
             }
             for code, cls in rules.items()
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"规则 ({len(rules)} 条) · 规则手册 {rulebook.origin}")
-    for column in ("代码", "名称", "条款", "程度", "检查什么"):
-        table.add_column(column)
+    table = Table(title=f"规则 ({len(rules)} 条) · 规则手册 {rulebook.origin} · 详情: guifan rule 代码")
+    for column in ("代码", "标题", "条款", "程度", "检查什么"):
+        table.add_column(column, no_wrap=column in ("代码", "条款", "程度"),
+                         **({"max_width": 20, "overflow": "fold"} if column == "标题" else {}))
     for code, cls in rules.items():
-        clauses = " ".join(f"{c} {rulebook.clause_title(c)}" for c in cls.clauses)
-        table.add_row(code, cls.name, clauses, cls.severity.value, cls.what)
+        title = rule_title(cls, rulebook) + ("" if enabled(code) else " (已停用)")
+        table.add_row(code, title, " ".join(cls.clauses), SEVERITY_LABELS[cls.severity], cls.what,
+                      style=None if enabled(code) else "dim")
     Console().print(table)
 
 
 @app.command("rule")
 def show_rule(
-    code: str = typer.Argument(..., help="规则代码或名称,如 FBD006"),
+    code: str = typer.Argument(..., help="规则代码或名称 (如 FBD006),或条款 (如 S-F6,列出检查该条款的规则)"),
     config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件"),
+    markdown: bool = typer.Option(False, "--markdown", help="输出 Markdown 原文 (默认按终端排版)"),
 ) -> None:
-    """显示一条规则的说明、条款、标准用语与示例。 Show one rule's docs."""
-    from guifan.docs import rule_markdown
+    """显示一条规则的说明、条款、标准用语与示例,或一个条款的规则。 Show one rule's docs, or a clause's rules."""
+    from rich.markdown import Markdown
+
+    from guifan.docs import clause_markdown, find_clauses, rule_markdown
 
     rulebook = _load(config)
     try:
-        cls = get_rule(code)
+        text = rule_markdown(get_rule(code), rulebook, level=1)
     except KeyError:
-        _fail(f"没有规则 {code} (运行 guifan rules 查看全部规则)")
-    typer.echo(rule_markdown(cls, rulebook, level=1))
+        clauses = find_clauses(code, rulebook)
+        if not clauses:
+            _fail(f"没有规则或条款 {code} (运行 guifan rules 查看全部规则)")
+        text = clause_markdown(clauses, rulebook)
+    if markdown:
+        typer.echo(text)
+    else:
+        Console().print(Markdown(text))
 
 
 @app.command("docs")

@@ -31,6 +31,47 @@ def _clause_key(clause: str) -> tuple[str, int]:
     return (section, int(number) if number.isdigit() else 0)
 
 
+def rule_title(cls: type[Rule], rulebook: Rulebook) -> str:
+    """A rule's title as people read it: the titles of the clauses it checks (``推卸语``); a rule's
+    ``name`` is an English identifier."""
+    return "、".join(rulebook.clause_title(c) for c in cls.clauses)
+
+
+def find_clauses(key: str, rulebook: Rulebook) -> list[str]:
+    """The clauses ``key`` names: one clause (``S-F6``) or a section (``S-F``), in order; [] if none."""
+    key = key.strip().upper()
+    known = set(rulebook.clauses) | set(clause_index(all_rules())) | set(NOT_CHECKABLE)
+    if key in known:
+        return [key]
+    section = [c for c in known if len(key) == 3 and key.startswith("S-") and c[:3] == key and c[3:].isdigit()]
+    return sorted(section, key=_clause_key)
+
+
+def clause_markdown(clauses: list[str], rulebook: Rulebook) -> str:
+    """Clauses with their standard wording and the rules that check each (``guifan rule S-F6``)."""
+    from guifan.reporters.common import SEVERITY_LABELS
+
+    index = clause_index(all_rules())
+    lines: list[str] = []
+    for clause in clauses:
+        lines += [f"# {clause} {rulebook.clause_title(clause)}", ""]
+        wording = rulebook.wording(clause)
+        if wording:
+            lines += ["**标准用语 Use instead.**", ""] + [f"- {w}" for w in wording] + [""]
+        if clause in NOT_CHECKABLE:
+            lines += [f"**不可从文本检查 Not checkable.** {NOT_CHECKABLE[clause]}", ""]
+        rules = index.get(clause, [])
+        if rules:
+            lines += [f"**检查本条款的规则 Rules ({len(rules)})** · 详情: guifan rule 代码", "",
+                      "| 代码 | 标题 | 程度 | 检查什么 |", "|---|---|---|---|"]
+            lines += [f"| {cls.code} | {rule_title(cls, rulebook)} | {SEVERITY_LABELS[cls.severity]} | "
+                      f"{cls.what.replace('|', '｜')} |" for cls in rules]
+            lines.append("")
+        elif clause not in NOT_CHECKABLE:
+            lines += ["没有规则检查本条款。", ""]
+    return "\n".join(lines)
+
+
 def rule_markdown(cls: type[Rule], rulebook: Rulebook, engine: Engine | None = None, level: int = 3) -> str:
     """One rule's documentation: what, why, clauses, examples (with the finding each bad one gives)."""
     engine = engine or Engine(rulebook, select=[cls.code])
