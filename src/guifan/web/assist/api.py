@@ -22,14 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from guifan.assist import AssistError
 from guifan.assist.live import MAX_TEXT
-from guifan.web.app import require
+from guifan.web.app import check_csrf, current_user
 from guifan.web.assist.service import Live, LiveSessions
 from guifan.web.models import User
-from guifan.web.security import SESSION_COOKIE, Permission
+from guifan.web.security import SESSION_COOKIE, Permission, allowed
 from guifan.web.validation import Text, chinese_message
 
 router = APIRouter(prefix="/assist", tags=["assist"])
-Viewer = Annotated[User, Depends(require(Permission.VIEW))]
 SessionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 HintId = Annotated[str, Path(min_length=1, max_length=120)]
 MAX_METADATA = 64 * 1024  # bytes of JSON
@@ -49,6 +48,35 @@ def answering(call: Callable[[], Any]) -> Any:
         return call()
     except AssistError as exc:
         raise HTTPException(exc.status, exc.message) from None
+
+
+async def assist_user(request: Request) -> User:
+    """The caller, authenticated as by every endpoint of the workspace (``current_user``, then
+    ``check_csrf``): the database is asked in one worker thread, the rest runs on the event loop,
+    which also serves the sessions in memory (a turn costs about a millisecond of the engine)."""
+
+    def authenticate() -> User | None:
+        with request.app.state.workspace.sessions() as db:
+            return current_user(request, db)
+
+    user = await run_in_threadpool(authenticate)
+    if user is None:
+        raise HTTPException(401, "请先登录")
+    if not allowed(user.role, Permission.VIEW):
+        raise HTTPException(403, "没有权限")
+    await check_csrf(request, user)
+    return user
+
+
+Viewer = Annotated[User, Depends(assist_user)]
+
+
+async def served(request: Request, session_id: str | None, call: Callable[[], Any]) -> Any:
+    """``call()`` on the event loop when it touches only a session in memory, else (the database:
+    creating, ending, an ended or resumed session) in a worker thread."""
+    if session_id is not None and session_id in live_sessions(request).open:
+        return answering(call)
+    return await run_in_threadpool(answering, call)
 
 
 # -- request bodies -------------------------------------------------------------------------------
@@ -103,16 +131,16 @@ def create(sessions: LiveSessions, user: User, body: SessionIn) -> dict[str, Any
 
 
 @router.post("/sessions")
-def create_session(body: SessionIn, request: Request, user: Viewer) -> dict:
+async def create_session(body: SessionIn, request: Request, user: Viewer) -> dict:
     """Start a live session (agents for themselves; supervisors and admins for any agent code)."""
-    return answering(lambda: create(live_sessions(request), user, body))
+    return await served(request, None, lambda: create(live_sessions(request), user, body))
 
 
 @router.get("/sessions")
-def list_sessions(request: Request, user: Viewer, status: Literal["open", "ended", "all"] = "open",
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
+async def list_sessions(request: Request, user: Viewer, status: Literal["open", "ended", "all"] = "open",
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict]:
     """The sessions the caller may see, newest activity first, with their alerts (the live board)."""
-    return live_sessions(request).visible(user, status, limit)
+    return await run_in_threadpool(live_sessions(request).visible, user, status, limit)
 
 
 def visible_session(request: Request, db, user: User, session_id: str) -> Live:
@@ -126,8 +154,8 @@ def state(live: Live) -> dict[str, Any]:
 
 
 @router.get("/sessions/{session_id}")
-def get_session(session_id: SessionId, request: Request, user: Viewer) -> dict:
-    return state(answering(lambda: live_sessions(request).find(user, session_id)))
+async def get_session(session_id: SessionId, request: Request, user: Viewer) -> dict:
+    return await served(request, session_id, lambda: state(live_sessions(request).find(user, session_id)))
 
 
 def post_turn(sessions: LiveSessions, user: User, session_id: str, body: TurnIn) -> dict[str, Any]:
@@ -136,9 +164,9 @@ def post_turn(sessions: LiveSessions, user: User, session_id: str, body: TurnIn)
 
 
 @router.post("/sessions/{session_id}/turns")
-def add_turn(session_id: SessionId, body: TurnIn, request: Request, user: Viewer) -> dict:
+async def add_turn(session_id: SessionId, body: TurnIn, request: Request, user: Viewer) -> dict:
     """A turn, or a streaming partial (``final: false``); answers the hints due now."""
-    return answering(lambda: post_turn(live_sessions(request), user, session_id, body))
+    return await served(request, session_id, lambda: post_turn(live_sessions(request), user, session_id, body))
 
 
 def post_funasr(sessions: LiveSessions, user: User, session_id: str, body: FunAsrIn) -> dict[str, Any]:
@@ -147,9 +175,9 @@ def post_funasr(sessions: LiveSessions, user: User, session_id: str, body: FunAs
 
 
 @router.post("/sessions/{session_id}/funasr")
-def add_funasr(session_id: SessionId, body: FunAsrIn, request: Request, user: Viewer) -> dict:
+async def add_funasr(session_id: SessionId, body: FunAsrIn, request: Request, user: Viewer) -> dict:
     """A message of FunASR's WebSocket server (2pass) for the speaker's stream."""
-    return answering(lambda: post_funasr(live_sessions(request), user, session_id, body))
+    return await served(request, session_id, lambda: post_funasr(live_sessions(request), user, session_id, body))
 
 
 def post_draft(sessions: LiveSessions, user: User, session_id: str, text: str) -> dict[str, Any]:
@@ -157,10 +185,10 @@ def post_draft(sessions: LiveSessions, user: User, session_id: str, text: str) -
 
 
 @router.post("/sessions/{session_id}/draft")
-def check_draft(session_id: SessionId, body: DraftIn, request: Request, user: Viewer) -> dict:
+async def check_draft(session_id: SessionId, body: DraftIn, request: Request, user: Viewer) -> dict:
     """The check before sending: findings with the words' span and, where one exists, the draft
     with them replaced by the standard wording."""
-    return answering(lambda: post_draft(live_sessions(request), user, session_id, body.text))
+    return await served(request, session_id, lambda: post_draft(live_sessions(request), user, session_id, body.text))
 
 
 def post_dismiss(sessions: LiveSessions, user: User, session_id: str, hint_id: str) -> dict[str, Any]:
@@ -170,9 +198,9 @@ def post_dismiss(sessions: LiveSessions, user: User, session_id: str, hint_id: s
 
 
 @router.post("/sessions/{session_id}/hints/{hint_id}/dismiss")
-def dismiss_hint(session_id: SessionId, hint_id: HintId, request: Request, user: Viewer) -> dict:
+async def dismiss_hint(session_id: SessionId, hint_id: HintId, request: Request, user: Viewer) -> dict:
     """The hint never comes back in this session; the dismissal is recorded (calibration data)."""
-    return answering(lambda: post_dismiss(live_sessions(request), user, session_id, hint_id))
+    return await served(request, session_id, lambda: post_dismiss(live_sessions(request), user, session_id, hint_id))
 
 
 def finish(sessions: LiveSessions, user: User, session_id: str) -> dict[str, Any]:
@@ -184,10 +212,10 @@ def finish(sessions: LiveSessions, user: User, session_id: str) -> dict[str, Any
 
 
 @router.post("/sessions/{session_id}/end")
-def end_session(session_id: SessionId, request: Request, user: Viewer) -> dict:
+async def end_session(session_id: SessionId, request: Request, user: Viewer) -> dict:
     """Store the finished conversation in the workspace as an import would (marked live) and
     answer its QA result, as ``guifan check --format json`` gives it."""
-    return answering(lambda: finish(live_sessions(request), user, session_id))
+    return await served(request, None, lambda: finish(live_sessions(request), user, session_id))
 
 
 # -- WebSocket ------------------------------------------------------------------------------------
@@ -340,7 +368,10 @@ async def _handle(sessions: LiveSessions, socket: Socket, raw: str) -> dict[str,
     if handler is None:
         return _error(422, f"字段 type: 应为 {'、'.join(HANDLERS)} 之一", request_id)
     try:
-        reply = await run_in_threadpool(handler, sessions, socket, message)
+        if kind in LIGHT and (kind == "ping" or message.get("session_id") in sessions.open):
+            reply = handler(sessions, socket, message)  # a session in memory: on the event loop
+        else:
+            reply = await run_in_threadpool(handler, sessions, socket, message)
     except AssistError as exc:
         return _error(exc.status, exc.message, request_id)
     except ValidationError as exc:
@@ -438,6 +469,8 @@ def ws_auth(sessions: LiveSessions, socket: Socket, message: dict) -> dict:
     return {"type": "auth", "ok": True, "user": _user(socket.user)}
 
 
+# Messages that touch only a session in memory (the others may use the database).
+LIGHT = frozenset({"turn", "funasr", "draft", "dismiss", "detach", "ping"})
 HANDLERS: dict[str, Callable[[LiveSessions, Socket, dict], dict | None]] = {
     "auth": ws_auth, "create": ws_create, "attach": ws_attach, "detach": ws_detach, "turn": ws_turn,
     "funasr": ws_funasr, "draft": ws_draft, "dismiss": ws_dismiss, "end": ws_end, "watch": ws_watch,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guifan.web.models import Base, utcnow
@@ -40,13 +40,27 @@ class AssistSession(Base):
     rulebook_version: Mapped[int] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stamp_times: Mapped[bool] = mapped_column(Boolean, default=True)
-    # The final turns of an open session, as said (to resume it after a restart); emptied when the
-    # session ends, since the stored conversation holds them (masked like any import).
-    turns: Mapped[list[Any]] = mapped_column(JSON, default=list)
     dismissed: Mapped[list[Any]] = mapped_column(JSON, default=list)  # hint ids
     alerts: Mapped[list[Any]] = mapped_column(JSON, default=list)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the QA result at the end (masked like the conversation)
+
+
+class AssistTurn(Base):
+    """A final turn of an open session, as said, to resume the session after a restart; appended as
+    the session goes (only new turns are written), deleted when the session ends, since the stored
+    conversation then holds them (masked like any import)."""
+
+    __tablename__ = "assist_turns"
+    __table_args__ = (UniqueConstraint("session_id", "n"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("assist_sessions.id", ondelete="CASCADE"), index=True)
+    n: Mapped[int] = mapped_column(Integer)  # the turn's index in the conversation
+    role: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
 
 
 class AssistEvent(Base):

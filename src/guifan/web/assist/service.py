@@ -2,8 +2,9 @@
 restart, ending them into the workspace, and the background work (timers, writing, idle timeout).
 
 A session lives in memory (``guifan.assist.LiveSession``, the engine's client) while it is open and
-is written to ``assist_sessions`` when created, at most ``FLUSH_SECONDS`` after each change (turns,
-dismissals, alerts; events to ``assist_events``) and when the server stops. Ending a session checks
+is written to ``assist_sessions`` when created, at most ``FLUSH_SECONDS`` after each change (new
+turns appended to ``assist_turns``, dismissals, alerts; events to ``assist_events``) and when the
+server stops. Ending a session checks
 the finished conversation with the full engine and stores it exactly as an import does
 (``Workspace.store``), marked live. Routes (``guifan.web.assist.api``) only translate HTTP and
 WebSocket messages into these calls.
@@ -21,14 +22,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from guifan import model
 from guifan.assist import AssistError, LiveSession, Update
 from guifan.privacy import mask_value
-from guifan.readers.fields import build
 from guifan.reporters.common import conversation_record
-from guifan.web.assist.models import AssistEvent, AssistSession, SessionStatus
+from guifan.web.assist.models import AssistEvent, AssistSession, AssistTurn, SessionStatus
 from guifan.web.models import Conversation, User, UserRole, utcnow
 from guifan.web.services import Workspace, audit
 
@@ -37,8 +37,9 @@ log = logging.getLogger("guifan.assist")
 IDLE_SECONDS = 30 * 60
 MAX_OPEN = 2000
 MAX_PER_AGENT = 20
-RATE = 20.0  # messages a second, per user and per session
+RATE = 20.0  # messages a second per session (bursts of BURST): a client flooding one session
 BURST = 40
+USER_RATE = 1000.0  # per user or API token, whatever the sessions (an integration serves many agents)
 FLUSH_SECONDS = 1.0
 TICK_SECONDS = 0.1
 IDLE_CHECK_SECONDS = 5.0
@@ -86,6 +87,7 @@ class Live:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # not yet written
     dirty: bool = True
+    saved: int = 0  # turns already written to assist_turns
     board_at: float = 0.0
     sockets: set = field(default_factory=set)  # api.Socket objects attached to it
     bucket: Bucket = field(default_factory=Bucket)
@@ -153,7 +155,7 @@ class LiveSessions:
             if bucket is None:
                 if len(self._users) > 10_000:
                     self._users.clear()
-                bucket = self._users[user.id] = Bucket(RATE * 5, BURST * 5)  # a user with several chats
+                bucket = self._users[user.id] = Bucket(USER_RATE, 2 * USER_RATE)
             ok = bucket.take()
         if not ok or (live is not None and not live.bucket.take()):
             raise AssistError(429, "请求过于频繁,请稍后再试")
@@ -191,7 +193,7 @@ class LiveSessions:
                 id=sid, status=SessionStatus.OPEN, channel=channel, agent_code=agent_id,
                 agent_id=agent.id if agent else None, team_id=agent.team_id if agent else None, created_by=user.id,
                 external_id=external_id or f"live-{sid}", started_at=started, rulebook_version=version.version,
-                meta=meta, stamp_times=stamp_times, turns=[], dismissed=[], alerts=[])
+                meta=meta, stamp_times=stamp_times, dismissed=[], alerts=[])
             db.add(row)
             audit(db, user, "assist.create", "assist_session", None, None, {"session": sid, "agent": agent_id})
             db.commit()
@@ -245,8 +247,10 @@ class LiveSessions:
                               "result": row.result}
                 live.alerts = list(row.alerts or [])
                 return live
-            turns = tuple(build({"id": row.external_id, "turns": row.turns or []}).turns) if row.turns else ()
+            turns = tuple(model.Turn(model.Role(t.role), t.text, t.start, t.end) for t in
+                          db.scalars(select(AssistTurn).where(AssistTurn.session_id == sid).order_by(AssistTurn.n)))
             live = self._live(row, name, turns)
+            live.saved = len(turns)
         live.resumed = True
         live.session.dismissed.update(row.dismissed or [])
         live.alerts = list(row.alerts or [])
@@ -341,7 +345,7 @@ class LiveSessions:
                 row = db.get(AssistSession, live.id)
                 row.status, row.ended_at, row.ended_reason = SessionStatus.ENDED, utcnow(), reason
                 row.updated_at = utcnow()
-                row.turns = []
+                db.execute(delete(AssistTurn).where(AssistTurn.session_id == live.id))
                 row.dismissed = sorted(live.session.dismissed)
                 row.alerts = live.alerts
                 row.conversation_id = stored
@@ -365,10 +369,11 @@ class LiveSessions:
     # -- writing ------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write every changed open session (turns, dismissals, alerts, events) in one transaction."""
+        """Write every changed open session (its new turns, dismissals, alerts, events) in one transaction."""
         dirty = [live for live in list(self.open.values()) if (live.dirty or live.events) and not live.ended]
         if not dirty:
             return
+        written: list[tuple[Live, int]] = []
         with self.workspace.sessions() as db:
             for live in dirty:
                 with live.lock:
@@ -377,13 +382,18 @@ class LiveSessions:
                     row = db.get(AssistSession, live.id)
                     if row is None or row.status != SessionStatus.OPEN:
                         continue
-                    row.turns = model.Conversation(id="", turns=live.session.conversation.turns).to_dict()["turns"]
+                    turns = live.session.conversation.turns
+                    db.add_all(AssistTurn(session_id=live.id, n=n, role=t.role.value, text=t.text, start=t.start, end=t.end)
+                               for n, t in enumerate(turns[live.saved:], live.saved))
+                    written.append((live, len(turns)))
                     row.dismissed = sorted(live.session.dismissed)
                     row.alerts = list(live.alerts)
                     row.updated_at = live.updated_at
                     self._write_events(db, live)
                     live.dirty = False
             db.commit()
+        for live, saved in written:
+            live.saved = max(live.saved, saved)
 
     @staticmethod
     def _write_events(db, live: Live) -> None:
@@ -482,7 +492,7 @@ def _row_summary(row: AssistSession, agent_name: str) -> dict[str, Any]:
             "agent_name": agent_name, "team_id": row.team_id,
             "started_at": _aware(row.started_at).isoformat() if row.started_at else None,
             "created_at": _aware(row.created_at).isoformat(), "updated_at": _aware(row.updated_at).isoformat(),
-            "turns": len((row.result or {}).get("turns", [])) if row.result else len(row.turns or []),
+            "turns": len((row.result or {}).get("turns", [])) if row.result else 0,
             "conversation_id": row.conversation_id, "alerts": list(reversed(row.alerts or [])), "resumed": False}
 
 

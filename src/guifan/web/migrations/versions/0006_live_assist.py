@@ -1,5 +1,5 @@
-"""live assist: sessions (open ones kept across a restart, ended ones with their result) and their
-events (dismissed hints, warnings sent anyway, live-board alerts)
+"""live assist: sessions (open ones kept across a restart with their turns, ended ones with their
+result) and their events (dismissed hints, warnings sent anyway, live-board alerts)
 
 Revision ID: 0006
 Revises: 0005
@@ -34,7 +34,6 @@ def upgrade() -> None:
     sa.Column('rulebook_version', sa.Integer(), nullable=False),
     sa.Column('meta', sa.JSON(), nullable=False),
     sa.Column('stamp_times', sa.Boolean(), nullable=False),
-    sa.Column('turns', sa.JSON(), nullable=False),
     sa.Column('dismissed', sa.JSON(), nullable=False),
     sa.Column('alerts', sa.JSON(), nullable=False),
     sa.Column('conversation_id', sa.Integer(), nullable=True),
@@ -73,9 +72,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assist_events_rule'), ['rule'], unique=False)
         batch_op.create_index(batch_op.f('ix_assist_events_session_id'), ['session_id'], unique=False)
 
+    op.create_table('assist_turns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('session_id', sa.String(length=32), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=10), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('start', sa.Float(), nullable=True),
+    sa.Column('end', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['session_id'], ['assist_sessions.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('session_id', 'n')
+    )
+    with op.batch_alter_table('assist_turns', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assist_turns_session_id'), ['session_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('assist_turns', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_assist_turns_session_id'))
+
+    op.drop_table('assist_turns')
     with op.batch_alter_table('assist_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assist_events_session_id'))
         batch_op.drop_index(batch_op.f('ix_assist_events_rule'))

@@ -1,0 +1,319 @@
+"""Live assist under load (not a test): latency of turn and draft calls, timer lateness, memory.
+
+    python bench/bench_assist.py                       # 1, 50 and 200 sessions, HTTP and WebSocket
+    python bench/bench_assist.py --sessions 1 50 --seconds 20 --db postgresql://postgres@127.0.0.1:5432/guifan_bench
+
+Starts ``guifan serve`` in a subprocess on a free port with a fresh database (SQLite in a temporary
+folder by default) and a supervisor's API token, then, for each number of concurrent sessions and
+each transport (HTTP: one POST per call; WebSocket: one socket per session), replays the example
+conversations (examples/*.jsonl) as live sessions: every session sends its next turn after a think
+time drawn uniformly from 0.5-1.5 s (a busy chat agent or a call), and checks each agent turn as a
+draft before sending it. Prints p50 and p99 of the turn and draft calls as the client sees them,
+the cost of a 200-turn session's first and last turns (one session, no other load), how late the
+timer hints arrive (the silent-call prompt 5 s after a phone greeting, on WebSocket), and the
+server's resident memory per open session. Asserts nothing; targets: p99 <= 20 ms at 200
+sessions, timers <= 1 s late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+from guifan.readers import read_path  # noqa: E402
+
+PASSWORD = "bench-assist-password"
+API = "/api/v1/assist"
+THINK = (0.5, 1.5)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scripts() -> list[list[tuple[str, str]]]:
+    """The example conversations' turns (role, text), each a session's script."""
+    found = []
+    for name in ("chat_sessions.jsonl", "phone_calls.jsonl"):
+        for conversation in read_path(ROOT / "examples" / name):
+            turns = [(t.role.value, t.text) for t in conversation.turns if t.role.value in ("agent", "customer")]
+            if turns:
+                found.append(turns)
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, db: str | None):
+        self.folder = tempfile.mkdtemp()
+        self.db = db or f"sqlite:///{self.folder}/bench.db"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        env = {**os.environ, "GUIFAN_PASSWORD": PASSWORD, "GUIFAN_SECRET": "bench"}
+        subprocess.run([sys.executable, "-m", "guifan", "user", "add", "boss", "--role", "supervisor", "--db", self.db],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen([sys.executable, "-m", "guifan", "serve", "--db", self.db, "--port",
+                                         str(self.port)], env=env, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            try:
+                httpx.get(f"{self.base}/login", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=self.base) as client:
+            login = client.post("/api/v1/auth/login", json={"username": "boss", "password": PASSWORD}).json()
+            token = client.post("/api/v1/tokens", json={"name": "bench"}, headers={"X-CSRF-Token": login["csrf"]})
+            self.token = token.json()["token"]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+# -- HTTP -------------------------------------------------------------------------------------------
+
+
+def agent_code() -> str:
+    """A fresh agent code per session (an agent may have 20 sessions open)."""
+    agent_code.count += 1
+    return f"B{agent_code.count}"
+
+
+agent_code.count = 0
+
+
+async def http_session(client: httpx.AsyncClient, script: list[tuple[str, str]], deadline: float,
+                       turns: list[float], drafts: list[float], errors: list[str]) -> None:
+    created = await client.post(f"{API}/sessions", json={"channel": "chat", "agent_id": agent_code()})
+    if created.status_code != 200:
+        errors.append(created.text)
+        return
+    sid = created.json()["session_id"]
+    n = 0
+    while time.monotonic() < deadline:
+        role, text = script[n % len(script)]
+        n += 1
+        await asyncio.sleep(random.uniform(*THINK))
+        if role == "agent":
+            started = time.perf_counter()
+            response = await client.post(f"{API}/sessions/{sid}/draft", json={"text": text})
+            drafts.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors.append(response.text)
+        started = time.perf_counter()
+        response = await client.post(f"{API}/sessions/{sid}/turns", json={"role": role, "text": text})
+        turns.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            errors.append(response.text)
+    # Not ended: ending runs the full check (meaning stage included) and is not what is measured here.
+
+
+async def run_http(server: Server, sessions: int, seconds: float) -> dict:
+    turns: list[float] = []
+    drafts: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=sessions + 5, max_keepalive_connections=sessions + 5)
+    async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {server.token}"},
+                                 limits=limits, timeout=60) as client:
+        deadline = time.monotonic() + seconds
+        all_scripts = scripts()
+        await asyncio.gather(*(http_session(client, all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors)
+                               for i in range(sessions)))
+    return {"turns": turns, "drafts": drafts, "errors": errors}
+
+
+# -- WebSocket --------------------------------------------------------------------------------------
+
+
+class Socket:
+    def __init__(self, connection):
+        self.connection = connection
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.pushed: asyncio.Queue = asyncio.Queue()
+        self.counter = 0
+
+    async def reader(self) -> None:
+        async for raw in self.connection:
+            message = json.loads(raw)
+            future = self.waiting.pop(message.get("request_id"), None)
+            if future is not None:
+                future.set_result(message)
+            elif message.get("reason") == "timer":
+                await self.pushed.put((time.monotonic(), message))
+
+    async def call(self, message: dict) -> dict:
+        self.counter += 1
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[self.counter] = future
+        await self.connection.send(json.dumps({**message, "request_id": self.counter}, ensure_ascii=False))
+        return await future
+
+
+async def ws_connect(server: Server) -> tuple[Socket, asyncio.Task]:
+    connection = await websockets.connect(f"ws://127.0.0.1:{server.port}{API}/ws", max_size=2**22)
+    await connection.send(json.dumps({"type": "auth", "token": server.token}))
+    json.loads(await connection.recv())
+    sock = Socket(connection)
+    return sock, asyncio.create_task(sock.reader())
+
+
+async def ws_session(server: Server, script: list[tuple[str, str]], deadline: float, turns: list[float],
+                     drafts: list[float], errors: list[str]) -> None:
+    sock, reader = await ws_connect(server)
+    try:
+        created = await sock.call({"type": "create", "channel": "chat", "agent_id": agent_code()})
+        if created.get("type") != "created":
+            errors.append(str(created))
+            return
+        sid = created["session_id"]
+        n = 0
+        while time.monotonic() < deadline:
+            role, text = script[n % len(script)]
+            n += 1
+            await asyncio.sleep(random.uniform(*THINK))
+            if role == "agent":
+                started = time.perf_counter()
+                answer = await sock.call({"type": "draft", "session_id": sid, "text": text})
+                drafts.append(time.perf_counter() - started)
+                if answer.get("type") == "error":
+                    errors.append(str(answer))
+            started = time.perf_counter()
+            answer = await sock.call({"type": "turn", "session_id": sid, "role": role, "text": text})
+            turns.append(time.perf_counter() - started)
+            if answer.get("type") == "error":
+                errors.append(str(answer))
+    finally:
+        reader.cancel()
+        await sock.connection.close()
+
+
+async def run_ws(server: Server, sessions: int, seconds: float) -> dict:
+    turns: list[float] = []
+    drafts: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+    all_scripts = scripts()
+    await asyncio.gather(*(ws_session(server, all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors)
+                           for i in range(sessions)))
+    return {"turns": turns, "drafts": drafts, "errors": errors}
+
+
+async def timer_lateness(server: Server, sessions: int) -> list[float]:
+    """Phone sessions that greet and then hear nothing: the silent-call prompt is due 5 s later."""
+
+    async def one() -> float | None:
+        sock, reader = await ws_connect(server)
+        try:
+            created = await sock.call({"type": "create", "channel": "phone", "agent_id": agent_code()})
+            sid = created["session_id"]
+            await sock.call({"type": "turn", "session_id": sid, "role": "agent", "text": "您好!请问有什么可以帮助您?"})
+            said = time.monotonic()
+            arrived, _ = await asyncio.wait_for(sock.pushed.get(), 30)
+            return arrived - said - 5.0
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            reader.cancel()
+            await sock.connection.close()
+
+    found = await asyncio.gather(*(one() for _ in range(sessions)))
+    return [x for x in found if x is not None]
+
+
+async def long_session(server: Server, length: int = 200) -> list[float]:
+    """One session of ``length`` turns, nothing else running: each turn call's latency by turn."""
+    all_turns = [t for script in scripts() for t in script]
+    latencies = []
+    async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {server.token}"}) as client:
+        sid = (await client.post(f"{API}/sessions", json={"channel": "phone", "agent_id": agent_code()})).json()["session_id"]
+        for role, text in all_turns[:length]:
+            started = time.perf_counter()
+            await client.post(f"{API}/sessions/{sid}/turns", json={"role": role, "text": text})
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def memory_per_session(server: Server, sessions: int = 200, turns: int = 40) -> float:
+    all_turns = [t for script in scripts() for t in script]
+    before = rss_kb(server.process.pid)
+    async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {server.token}"},
+                                 timeout=60) as client:
+        for n in range(sessions):
+            sid = (await client.post(f"{API}/sessions", json={"channel": "chat", "agent_id": agent_code()})).json().get("session_id")
+            if sid is None:
+                break
+            for role, text in all_turns[n % 50: n % 50 + turns]:
+                await client.post(f"{API}/sessions/{sid}/turns", json={"role": role, "text": text})
+    await asyncio.sleep(2)
+    return (rss_kb(server.process.pid) - before) / sessions
+
+
+def ms(values: list[float], q: float) -> str:
+    return f"{percentile(values, q) * 1000:7.1f}"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="database URL (default: SQLite in a temporary folder)")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument("--seconds", type=float, default=30, help="how long each load runs")
+    args = parser.parse_args()
+    random.seed(13)
+    with Server(args.db) as server:
+        print(f"guifan serve on {server.db.split(':')[0]}; think time {THINK[0]}-{THINK[1]} s per message and session")
+        lengths = await long_session(server)
+        first, last = statistics.median(lengths[:10]), statistics.median(lengths[-10:])
+        print(f"200-turn session, turn call: first 10 median {first * 1000:.1f} ms, last 10 median {last * 1000:.1f} ms")
+        print()
+        print("transport  sessions   calls  turn p50  turn p99  draft p50  draft p99  errors")
+        for transport, run in (("HTTP", run_http), ("WebSocket", run_ws)):
+            for sessions in args.sessions:
+                result = await run(server, sessions, args.seconds)
+                turns, drafts = result["turns"], result["drafts"]
+                print(f"{transport:9}  {sessions:8}  {len(turns) + len(drafts):6}  {ms(turns, 0.5)}  {ms(turns, 0.99)}"
+                      f"   {ms(drafts, 0.5)}   {ms(drafts, 0.99)}  {len(result['errors']):6}")
+                if result["errors"]:
+                    print("   first error:", result["errors"][0][:200])
+        late = await timer_lateness(server, max(args.sessions))
+        if late:
+            print(f"\ntimer hints ({len(late)} sessions at once): late by p50 {statistics.median(late) * 1000:.0f} ms, "
+                  f"max {max(late) * 1000:.0f} ms")
+        per = await memory_per_session(server)
+        print(f"memory per open session (40 turns each, server RSS growth over 200 sessions): {per:.0f} KB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
