@@ -41,36 +41,81 @@ def _free_port() -> int:
 
 
 @contextmanager
-def desktop(guifan: str, session_id: str):
-    """A stand-in agent desktop on another origin (another port) that frames the assist page and
-    keeps the messages the page posts to it (the origin ``guifan serve --frame-ancestors`` allows)."""
-    port = DESK_PORT
-    page = (f'<!doctype html><html><body><h1>坐席桌面</h1>'
-            f'<iframe id="assist" title="实时辅助" src="{guifan}/assist/{session_id}" width="1000" height="700"></iframe>'
-            f'<ol id="sent"></ol><script src="/desk.js"></script></body></html>').encode()
-    script = (b'window.addEventListener("message", function (e) {'
-              b' var li = document.createElement("li"); li.textContent = e.origin + " " + JSON.stringify(e.data);'
-              b' document.getElementById("sent").appendChild(li); });')
+def desktop(files: dict[str, str]):
+    """A stand-in agent desktop on another origin (another port: the origin ``guifan serve
+    --frame-ancestors`` allows) serving ``files`` (path → HTML or JavaScript)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            body, kind = (script, "text/javascript") if self.path == "/desk.js" else (page, "text/html; charset=utf-8")
+            path = self.path.split("?")[0]
+            if path not in files:
+                self.send_error(404)
+                return
+            kind = "text/javascript" if path.endswith(".js") else "text/html; charset=utf-8"
             self.send_response(200)
             self.send_header("Content-Type", kind)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(files[path].encode())
 
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", DESK_PORT), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield DESK_ORIGIN
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def framing(guifan: str, session_id: str) -> dict[str, str]:
+    """A desktop that frames the assist page and lists the messages the page posts to it."""
+    return {"/": f'<!doctype html><html><body><h1>坐席桌面</h1><iframe id="assist" title="实时辅助" '
+                 f'src="{guifan}/assist/{session_id}" width="1000" height="700"></iframe>'
+                 f'<ol id="sent"></ol><script src="/desk.js"></script></body></html>',
+            "/desk.js": 'window.addEventListener("message", function (e) { var li = document.createElement("li");'
+                        ' li.textContent = e.origin + " " + JSON.stringify(e.data);'
+                        ' document.getElementById("sent").appendChild(li); });'}
+
+
+# A chat platform's page on another origin using assist-client.js over the WebSocket with an API
+# token (the API's HTTP answers carry no CORS headers; a WebSocket needs none). It logs each step.
+PLATFORM_JS = """
+(async function () {
+  var params = new URLSearchParams(location.search);
+  function log(line) { var li = document.createElement("li"); li.textContent = line; document.getElementById("log").appendChild(li); }
+  try {
+    var client = new GuifanAssist.Client({baseUrl: params.get("guifan"), token: params.get("token"), transport: "socket"});
+    var session = await client.createSession({channel: "chat", agentId: "1024"});
+    log("created " + (session.id.length > 10));
+    var pushed = [];
+    session.on("hint", function (hint) { pushed.push(hint.clauses.join(",")); });
+    session.connect();
+    await session.turn({role: "customer", text: "我要投诉,快递三天了还没到"});
+    var apology = session.list().filter(function (h) { return h.clauses.indexOf("S-D1") >= 0; })[0];
+    log("apology hint " + !!apology + " " + (apology ? apology.wording[0] : ""));
+    var check = await session.draft("这不归我管");
+    log("draft " + check.ok + " " + check.findings.map(function (f) { return f.clauses.join(","); }).join(" "));
+    var fixed = GuifanAssist.applyReplacement("这不归我管", check.findings[0]);
+    log("fixed " + (await session.draft(fixed)).ok);
+    await session.turn({role: "agent", text: "非常抱歉给您带来了不好的体验,我非常理解您现在的心情。"});
+    log("apology cleared " + !session.hints.has(apology.id));
+    var other = session.list()[0];
+    await session.dismiss(other.id);
+    log("dismissed " + !session.hints.has(other.id) + " " + (await session.state()).dismissed.indexOf(other.id));
+    log("listed " + (await client.listSessions()).length);
+    var ended = await session.end();
+    log("ended " + (ended.conversation_id > 0));
+    try { await session.turn({role: "agent", text: "再见"}); } catch (error) { log("after end " + error.status + " " + error.message); }
+    log("pushed " + pushed.join(" "));
+  } catch (error) {
+    log("error " + error.status + " " + error.message);
+  }
+  log("done");
+})();
+"""
 
 
 DESK_PORT = _free_port()
@@ -96,8 +141,8 @@ def site(tmp_path):
         token = workspace.create_token(session, integration, "聊天平台")
         session.commit()
     with serving(app) as base:
-        yield {"base": base, "platform": httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                                      timeout=30)}
+        yield {"base": base, "token": token,
+               "platform": httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)}
 
 
 @pytest.fixture
@@ -108,8 +153,13 @@ def problems(violations):
 
 def log_in(browser, base: str, username: str, problems: list[str]):
     page = sign_in(browser, base, username, problems)
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    watch(page, problems)
     return page
+
+
+def watch(page, problems: list[str]) -> None:
+    """Script errors count as problems too (sign_in already watches the policy)."""
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
 
 
 def start_session(platform: httpx.Client, agent: str, channel: str = "chat") -> str:
@@ -228,8 +278,7 @@ def test_embedded_page_tells_the_desktop_what_was_sent(site, browser, problems):
     base, platform = site["base"], site["platform"]
     session_id = start_session(platform, "1024")
     agent = log_in(browser, base, "agent1", problems)
-    with desktop(base, session_id) as desk:
-        assert desk == DESK_ORIGIN
+    with desktop(framing(base, session_id)) as desk:
         agent.goto(desk)
         frame = agent.frame_locator("#assist")
         frame.locator("#link-status[data-status=open]").wait_for()
@@ -240,6 +289,34 @@ def test_embedded_page_tells_the_desktop_what_was_sent(site, browser, problems):
         assert sent.startswith(base) and "guifan-assist:send" in sent and "请问有什么可以帮您" in sent
     state = platform.get(f"/api/v1/assist/sessions/{session_id}").json()
     assert [t["text"] for t in state["turns"]] == ["您好,请问有什么可以帮您?"]
+
+
+def test_client_from_another_origin_over_the_socket(site, browser, problems):
+    """assist-client.js loaded by a chat platform's page on another origin, with an API token and
+    transport "socket": create, customer turn, the apology hint, a draft warning and its replacement,
+    the apology clearing the hint, a dismissal, the list, the end, and a Chinese error after it."""
+    base, token = site["base"], site["token"]
+    files = {"/": f'<!doctype html><html><body><ol id="log"></ol><script src="{base}/static/assist-client.js"></script>'
+                  f'<script src="/platform.js"></script></body></html>', "/platform.js": PLATFORM_JS}
+    page = browser.new_context().new_page()
+    watch(page, problems)
+    with desktop(files) as desk:
+        page.goto(f"{desk}/?guifan={base}&token={token}")
+        page.locator("#log li", has_text="done").wait_for()
+        lines = page.locator("#log li").all_inner_texts()
+    assert lines == [
+        "created true",
+        "apology hint true 非常抱歉给您带来了不好的体验,我非常理解您现在的心情。",
+        "draft false S-F6",
+        "fixed true",
+        "apology cleared true",
+        lines[5] if lines[5].startswith("dismissed true ") and not lines[5].endswith(" -1") else "dismissed …",
+        "listed 1",
+        "ended true",
+        "after end 409 实时会话已结束",
+        lines[9] if lines[9].startswith("pushed ") else "pushed …",
+        "done",
+    ]
 
 
 def test_live_board_by_role_updated_live(site, browser, problems):
@@ -295,8 +372,8 @@ def test_timer_hint_pushed_after_the_socket_dropped(site, browser, problems):
     sockets = []
 
     def through(route):  # pass every message through, and keep the route to close it
-        route.connect_to_server()
         sockets.append(route)
+        route.connect_to_server()
 
     agent.route_web_socket(re.compile(r"/api/v1/assist/ws$"), through)
     agent.goto(f"{base}/assist/{session_id}")
@@ -309,7 +386,7 @@ def test_timer_hint_pushed_after_the_socket_dropped(site, browser, problems):
     sockets[0].close()
     agent.wait_for_selector("#link-status:not([data-status=open])")
     agent.wait_for_selector("#link-status[data-status=open]", timeout=10_000)
-    assert len(sockets) == 2
+    assert len(sockets) == 2  # a new socket, not the old one
     timer = agent.locator(".hint.kind-timer")
     timer.first.wait_for(timeout=15_000)
     assert "S-C1" in timer.first.inner_text()

@@ -21,6 +21,9 @@
  * Authentication: an API token (`token`: `Authorization: Bearer` on HTTP; on the WebSocket, where
  * browsers cannot set headers, the first message `{"type": "auth", "token"}`), or inside a
  * signed-in page of the workspace the session cookie plus the page's CSRF token (`csrfToken`).
+ * Transport: calls go over HTTP by default; `transport: "socket"` sends them as WebSocket messages
+ * instead (the same answers), for browser pages on another origin: the API sends no CORS headers,
+ * and a WebSocket needs none.
  * Every call rejects with an `AssistError`: `message` is the server's Chinese explanation, `status`
  * the HTTP status (0: no connection; 4401/4403/4404: the WebSocket was refused).
  */
@@ -83,6 +86,8 @@
      * options.baseUrl   the server, e.g. "https://qa.example.com" ("" = this page's origin)
      * options.token     an API token (gf_…) for integrations
      * options.csrfToken the page's CSRF token, when signed in with the workspace's cookie
+     * options.transport "http" (default) or "socket": every call as a WebSocket message (pages on
+     *                   another origin, which cannot read the API's HTTP answers without CORS)
      * options.reconnect {initial: 500, max: 15000}: ms between WebSocket attempts, doubling
      * options.fetch, options.WebSocket: replacements for the globals (tests, older Node)
      */
@@ -94,7 +99,14 @@
       this._fetch = options.fetch || (typeof fetch !== "undefined" ? fetch.bind(globalObject()) : null);
       this.WebSocket = options.WebSocket || (typeof WebSocket !== "undefined" ? WebSocket : null);
       this.reconnect = Object.assign({initial: 500, max: 15000}, options.reconnect || {});
+      this.transport = options.transport === "socket" ? "socket" : "http";
       this._connection = null;
+    }
+
+    /** A call of the API: over HTTP, or as the WebSocket `message` (transport "socket"). */
+    _call(method, path, body, message) {
+      if (this.transport === "socket") return this.connection().call(message);
+      return this.request(method, path, body);
     }
 
     /** A JSON call to the API; resolves to the parsed body, rejects with an AssistError. */
@@ -132,7 +144,7 @@
       if (options.startedAt) body.started_at = options.startedAt;
       if (options.id) body.id = options.id;
       if (options.stampTimes !== undefined) body.stamp_times = !!options.stampTimes;
-      var created = await this.request("POST", API + "/sessions", body);
+      var created = await this._call("POST", API + "/sessions", body, Object.assign({type: "create"}, body));
       var session = new Session(this, created.session_id);
       session._absorb(created);
       return session;
@@ -144,8 +156,14 @@
     }
 
     /** The sessions the caller may see, newest activity first: status "open" | "ended" | "all". */
-    listSessions(options) {
+    async listSessions(options) {
       options = options || {};
+      if (this.transport === "socket") {  // the open ones: the board's list, without staying subscribed
+        var connection = this.connection();
+        var board = await connection.call({type: "watch"});
+        if (!connection.subscribed("watch")) connection.send({type: "unwatch"});
+        return board.sessions;
+      }
       var query = "?status=" + encodeURIComponent(options.status || "open") + "&limit=" + encodeURIComponent(options.limit || 100);
       return this.request("GET", API + "/sessions" + query);
     }
@@ -186,6 +204,35 @@
       this._delay = client.reconnect.initial;
       this._timer = null;
       this._refused = false;
+      this._pending = new Map();  // request_id → {resolve, reject, sent}
+      this._calls = 0;
+    }
+
+    /** Send `message` with a new request_id; resolves to the answer, rejects with an AssistError. */
+    call(message) {
+      var self = this;
+      return new Promise(function (resolve, reject) {
+        if (self._refused) { reject(new AssistError(4401, "WebSocket 连接被拒绝", null)); return; }
+        var id = "c" + (++self._calls);
+        self._pending.set(id, {resolve: resolve, reject: reject, sent: false});
+        self.send(Object.assign({}, message, {request_id: id}));
+      });
+    }
+
+    subscribed(key) { return this._subscriptions.has(key); }
+
+    _transmit(socket, message) {
+      socket.send(JSON.stringify(message));
+      var pending = message.request_id !== undefined && this._pending.get(message.request_id);
+      if (pending) pending.sent = true;
+    }
+
+    /** Calls already sent fail when the socket drops (their answer is lost); queued ones wait. */
+    _failPending(all, error) {
+      var self = this;
+      this._pending.forEach(function (pending, id) {
+        if (all || pending.sent) { self._pending.delete(id); pending.reject(error); }
+      });
     }
 
     /** Keep `message` subscribed under `key` (sent now and after every reconnection). */
@@ -199,20 +246,22 @@
     unsubscribe(key, farewell) {
       if (!this._subscriptions.delete(key)) return;
       if (farewell && this._socket && this._socket.readyState === OPEN) this._socket.send(JSON.stringify(farewell));
-      if (!this._subscriptions.size) this.close();
+      if (!this._subscriptions.size && !this._pending.size && this.client.transport !== "socket") this.close();
     }
 
     /** Send a message now, or when the socket (re)opens. */
     send(message) {
-      if (this._socket && this._socket.readyState === OPEN) this._socket.send(JSON.stringify(message));
+      if (this._socket && this._socket.readyState === OPEN) this._transmit(this._socket, message);
       else { this._queue.push(message); this._ensure(); }
     }
 
+    /** Close the socket for good (subscriptions dropped, calls waiting rejected). */
     close() {
       clearTimeout(this._timer);
       this._timer = null;
       this._subscriptions.clear();
       this._queue = [];
+      this._failPending(true, new AssistError(0, "连接已关闭", null));
       var socket = this._socket;
       this._socket = null;
       if (socket) socket.close(1000);
@@ -247,12 +296,19 @@
         self._delay = self.client.reconnect.initial;
         if (self.client.token) socket.send(JSON.stringify({type: "auth", token: self.client.token}));
         self._subscriptions.forEach(function (message) { socket.send(JSON.stringify(message)); });
-        self._queue.splice(0).forEach(function (message) { socket.send(JSON.stringify(message)); });
+        self._queue.splice(0).forEach(function (message) { self._transmit(socket, message); });
         self._setStatus("open");
       };
       socket.onmessage = function (event) {
         var message;
         try { message = JSON.parse(event.data); } catch (error) { return; }
+        var pending = message.request_id !== undefined && message.request_id !== null && self._pending.get(message.request_id);
+        if (pending) {  // the answer to a call: to its caller only
+          self._pending.delete(message.request_id);
+          if (message.type === "error") pending.reject(new AssistError(message.status || 400, describe(message, message.status || 400), message));
+          else pending.resolve(message);
+          return;
+        }
         self.emit("message", message);
       };
       socket.onclose = function (event) {
@@ -261,10 +317,13 @@
         if (event.code === 4401 || event.code === 4403) {
           self._refused = true;
           self._setStatus("closed");
-          self.emit("refused", new AssistError(event.code, event.reason || (event.code === 4401 ? "请先登录" : "没有权限"), null));
+          var refusal = new AssistError(event.code, event.reason || (event.code === 4401 ? "请先登录或提供有效的 API 令牌" : "没有权限"), null);
+          self._failPending(true, refusal);
+          self.emit("refused", refusal);
           return;
         }
-        if (!self._subscriptions.size && !self._queue.length) { self._setStatus("closed"); return; }
+        self._failPending(false, new AssistError(0, "连接中断,请重试", null));
+        if (!self._subscriptions.size && !self._queue.length && !self._pending.size) { self._setStatus("closed"); return; }
         self._retry();
       };
       socket.onerror = function () { /* onclose follows */ };
@@ -304,7 +363,7 @@
 
     /** The session as the server holds it: summary, turns, hints, dismissed, result (see docs). */
     async state() {
-      var body = await this.client.request("GET", this._path(""));
+      var body = await this.client._call("GET", this._path(""), undefined, {type: "attach", session_id: this.id});
       this.emit("state", body);  // before "hints", so that a page has the turns the hints refer to
       this._absorb(body);
       return body;
@@ -320,7 +379,8 @@
       if (turn.final === false) body.final = false;
       if (turn.start !== undefined && turn.start !== null) body.start = turn.start;
       if (turn.end !== undefined && turn.end !== null) body.end = turn.end;
-      var answer = await this.client.request("POST", this._path("/turns"), body);
+      var answer = await this.client._call("POST", this._path("/turns"), body,
+                                           Object.assign({type: "turn", session_id: this.id}, body));
       this._absorb(answer);
       return answer;
     }
@@ -332,7 +392,9 @@
 
     /** A FunASR WebSocket server message (2pass, online or offline mode) as received, for `role`'s channel. */
     async funasr(role, message) {
-      var answer = await this.client.request("POST", this._path("/funasr"), {role: role, message: message});
+      var body = {role: role, message: message};
+      var answer = await this.client._call("POST", this._path("/funasr"), body,
+                                           Object.assign({type: "funasr", session_id: this.id}, body));
       this._absorb(answer);
       return answer;
     }
@@ -343,21 +405,22 @@
      * `replacement` (the whole draft with the words replaced) or null. See applyReplacement().
      */
     draft(text) {
-      return this.client.request("POST", this._path("/draft"), {text: text});
+      return this.client._call("POST", this._path("/draft"), {text: text}, {type: "draft", session_id: this.id, text: text});
     }
 
     /** Dismiss a hint: it goes at once and never comes back in this session (recorded). */
     async dismiss(hintId) {
       this.dismissed.add(hintId);
       if (this.hints.delete(hintId)) this.emit("hints", this.list());
-      var answer = await this.client.request("POST", this._path("/hints/" + encodeURIComponent(hintId) + "/dismiss"));
+      var answer = await this.client._call("POST", this._path("/hints/" + encodeURIComponent(hintId) + "/dismiss"), undefined,
+                                           {type: "dismiss", session_id: this.id, hint_id: hintId});
       this._absorb(answer);
       return answer;
     }
 
     /** End the session: resolves to {session_id, status, conversation_id, result} (stored for QA). */
     async end() {
-      var answer = await this.client.request("POST", this._path("/end"));
+      var answer = await this.client._call("POST", this._path("/end"), undefined, {type: "end", session_id: this.id});
       this._finish({reason: "ended", conversation_id: answer.conversation_id, result: answer.result});
       return answer;
     }
@@ -502,7 +565,7 @@
     _status(status) {
       this.status = status;
       this.emit("status", status);
-      if (status !== "open" && !this._polling) this._pollNow();
+      if (status !== "open" && !this._polling && this.client.transport !== "socket") this._pollNow();
     }
 
     _pollNow() {
