@@ -323,7 +323,7 @@ def test_live_board_by_role_updated_live(site, browser, problems):
     base, platform = site["base"], site["platform"]
     first = start_session(platform, "1024", channel="phone")
     second = start_session(platform, "2048")
-    say(platform, first, "customer", "你们再不解决我就去找媒体曝光,还要向消费者协会投诉")
+    say(platform, first, "customer", "你们再不解决我就去找媒体曝光,<img src=x>还要向消费者协会投诉")
 
     supervisor = log_in(browser, base, "super", problems)
     supervisor.goto(f"{base}/assist/board")
@@ -331,6 +331,9 @@ def test_live_board_by_role_updated_live(site, browser, problems):
     assert supervisor.locator("#board-rows tr").count() == 2
     assert supervisor.locator(f'#board-rows tr[data-id="{first}"] .alert').first.get_attribute("data-kind") == "threat"
     assert supervisor.locator("#board-rows tr").first.get_attribute("data-id") == first  # the alerting one first
+    assert supervisor.locator("#board-rows img").count() == 0  # the customer's words quoted as text
+    assert "<img src=x>" in supervisor.locator(f'#board-rows tr[data-id="{first}"] .alert').first.inner_text()
+    assert "一组" in supervisor.locator(f'#board-rows tr[data-id="{first}"]').inner_text()
 
     # A new alert in the other session shows without a reload, and that session moves to the top.
     say(platform, second, "agent", "这不归我管")
