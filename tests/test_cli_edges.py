@@ -54,3 +54,45 @@ def test_rule_of_a_clause_lists_its_rules():
     assert "不可从文本检查" in run("rule", "S-J2", "--markdown").stdout
     missing = run("rule", "S-X9")
     assert missing.exit_code == 2 and "没有规则或条款 S-X9" in missing.stderr
+
+
+def test_validate_names_every_unknown_key_and_rule_with_its_line(tmp_path):
+    company = tmp_path / "company.yaml"
+    company.write_text(
+        "company:\n"
+        "  name: 欧飞\n"
+        "  nmae: 错字\n"
+        "rules:\n"
+        "  FBD006: {enabled: false}\n"
+        "  FBD999: {enabled: false}\n"
+        "  shirking-responsibility: {severity: minor}\n"
+        "  FBD010: {enabeld: false}\n",
+        encoding="utf-8",
+    )
+    result = run("validate", company)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    found = [line.strip() for line in lines if "company.yaml:" in line and line.startswith("  ")]
+    assert found == [
+        f"{company}:3 company.nmae: 未知的键;是否要写 name? (此处可用: name, agent_id_pattern, service_hours, "
+        "promised_response, escalation_chain, holidays, jargon)",
+        f"{company}:6 rules.FBD999: 没有这条规则;是否要写 FBD009?",
+        f"{company}:7 rules.shirking-responsibility: 没有这条规则;是否要写 FBD006?",
+        f"{company}:8 rules.FBD010.enabeld: 未知的键;是否要写 enabled? (此处可用: enabled, severity, category, deduction, channels)",
+    ]
+    assert "guifan rules" in result.stderr
+    # the same file stops a check before it starts
+    assert run("check", EXAMPLES / "chat_log.txt", "--config", company).exit_code == 2
+
+
+def test_unknown_report_extension_is_refused_before_checking(tmp_path):
+    out = tmp_path / "report.pdf"
+    result = run("check", EXAMPLES / "chat_log.txt", "-o", out, "--no-progress")
+    assert result.exit_code == 2
+    assert "无法从扩展名 .pdf 判断报告格式" in result.stderr and "--format" in result.stderr
+    assert not out.exists() and "读取" not in result.stderr  # nothing was checked
+    forced = run("check", EXAMPLES / "chat_log.txt", "-o", out, "--format", "json", "--no-progress")
+    assert forced.exit_code == 0 and json.loads(out.read_text(encoding="utf-8"))["summary"]["checked"] == 3
+    plain = tmp_path / "report"
+    assert run("check", EXAMPLES / "chat_log.txt", "-o", plain, "--no-progress").exit_code == 0
+    assert "第" in plain.read_text(encoding="utf-8")  # no extension: the text report

@@ -86,7 +86,11 @@ def test_company_override_merges_and_fills_placeholders(tmp_path):
     ("content", "expected"),
     [
         ("company: [unclosed\n", "company.yaml:2: YAML 格式错误"),
-        ("compnay:\n  name: x\n", "compnay: Extra inputs are not permitted"),
+        ("compnay:\n  name: x\n", "company.yaml:1 compnay: 未知的键;是否要写 company?"),
+        ("company:\n  name: x\n  nmae: y\n", "company.yaml:3 company.nmae: 未知的键;是否要写 name?"),
+        ("rules:\n  FBD006: {enabled: false}\n  FBD999: {enabled: false}\n", "company.yaml:3 rules.FBD999: 没有这条规则"),
+        ("rules:\n  shirking-responsibility: {severity: minor}\n", "rules.shirking-responsibility: 没有这条规则;是否要写 FBD006?"),
+        ("rules:\n  FBD006: {enabeld: false}\n", "company.yaml:2 rules.FBD006.enabeld: 未知的键;是否要写 enabled?"),
         ("scorecard:\n  categories:\n    opening: {name: 开场, weight: 50}\n", "权重之和应为 100"),
         ("company:\n  agent_id_pattern: '(['\n", "company.agent_id_pattern"),
         # Catastrophic backtracking (a server would hang on a reply of a's), and a pattern too long to vet.

@@ -24,7 +24,7 @@ from guifan.cli_zh import Typer
 from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
 from guifan.readers import read_paths
-from guifan.reporters import guess_format, write_report
+from guifan.reporters import SUFFIXES, guess_format, write_report
 from guifan.reporters.common import clause_ranges, skipped_clauses
 from guifan.resume import ResultLog
 from guifan.rulebook import Rulebook, load_rulebook
@@ -67,7 +67,7 @@ class OutputFormat(str, Enum):
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]错误:[/] {escape(message)}", highlight=False, markup=True)
+    err.print(f"[bold red]错误:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -124,7 +124,7 @@ def check(
 ) -> None:
     """检查对话并输出报告。 Check conversations and write a report."""
     if format is None:
-        format = OutputFormat(guess_format(output) or "text") if output else OutputFormat.text
+        format = _output_format(output)
     rulebook = _load(config)
     model_judge = None
     if judge:
@@ -195,6 +195,17 @@ def check(
         highlight=False,
     )
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _output_format(output: Path | None) -> OutputFormat:
+    """The format ``-o`` asks for by its extension; text on standard output or a name without one."""
+    if output is None or not output.suffix:
+        return OutputFormat.text
+    found = guess_format(output)
+    if found is None:
+        known = " ".join(sorted({*SUFFIXES.values(), ".htm", ".log"}))
+        _fail(f"无法从扩展名 {output.suffix} 判断报告格式 ({output});可用的扩展名: {known},或用 --format 指定格式")
+    return OutputFormat(found)
 
 
 def _audio_options(agent_channel: int, asr: str | None, asr_model: Path | None, done: frozenset[str], *,
@@ -436,7 +447,7 @@ def list_rules(
 ) -> None:
     """列出全部规则。 List every rule."""
     from guifan.docs import rule_title
-    from guifan.reporters.common import SEVERITY_LABELS
+    from guifan.model import SEVERITY_LABELS
 
     rulebook = _load(config)
     rules = all_rules()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from guifan.engine import Engine, Rule, all_rules
 from guifan.engine.hints import KIND_NAMES
 from guifan.readers.textlog import parse_example
+from guifan.model import SEVERITY_LABELS
 from guifan.rulebook import Rulebook
 
 # Clauses of the standard that no rule checks from a transcript, and why.
@@ -49,8 +50,6 @@ def find_clauses(key: str, rulebook: Rulebook) -> list[str]:
 
 def clause_markdown(clauses: list[str], rulebook: Rulebook) -> str:
     """Clauses with their standard wording and the rules that check each (``guifan rule S-F6``)."""
-    from guifan.reporters.common import SEVERITY_LABELS
-
     index = clause_index(all_rules())
     lines: list[str] = []
     for clause in clauses:

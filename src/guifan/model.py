@@ -32,6 +32,9 @@ class Severity(StrEnum):
     MINOR = "minor"
 
 
+SEVERITY_LABELS = {Severity.FATAL: "致命", Severity.MAJOR: "严重", Severity.MINOR: "轻微"}  # as people read them
+
+
 class Evidence(StrEnum):
     """What a finding rests on. Exact phrases are certain; the rest carry a confidence."""
 

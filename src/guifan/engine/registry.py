@@ -14,6 +14,7 @@ from typing import ClassVar, Iterable, Iterator
 from guifan.engine.context import Act, CheckContext, TurnView
 from guifan.engine.hints import Hint
 from guifan.engine.matcher import Hit
+from guifan import rulebook
 from guifan.model import Channel, Evidence, Finding, Severity
 
 _CODE = re.compile(r"^[A-Z]{3}\d{3}$")
@@ -158,6 +159,13 @@ def all_rules() -> dict[str, type[Rule]]:
     import guifan.rules  # noqa: F401  (importing the families registers them)
 
     return dict(sorted(_REGISTRY.items()))
+
+
+def _catalogue() -> dict[str, str]:
+    return {code: cls.name for code, cls in all_rules().items()}
+
+
+rulebook.rule_catalogue = _catalogue  # overrides name rules by code: checked when they are loaded
 
 
 def get_rule(code: str) -> type[Rule]:

@@ -16,11 +16,10 @@ from typing import Any, Iterable, Sequence
 from guifan.engine import Rule, all_rules
 from guifan.engine.hearing import heard_with
 from guifan.engine.voice import spoken_characters
-from guifan.model import Channel, Conversation, Finding, Interval, Role, Severity, Turn
+from guifan.model import SEVERITY_LABELS, Channel, Conversation, Finding, Interval, Role, Turn
 from guifan.rulebook import Rulebook
 from guifan.scoring import BatchSummary, CheckResult
 
-SEVERITY_LABELS = {Severity.FATAL: "致命", Severity.MAJOR: "严重", Severity.MINOR: "轻微"}
 CHANNEL_LABELS = {Channel.PHONE: "电话", Channel.CHAT: "在线"}
 ROLE_LABELS = {Role.AGENT: "客服", Role.CUSTOMER: "客户", Role.SYSTEM: "系统"}
 WHOLE_CONVERSATION = "整通对话"

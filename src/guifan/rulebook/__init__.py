@@ -8,12 +8,13 @@ company file over it. Mappings merge key by key, lists replace, and ``add_phrase
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal, Union, get_args, get_origin
 
 import regex
 import yaml
@@ -359,8 +360,12 @@ def _merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
-def _apply_edits(data: dict, edits: dict, source: str) -> None:
+def _apply_edits(data: dict, edits: dict, source: str, lines: dict[tuple, int] | None = None) -> None:
     """Apply ``add_phrases``, ``remove_phrases`` and ``add_forbidden`` of a company file."""
+    lines = lines or {}
+
+    def at(*path: str) -> str:
+        return f"{source}:{lines[path]}" if path in lines else source
 
     def text_of(entry: Any) -> str:
         return entry if isinstance(entry, str) else entry.get("text", "")
@@ -370,19 +375,19 @@ def _apply_edits(data: dict, edits: dict, source: str) -> None:
         data["phrases"][category] = list(data["phrases"][category]) + list(items or [])
     for category, items in (edits.get("remove_phrases") or {}).items():
         if category not in data.get("phrases", {}):
-            raise RulebookError(f"{source}: remove_phrases.{category}: 没有这个短语类别")
+            raise RulebookError(f"{at('remove_phrases', category)}: remove_phrases.{category}: 没有这个短语类别")
         drop = set(items or [])
         data["phrases"][category] = [e for e in data["phrases"][category] if text_of(e) not in drop]
     for act, bank in (edits.get("add_exemplars") or {}).items():
         if not isinstance(bank, dict):
-            raise RulebookError(f"{source}: add_exemplars.{act}: 应为 {{positive: [...], negative: [...]}}")
+            raise RulebookError(f"{at('add_exemplars', act)}: add_exemplars.{act}: 应为 {{positive: [...], negative: [...]}}")
         banks = data.setdefault("semantic", {}).setdefault("banks", {})
         target = banks.setdefault(act, {})
         for side in ("positive", "negative"):
             target[side] = list(target.get(side) or []) + list(bank.get(side) or [])
     for clause, items in (edits.get("add_forbidden") or {}).items():
         if clause not in data.get("forbidden", {}):
-            raise RulebookError(f"{source}: add_forbidden.{clause}: 没有这个忌语类别 (应为 S-F1…S-F9)")
+            raise RulebookError(f"{at('add_forbidden', clause)}: add_forbidden.{clause}: 没有这个忌语类别 (应为 S-F1…S-F9)")
         data["forbidden"][clause]["phrases"] = list(data["forbidden"][clause]["phrases"]) + list(items or [])
 
 
@@ -390,6 +395,24 @@ _EDIT_KEYS = ("add_phrases", "remove_phrases", "add_forbidden", "add_exemplars")
 
 
 def _read_yaml(path: Path | str, text: str | None = None) -> dict:
+    return _read_override(path, text)[0]
+
+
+def _key_lines(node: Any, path: tuple = ()) -> Iterable[tuple[tuple, int]]:
+    """(key path, 1-based line) of every key and list item under a composed YAML node."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = (*path, key.value)
+            yield here, key.start_mark.line + 1
+            yield from _key_lines(value, here)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield (*path, index), item.start_mark.line + 1
+            yield from _key_lines(item, (*path, index))
+
+
+def _read_override(path: Path | str, text: str | None = None) -> tuple[dict, dict[tuple, int]]:
+    """A rulebook file's data and the line of each key in it (for messages that name the line)."""
     name = str(path)
     try:
         if text is None:
@@ -404,10 +427,10 @@ def _read_yaml(path: Path | str, text: str | None = None) -> dict:
         where = f":{mark.line + 1}" if mark else ""
         raise RulebookError(f"{name}{where}: YAML 格式错误: {getattr(exc, 'problem', exc)}") from None
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise RulebookError(f"{name}: 顶层应为映射 (key: value)")
-    return data
+    return data, dict(_key_lines(yaml.compose(text, Loader=yaml.SafeLoader)))
 
 
 @lru_cache(maxsize=1)
@@ -425,29 +448,112 @@ def _default_data() -> dict:
     return data
 
 
-def _format_validation(error: ValidationError, source: str) -> str:
-    lines = [f"{source}: 规则手册校验失败"]
+def _model_keys(loc: tuple) -> list[str]:
+    """The keys a rulebook allows at ``loc`` (a path of keys), from the models' fields."""
+
+    def unwrap(annotation: Any) -> Any:
+        if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
+            return next((a for a in get_args(annotation) if a is not type(None)), annotation)
+        return annotation
+
+    annotation: Any = Rulebook
+    for part in loc:
+        annotation = unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return []
+    annotation = unwrap(annotation)
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return []
+    keys = [key for key in annotation.model_fields if key != "origin"]
+    return keys + list(_EDIT_KEYS) if annotation is Rulebook else keys
+
+
+def _unknown_key(loc: tuple) -> str:
+    allowed = _model_keys(loc[:-1])
+    like = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f";是否要写 {like[0]}?" if like else ""
+    return f"未知的键{hint}" + (f" (此处可用: {', '.join(allowed)})" if allowed else "")
+
+
+# The rules there are (code -> name), to check an override's ``rules:`` against. The rulebook knows
+# no rules: the rule registry (guifan.engine.registry) sets this when it is imported.
+rule_catalogue: Callable[[], dict[str, str]] | None = None
+
+Problem = tuple[tuple[int, int], str]  # ((file index, line), text): problems sorted as they appear
+
+
+def _unknown_rules(extra: dict, file: int, name: str, lines: dict[tuple, int]) -> list[Problem]:
+    """``rules:`` entries that name no rule (a typo, a rule's name instead of its code)."""
+    rules = extra.get("rules")
+    if not isinstance(rules, dict) or rule_catalogue is None:
+        return []
+    known = rule_catalogue()
+    by_name = {name: code for code, name in known.items()}
+    problems = []
+    for code in rules:
+        if code in known:
+            continue
+        like = by_name.get(code) or (str(code).upper() if str(code).upper() in known else None)
+        like = like or next(iter(difflib.get_close_matches(str(code), known, n=1)), None)
+        line = lines.get(("rules", code))
+        where = f"{name}:{line}" if line else name
+        problems.append(((file, line or 0), f"  {where} rules.{code}: 没有这条规则" + (f";是否要写 {like}?" if like else "")))
+    return problems
+
+
+def _validation_problems(error: ValidationError, files: list[tuple[str, dict[tuple, int]]]) -> list[Problem]:
+    """Each problem with the file and line of its key (the last override file that sets it)."""
+    problems = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"])
-        lines.append(f"  {path}: {item['msg']}")
-    return "\n".join(lines)
+        loc = tuple(item["loc"])
+        path = ".".join(str(p) for p in loc)
+        message = _unknown_key(loc) if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+        order, where = (len(files), 0), ""
+        for index in range(len(files) - 1, -1, -1):
+            name, key_lines = files[index]
+            known = next((loc[:n] for n in range(len(loc), 0, -1) if loc[:n] in key_lines), None)
+            if known is not None:
+                order, where = (index, key_lines[known]), f"{name}:{key_lines[known]} "
+                break
+        problems.append((order, f"  {where}{path}: {message}"))
+    return problems
 
 
 def load_rulebook(overrides: Iterable[Path | str] = ()) -> Rulebook:
-    """The default rulebook with each override file merged over it, in order."""
+    """The default rulebook with each override file merged over it, in order. A file's problems
+    (unknown keys, unknown rule codes, bad values) are reported together, each with its line."""
     data = copy.deepcopy(_default_data())
     origin = ["default"]
+    files: list[tuple[str, dict[tuple, int]]] = []
+    problems: list[Problem] = []
     for path in overrides:
-        extra = _read_yaml(path)
+        extra, lines = _read_override(path)
+        problems += _unknown_rules(extra, len(files), str(path), lines)
+        files.append((str(path), lines))
         edits = {k: extra.pop(k) for k in _EDIT_KEYS if k in extra}
         data = _merge(data, extra)
-        _apply_edits(data, edits, str(path))
+        _apply_edits(data, edits, str(path), lines)
         origin.append(Path(path).name)
     data["origin"] = " + ".join(origin)
+    rulebook = None
     try:
-        return Rulebook.model_validate(data)
+        rulebook = Rulebook.model_validate(data)
     except ValidationError as exc:
-        raise RulebookError(_format_validation(exc, " + ".join(origin[1:]) or "default.yaml")) from None
+        problems += _validation_problems(exc, files)
+    if problems:
+        lines = [f"{' + '.join(origin[1:]) or 'default.yaml'}: 规则手册校验失败"]
+        lines += [text for _, text in sorted(problems, key=lambda p: p[0])]
+        if any("没有这条规则" in text for _, text in problems):
+            lines.append("  (rules 下写规则代码,如 FBD006;运行 guifan rules 查看全部规则)")
+        raise RulebookError("\n".join(lines))
+    return rulebook
 
 
 @lru_cache(maxsize=1)
