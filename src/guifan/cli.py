@@ -10,6 +10,8 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
+from datetime import timezone
 from enum import Enum
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -410,34 +412,144 @@ def _ask_password() -> str:
         err.print("两次输入的密码不一致,请重新输入。", highlight=False)
 
 
+def _db_option():
+    return typer.Option("sqlite:///guifan.db", "--db", help="数据库 (与 guifan serve 的 --db 相同)")
+
+
+@contextmanager
+def _workspace(db: str):
+    """The workspace at ``db`` (its schema migrated) and a session, committed when the block ends;
+    a refused change (``WorkspaceError``) ends the command with its message and changes nothing."""
+    _require_web()
+    from guifan.web.db import make_engine, migrate
+    from guifan.web.services import Workspace
+
+    engine = make_engine(db)
+    migrate(engine)
+    workspace = Workspace(engine)
+    try:
+        with workspace.sessions() as session:
+            try:
+                yield workspace, session
+            except GuifanError as exc:
+                _fail(str(exc))
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _role_name(role: str) -> str:
+    from guifan.web.pages import ROLE_NAMES
+
+    return f"{ROLE_NAMES.get(role, role)} ({role})"
+
+
 @user_app.command("add")
 def user_add(
     username: str = typer.Argument(..., help="用户名"),
     role: str = typer.Option(..., "--role", help="角色: " + " / ".join(ROLES)),
-    db: str = typer.Option("sqlite:///guifan.db", "--db", help="数据库"),
+    db: str = _db_option(),
     team: Optional[str] = typer.Option(None, "--team", help="班组 (组长和坐席)"),
     agent_code: Optional[str] = typer.Option(None, "--agent-code", help="坐席工号 (与会话的 agent_id 对应)"),
     password: Optional[str] = typer.Option(None, "--password", envvar="GUIFAN_PASSWORD", help="不给则交互输入"),
 ) -> None:
     """创建用户。 Create a user."""
-    _require_web()
-    from guifan.web.db import make_engine, migrate
-    from guifan.web.services import Workspace
-
     if role not in ROLES:
         _fail(f"未知角色 {role},可选: {' / '.join(ROLES)}")
     if password is None:
         password = _ask_password()
-    engine = make_engine(db)
-    migrate(engine)
-    workspace = Workspace(engine)
-    with workspace.sessions() as session:
-        try:
-            workspace.add_user(session, username, password, role, team=team, agent_code=agent_code)
-        except GuifanError as exc:
-            _fail(str(exc))
-        session.commit()
-    err.print(f"已创建用户 {username} ({role})", highlight=False)
+    with _workspace(db) as (workspace, session):
+        workspace.add_user(session, username, password, role, team=team, agent_code=agent_code)
+    err.print(f"已创建用户 {username},角色 {_role_name(role)}", highlight=False)
+
+
+@user_app.command("list")
+def user_list(
+    db: str = _db_option(),
+    as_json: bool = typer.Option(False, "--json", help="以 JSON 输出"),
+) -> None:
+    """列出用户 (含已停用的)。 List users."""
+    with _workspace(db) as (workspace, session):
+        rows = [
+            {"username": u.username, "display_name": u.display_name, "role": str(u.role),
+             "team": u.team.name if u.team else None, "agent_code": u.agent_code, "active": u.active,
+             "created_at": u.created_at.replace(tzinfo=u.created_at.tzinfo or timezone.utc).astimezone()}
+            for u in workspace.users(session)
+        ]
+    if as_json:
+        typer.echo(json.dumps([{**r, "created_at": r["created_at"].isoformat()} for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        err.print(f"还没有用户。创建第一个管理员: guifan user add admin --role admin --db {db}", highlight=False)
+        return
+    table = Table(title=f"用户 ({len(rows)} 个,启用 {sum(r['active'] for r in rows)} 个)")
+    for column in ("用户名", "显示名", "角色", "班组", "坐席工号", "状态", "创建时间"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["username"], r["display_name"], _role_name(r["role"]), r["team"] or "—", r["agent_code"] or "—",
+                      "启用" if r["active"] else "已停用", r["created_at"].strftime("%Y-%m-%d %H:%M"),
+                      style=None if r["active"] else "dim")
+    Console().print(table)
+
+
+@user_app.command("disable")
+def user_disable(username: str = typer.Argument(..., help="用户名"), db: str = _db_option()) -> None:
+    """停用用户:立即退出其所有登录,不能再登录或使用 API 令牌。 Disable a user."""
+    with _workspace(db) as (workspace, session):
+        changed = workspace.set_active(session, workspace.user_named(session, username), False)
+    err.print(f"已停用用户 {username},其所有登录已退出" if changed else f"用户 {username} 本已停用", highlight=False)
+
+
+@user_app.command("enable")
+def user_enable(username: str = typer.Argument(..., help="用户名"), db: str = _db_option()) -> None:
+    """重新启用停用的用户。 Enable a disabled user."""
+    with _workspace(db) as (workspace, session):
+        changed = workspace.set_active(session, workspace.user_named(session, username), True)
+    err.print(f"已启用用户 {username}" if changed else f"用户 {username} 本已启用", highlight=False)
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: str = typer.Argument(..., help="用户名"),
+    db: str = _db_option(),
+    password: Optional[str] = typer.Option(None, "--password", envvar="GUIFAN_PASSWORD", help="不给则交互输入"),
+) -> None:
+    """重设用户的密码 (其浏览器登录随之退出)。 Reset a user's password."""
+    with _workspace(db) as (workspace, session):
+        user = workspace.user_named(session, username)  # before asking: a typo fails at once
+        workspace.set_password(session, user, password if password is not None else _ask_password())
+    err.print(f"已重设用户 {username} 的密码,其浏览器登录已退出", highlight=False)
+
+
+@user_app.command("set")
+def user_set(
+    username: str = typer.Argument(..., help="用户名"),
+    db: str = _db_option(),
+    role: Optional[str] = typer.Option(None, "--role", help="新角色: " + " / ".join(ROLES)),
+    team: Optional[str] = typer.Option(None, "--team", help="新班组 (没有则创建)"),
+    no_team: bool = typer.Option(False, "--no-team", help="移出班组"),
+    agent_code: Optional[str] = typer.Option(None, "--agent-code", help="坐席工号 (空字符串: 取消)"),
+    name: Optional[str] = typer.Option(None, "--name", help="显示名"),
+) -> None:
+    """修改用户的角色、班组、坐席工号或显示名。 Change a user's role, team, agent code or name."""
+    if role is not None and role not in ROLES:
+        _fail(f"未知角色 {role},可选: {' / '.join(ROLES)}")
+    if team is not None and no_team:
+        _fail("--team 与 --no-team 只能给一个")
+    if role is None and team is None and not no_team and agent_code is None and name is None:
+        _fail("没有要修改的内容:请给出 --role、--team、--no-team、--agent-code 或 --name")
+    labels = {"role": "角色", "team": "班组", "agent_code": "坐席工号", "display_name": "显示名"}
+    with _workspace(db) as (workspace, session):
+        changes = workspace.update_user(session, workspace.user_named(session, username), role=role,
+                                        team="" if no_team else team, agent_code=agent_code, display_name=name)
+    if not changes:
+        err.print(f"用户 {username} 没有变化", highlight=False)
+        return
+    shown = {key: tuple(_role_name(v) if key == "role" else (v or "无") for v in pair) for key, pair in changes.items()}
+    err.print(f"已修改用户 {username}: " + ";".join(f"{labels[k]} {a} → {b}" for k, (a, b) in shown.items()),
+              highlight=False)
+    if "team" in changes:
+        err.print("已导入的对话仍属原班组;此后导入的对话属新班组。", highlight=False)
 
 
 @app.command("rules")

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Iterable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from guifan import model
@@ -53,6 +53,7 @@ from guifan.web.models import (
     Team,
     User,
     UserRole,
+    UserSession,
     Verdict,
     utcnow,
 )
@@ -68,6 +69,18 @@ COMMIT_EVERY = 50  # conversations per import transaction
 
 class WorkspaceError(GuifanError):
     """A request that cannot be carried out (shown to the user as is)."""
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise WorkspaceError("密码至少 8 位")
+
+
+def _role(role: UserRole | str) -> UserRole:
+    try:
+        return UserRole(role)
+    except ValueError:
+        raise WorkspaceError(f"没有角色 {role},可选: {' / '.join(r.value for r in UserRole)}") from None
 
 
 def hash_password(password: str) -> str:
@@ -183,24 +196,107 @@ class Workspace:
     def add_user(self, session: Session, username: str, password: str, role: UserRole | str, *,
                  team: str | None = None, agent_code: str | None = None, display_name: str = "",
                  by: User | None = None) -> User:
-        if len(password) < 8:
-            raise WorkspaceError("密码至少 8 位")
+        _check_password(password)
         if session.scalar(select(User).where(User.username == username)):
             raise WorkspaceError(f"用户 {username} 已存在")
-        if agent_code and session.scalar(select(User.id).where(User.agent_code == agent_code)):
-            raise WorkspaceError(f"坐席工号 {agent_code} 已属于另一个用户")
+        self._agent_code_free(session, agent_code, None)
         team_row = self.team(session, team) if team else None
-        user = User(username=username, password_hash=hash_password(password), role=UserRole(role),
+        user = User(username=username, password_hash=hash_password(password), role=_role(role),
                     team_id=team_row.id if team_row else None, agent_code=agent_code or None,
                     display_name=display_name or username)
         session.add(user)
         session.flush()
-        # Conversations imported before the agent had an account become theirs now.
-        if agent_code:
-            for conversation in session.scalars(select(Conversation).where(Conversation.agent_code == agent_code)):
-                conversation.agent_id, conversation.team_id = user.id, user.team_id
+        self._link_conversations(session, user)
         audit(session, by, "user.create", "user", user.id, None, {"username": username, "role": user.role})
         return user
+
+    def user_named(self, session: Session, username: str) -> User:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise WorkspaceError(f"没有用户 {username}")
+        return user
+
+    def users(self, session: Session) -> list[User]:
+        """Every user, disabled ones too, in the order they were created."""
+        return list(session.scalars(select(User).order_by(User.id)))
+
+    def update_user(self, session: Session, user: User, *, role: UserRole | str | None = None,
+                    team: str | None = None, agent_code: str | None = None, display_name: str | None = None,
+                    by: User | None = None) -> dict[str, tuple[Any, Any]]:
+        """Change a user's role, team (``""``: no team), agent code (``""``: none) or display name;
+        None leaves a field as it is. Returns what changed, ``{field: (before, after)}``.
+        A team change applies to conversations imported from now on: those already imported stay
+        with the team the agent was in (the team lead of the time reviewed them)."""
+        changes: dict[str, tuple[Any, Any]] = {}
+        if role is not None and _role(role) != user.role:
+            if user.role == UserRole.ADMIN:
+                self._keep_an_admin(session, user)
+            changes["role"] = (str(user.role), str(_role(role)))
+            user.role = _role(role)
+        if team is not None:
+            before = user.team.name if user.team else None
+            row = self.team(session, team) if team else None
+            if (row.name if row else None) != before:
+                changes["team"] = (before, row.name if row else None)
+                user.team_id, user.team = (row.id, row) if row else (None, None)
+        if agent_code is not None and (agent_code or None) != user.agent_code:
+            self._agent_code_free(session, agent_code, user)
+            changes["agent_code"] = (user.agent_code, agent_code or None)
+            for conversation in session.scalars(select(Conversation).where(Conversation.agent_id == user.id)):
+                conversation.agent_id = conversation.team_id = None  # the old code's calls are not theirs
+            user.agent_code = agent_code or None
+            session.flush()
+            self._link_conversations(session, user)
+        if display_name is not None and display_name != user.display_name:
+            changes["display_name"] = (user.display_name, display_name)
+            user.display_name = display_name
+        if changes:
+            session.flush()
+            audit(session, by, "user.update", "user", user.id, {k: v[0] for k, v in changes.items()},
+                  {k: v[1] for k, v in changes.items()})
+        return changes
+
+    def set_active(self, session: Session, user: User, active: bool, by: User | None = None) -> bool:
+        """Enable or disable a user; a disabled user is signed out everywhere and cannot sign in or
+        use their API tokens. Returns whether anything changed."""
+        if user.active == active:
+            return False
+        if not active and user.role == UserRole.ADMIN:
+            self._keep_an_admin(session, user)
+        user.active = active
+        if not active:
+            session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        audit(session, by, "user.enable" if active else "user.disable", "user", user.id,
+              {"active": not active}, {"active": active})
+        return True
+
+    def set_password(self, session: Session, user: User, password: str, by: User | None = None) -> None:
+        """A new password; the user's browser sessions end (API tokens stay valid)."""
+        _check_password(password)
+        user.password_hash = hash_password(password)
+        session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        audit(session, by, "user.password", "user", user.id)  # the password itself is never recorded
+
+    @staticmethod
+    def _keep_an_admin(session: Session, user: User) -> None:
+        others = session.scalar(select(func.count(User.id)).where(
+            User.role == UserRole.ADMIN, User.active.is_(True), User.id != user.id))
+        if not others:
+            raise WorkspaceError(f"{user.username} 是唯一启用的管理员:请先指定另一名管理员")
+
+    @staticmethod
+    def _agent_code_free(session: Session, agent_code: str | None, user: User | None) -> None:
+        if agent_code:
+            owner = session.scalar(select(User.id).where(User.agent_code == agent_code))
+            if owner is not None and (user is None or owner != user.id):
+                raise WorkspaceError(f"坐席工号 {agent_code} 已属于另一个用户")
+
+    @staticmethod
+    def _link_conversations(session: Session, user: User) -> None:
+        """Conversations imported before the agent had an account (or this code) become theirs."""
+        if user.agent_code:
+            for conversation in session.scalars(select(Conversation).where(Conversation.agent_code == user.agent_code)):
+                conversation.agent_id, conversation.team_id = user.id, user.team_id
 
     def team(self, session: Session, name: str) -> Team:
         row = session.scalar(select(Team).where(Team.name == name))
