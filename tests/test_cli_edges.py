@@ -96,3 +96,42 @@ def test_unknown_report_extension_is_refused_before_checking(tmp_path):
     plain = tmp_path / "report"
     assert run("check", EXAMPLES / "chat_log.txt", "-o", plain, "--no-progress").exit_code == 0
     assert "第" in plain.read_text(encoding="utf-8")  # no extension: the text report
+
+
+def test_meter_counts_bytes_as_they_are_read(tmp_path):
+    from guifan.readers import Meter, input_size, read_paths
+
+    first = json.dumps({"id": "a", "turns": [{"role": "agent", "text": "您好"}]}, ensure_ascii=False) + "\n"
+    second = json.dumps({"id": "b", "turns": [{"role": "agent", "text": "再见"}]}, ensure_ascii=False) + "\n"
+    (tmp_path / "calls.jsonl").write_text(first + second, encoding="utf-8")
+    (tmp_path / "chat.txt").write_text("客户: 你好\n客服: 您好\n", encoding="utf-8")
+    (tmp_path / "notes.docx").write_bytes(b"x" * 50)  # not an input: not counted
+    total = input_size([tmp_path])
+    assert total == len((first + second).encode()) + len("客户: 你好\n客服: 您好\n".encode())
+    meter = Meter()
+    items = read_paths([tmp_path], meter=meter)
+    assert next(items).id == "a" and meter.position == len(first.encode())  # JSONL: line by line
+    list(items)
+    assert meter.position == total
+    assert input_size([tmp_path / "missing.jsonl"]) == 0
+
+
+def test_progress_bar_shows_the_total_and_the_time_left(monkeypatch):
+    import io
+    import time as clock
+
+    from rich.console import Console
+
+    from guifan import cli, scoring
+    from guifan.readers import input_size
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=200))
+    real_check = scoring.Checker.check
+    monkeypatch.setattr(scoring.Checker, "check", lambda self, c: clock.sleep(0.1) or real_check(self, c))
+    result = run("check", EXAMPLES / "chat_sessions.jsonl", "--format", "json")
+    assert result.exit_code == 0
+    shown = screen.getvalue()
+    total = input_size([EXAMPLES / "chat_sessions.jsonl"])
+    assert f"/{total / 1e6:.1f} MB" in shown or f"/{total / 1e3:.1f} kB" in shown, shown[-500:]
+    assert "剩余" in shown and "%" in shown and "通" in shown

@@ -19,13 +19,23 @@ from typing import NoReturn, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from guifan.cli_zh import Typer
 from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError
-from guifan.readers import read_paths
+from guifan.readers import Meter, input_size, read_paths
 from guifan.reporters import SUFFIXES, guess_format, write_report
 from guifan.reporters.common import clause_ranges, skipped_clauses
 from guifan.resume import ResultLog
@@ -154,24 +164,14 @@ def check(
                            threads=asr_threads or max(1, (os.cpu_count() or 1) // jobs),
                            segmentation=asr_segmentation.value,
                            prompt=rulebook.speech.agent_prompt if asr_prompt else "")
-    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=audio)
+    meter = Meter()
+    items = read_paths(paths, max_bytes=max_file_mb * 1024 * 1024, audio=audio, meter=meter)
     batch = log.check_all(items, summary) if log is not None else checker.check_all(items, summary)
     resumed, started = len(results), time.perf_counter()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("检查对话"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("失败 {task.fields[failed]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not progress,
-    ) as bar:
-        task = bar.add_task("check", total=None, failed=0)
+    with _progress(paths, progress, summary, meter) as advance:
         for result in batch:
             results.append(result)
-            bar.update(task, completed=summary.read, failed=summary.failed)
+            advance()
     elapsed = time.perf_counter() - started
     for error in summary.errors:
         err.print(f"[yellow]无法读取[/] {escape(str(error))}", highlight=False, markup=True)
@@ -197,6 +197,30 @@ def check(
         highlight=False,
     )
     raise typer.Exit(1 if summary.failed else 0)
+
+
+@contextmanager
+def _progress(paths: list[Path], enabled: bool, summary: BatchSummary, meter: Meter):
+    """The progress bar on standard error; yields the function to call after each conversation.
+    When the inputs have a size (stat of each file, nothing read ahead), the bar runs over the
+    bytes read with the share done and the time left; otherwise it counts conversations."""
+    total = input_size(paths) if enabled else 0
+    columns = [SpinnerColumn(), TextColumn("检查对话"), BarColumn()]
+    if total:
+        columns += [TaskProgressColumn(), DownloadColumn(), TextColumn("· {task.fields[read]} 通")]
+    else:
+        columns += [MofNCompleteColumn()]
+    columns += [TextColumn("失败 {task.fields[failed]}"), TextColumn("用时"), TimeElapsedColumn()]
+    if total:
+        columns += [TextColumn("剩余"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=True, disable=not enabled) as bar:
+        task = bar.add_task("check", total=total or None, read=0, failed=0)
+
+        def advance() -> None:
+            bar.update(task, completed=meter.position if total else summary.read, read=summary.read,
+                       failed=summary.failed)
+
+        yield advance
 
 
 def _output_format(output: Path | None) -> OutputFormat:

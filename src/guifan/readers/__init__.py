@@ -27,7 +27,8 @@ from guifan.readers.textlog import parse_chat_log
 if TYPE_CHECKING:
     from guifan.audio import AudioOptions
 
-__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "read_path", "read_paths"]
+__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "Meter", "input_size", "read_path",
+           "read_paths"]
 
 Item = Conversation | InputError
 
@@ -53,18 +54,57 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
 _HINTS = {".xls": "旧版 .xls 请在 Excel 中另存为 .xlsx 或 .csv", ".docx": "请导出为 .txt 或 .csv"}
 
 
+@dataclass
+class Meter:
+    """How far reading has come, in bytes of the input files: a progress bar's measure. Files count
+    when they are read completely, JSONL files line by line as they stream."""
+
+    done: int = 0  # bytes of the files read completely
+    current: int = 0  # bytes read so far of the file being streamed
+
+    @property
+    def position(self) -> int:
+        return self.done + self.current
+
+    def read(self, size: int) -> None:
+        self.current += size
+
+    def finished(self, path: Path) -> None:
+        self.done += _stat_size(path)
+        self.current = 0
+
+
+def _stat_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def input_size(paths: Iterable[str | Path]) -> int:
+    """The bytes of every file ``read_paths`` reads for these paths, from the directory listing and
+    ``stat`` alone (nothing is opened); 0 when there is nothing to measure."""
+    total = 0
+    for path in map(Path, paths):
+        found = _walk(path) if path.is_dir() else [path]
+        total += sum(_stat_size(f) for f in found if isinstance(f, Path))
+    return total
+
+
 def read_paths(
-    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None
+    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None,
+    meter: Meter | None = None,
 ) -> Iterator[Item]:
     """Every conversation in the given files and directories (walked recursively), in order.
     ``audio``: how call recordings are read (default: agent on the first channel, no ASR); with
     ``audio.jobs`` > 1, recordings are decoded that many at once in worker processes and come out
-    as they finish, in their order among themselves (transcripts are not held back for them)."""
+    as they finish, in their order among themselves (transcripts are not held back for them).
+    ``meter``: counts the bytes read (see `input_size` for the total)."""
     if audio is None or audio.jobs <= 1:
         for path in paths:
-            yield from read_path(path, max_bytes=max_bytes, audio=audio)
+            yield from read_path(path, max_bytes=max_bytes, audio=audio, meter=meter)
         return
-    yield from _read_in_parallel(paths, max_bytes, audio)
+    yield from _read_in_parallel(paths, max_bytes, audio, meter)
 
 
 @dataclass(frozen=True)
@@ -87,7 +127,8 @@ def _read_in_worker(recording: _Recording) -> list[Item]:
     return list(_read_file(recording.path, DEFAULT_MAX_BYTES, _WORKER_OPTIONS, recording.name))
 
 
-def _read_in_parallel(paths: Iterable[str | Path], max_bytes: int, audio: AudioOptions) -> Iterator[Item]:
+def _read_in_parallel(paths: Iterable[str | Path], max_bytes: int, audio: AudioOptions,
+                      meter: Meter | None = None) -> Iterator[Item]:
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -102,9 +143,11 @@ def _read_in_parallel(paths: Iterable[str | Path], max_bytes: int, audio: AudioO
                     yield from future.result()
                 except BrokenProcessPool as exc:  # a worker died (out of memory, a crashing decoder)
                     yield InputError(recording.name, f"解码录音的进程意外退出: {exc}")
+                if meter is not None:
+                    meter.finished(recording.path)
 
         for path in paths:
-            for item in read_path(path, max_bytes=max_bytes, audio=audio, defer_recordings=True):
+            for item in read_path(path, max_bytes=max_bytes, audio=audio, defer_recordings=True, meter=meter):
                 if isinstance(item, _Recording):
                     pending.append((item, pool.submit(_read_in_worker, item)))
                     yield from finished(wait=2 * audio.jobs)
@@ -115,7 +158,7 @@ def _read_in_parallel(paths: Iterable[str | Path], max_bytes: int, audio: AudioO
 
 def read_path(
     path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None,
-    defer_recordings: bool = False,
+    defer_recordings: bool = False, meter: Meter | None = None,
 ) -> Iterator[Item]:
     """Every conversation in one file (or directory), then nothing; errors are yielded, not raised.
     ``defer_recordings``: yield a `_Recording` for each recording instead of decoding it."""
@@ -125,24 +168,30 @@ def read_path(
             if isinstance(found, InputError):
                 yield found
             elif not _is_sidecar(found):  # a mono recording's diarization is read with the recording
-                yield from _read_file(found, max_bytes, audio, defer_recordings=defer_recordings)
+                yield from _read_file(found, max_bytes, audio, defer_recordings=defer_recordings, meter=meter)
+            elif meter is not None:
+                meter.finished(found)
         return
-    yield from _read_file(path, max_bytes, audio, defer_recordings=defer_recordings)
+    yield from _read_file(path, max_bytes, audio, defer_recordings=defer_recordings, meter=meter)
 
 
 def _read_file(path: Path, max_bytes: int, audio: AudioOptions | None, name: str | None = None, *,
-               defer_recordings: bool = False) -> Iterator[Item]:
+               defer_recordings: bool = False, meter: Meter | None = None) -> Iterator[Item]:
     name = name or str(path)
     if defer_recordings and path.suffix.lower() in AUDIO_EXTENSIONS:
         if audio is None or name not in audio.done:
-            yield _Recording(path, name)
+            yield _Recording(path, name)  # counted by the meter when its worker is done
+        elif meter is not None:
+            meter.finished(path)
         return
     try:
-        yield from _read(path, name, max_bytes, audio)
+        yield from _read(path, name, max_bytes, audio, meter.read if meter is not None else None)
     except OSError as exc:
         yield InputError(name, f"无法读取文件: {exc.strerror or exc}")
     except Exception as exc:  # a reader bug must not lose the rest of the batch
         yield InputError(name, f"读取文件时出错: {type(exc).__name__}: {exc}")
+    if meter is not None:
+        meter.finished(path)
 
 
 def _size(n: int) -> str:
@@ -181,7 +230,8 @@ def _is_sidecar(path: Path) -> bool:
     return recording_of(path) is not None
 
 
-def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None) -> Iterator[Item]:
+def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None,
+          read: Callable[[int], None] | None = None) -> Iterator[Item]:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -196,7 +246,7 @@ def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None) -> 
         yield InputError(name, "文件为空")
         return
     if suffix in _STREAMED:
-        yield from read_jsonl(path, name)
+        yield from read_jsonl(path, name, read)
         return
     if suffix in AUDIO_EXTENSIONS:
         yield from _read_recording(path, name, audio)

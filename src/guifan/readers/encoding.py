@@ -17,7 +17,7 @@ import codecs
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 ENCODING_ERROR = "无法识别的文件编码 (支持 UTF-8 / GBK / GB18030)"
 # utf-8-sig also reads UTF-8 without a BOM, and drops the BOM when there is one.
@@ -143,12 +143,13 @@ def _ascii_compatible(encoding: str) -> bool:
     return "a\n".encode(encoding).endswith(b"a\n")  # endswith: utf-8-sig puts a BOM in front
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str | EncodingError]]:
+def iter_lines(path: Path, read: Callable[[int], None] | None = None) -> Iterator[tuple[int, str | EncodingError]]:
     """(line number, text) for every line of a file, decoded one line at a time.
 
     The whole file is never in memory. A line that does not decode yields an EncodingError in
     place of its text and the next lines are still read. A file that is not text at all raises
-    EncodingError before the first line.
+    EncodingError before the first line. ``read`` is told the bytes of each line as it is read
+    (a progress bar's measure; not for UTF-16/32 files).
     """
     with path.open("rb") as fh:
         encoding = detect(fh.read(HEAD_BYTES))
@@ -158,6 +159,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str | EncodingError]]:
             return
         tries = _tries(encoding)
         for lineno, raw in enumerate(fh, start=1):
+            if read is not None:
+                read(len(raw))
             text = _decode_line(raw, tries)
             yield lineno, EncodingError(line_error(encoding)) if text is None else text
 

@@ -12,7 +12,7 @@ import itertools
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from guifan.errors import InputError
 from guifan.model import Conversation
@@ -80,9 +80,10 @@ def loads(text: str) -> Any:
         return _TOLERANT.decode(text)
 
 
-def read_jsonl(path: Path, name: str) -> Iterator[Conversation | InputError]:
+def read_jsonl(path: Path, name: str, read: Callable[[int], None] | None = None) -> Iterator[Conversation | InputError]:
+    """Conversations of a JSONL file, one line at a time; ``read`` is told the bytes of each line."""
     empty = True
-    lines = iter_lines(path)
+    lines = iter_lines(path, read)
     try:
         first = next(lines, None)
     except EncodingError as exc:  # not text at all: one error for the file
