@@ -45,13 +45,21 @@ TYPE_NAMES = {
     "boolean": "是/否", "datetime": "时间",
 }
 _TYPE = re.compile(r"<([^<>|]+)>")
-_EXTRAS = re.compile(r"\s*\[([^\[\]]*)\]$")
+# Older Typer (on Click) writes Click's metavars instead: --output PATH, --jobs INTEGER RANGE.
+_CLICK_TYPE = re.compile(r"(?<= )(TEXT|INTEGER RANGE|INTEGER|FLOAT RANGE|FLOAT|PATH|FILENAME|FILE|DIRECTORY|BOOLEAN)(?=\.\.\.|\s|$)")
+_EXTRAS = re.compile(r"\s*\\?\[([^\[\]]*)\]$")  # older Typer escapes the bracket for Rich: \[default: 1]
 
 
 def _type_name(label: str) -> str:
     inner = re.fullmatch(r"list\[(.+)\]", label)
     label = inner.group(1) if inner else label
     return TYPE_NAMES.get(label.lower(), label)
+
+
+def _term(term: str) -> str:
+    """``-o, --output <Path>`` (or ``PATH``) → ``-o, --output <路径>``."""
+    term = _TYPE.sub(lambda m: f"<{_type_name(m.group(1))}>", term)
+    return _CLICK_TYPE.sub(lambda m: f"<{_type_name(m.group(1))}>", term)
 
 
 def _extras(text: str) -> str:
@@ -128,8 +136,8 @@ class ChineseFormatter(HelpFormatter):
             self.write("".join(f"{indent}{line}\n" for line in wrap(flowed, self.width - self.current_indent)))
 
     def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
-        rows = [(_TYPE.sub(lambda m: f"<{_type_name(m.group(1))}>", term),
-                 _EXTRAS.sub(lambda m: f"  [{_extras(m.group(1))}]", text) if text else text) for term, text in rows]
+        rows = [(_term(term), _EXTRAS.sub(lambda m: f"  [{_extras(m.group(1))}]", text) if text else text)
+                for term, text in rows]
         first = min(max((cell_len(term) for term, _ in rows), default=0), col_max) + col_spacing
         margin = " " * (first + self.current_indent)
         for term, text in rows:
