@@ -135,3 +135,24 @@ def test_progress_bar_shows_the_total_and_the_time_left(monkeypatch):
     total = input_size([EXAMPLES / "chat_sessions.jsonl"])
     assert f"/{total / 1e6:.1f} MB" in shown or f"/{total / 1e3:.1f} kB" in shown, shown[-500:]
     assert "剩余" in shown and "%" in shown and "通" in shown
+
+
+def test_people_read_turns_from_one(tmp_path):
+    from guifan.errors import InputError
+
+    corpus = tmp_path / "chats.jsonl"
+    corpus.write_text(json.dumps({"id": "d1", "turns": [
+        {"role": "customer", "text": "这个什么时候能修好?"}, {"role": "agent", "text": "我不知道。"}]},
+        ensure_ascii=False) + "\n", encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"id": "d1", "violations": {"S-A9": [1]}}) + "\n", encoding="utf-8")
+    explained = run("eval", corpus, "--labels", labels, "--explain", env={"COLUMNS": "200"})
+    lines = [line for line in explained.stdout.splitlines() if " d1 " in line]
+    assert any("误报 d1 第2轮" in line and "FBD006" in line for line in lines), lines  # index 1: the second turn
+    assert not any("第1轮" in line or "第0轮" in line for line in lines), lines
+    as_json = json.loads(run("eval", corpus, "--labels", labels, "--format", "json", "--explain").stdout)
+    assert {case["turn"] for level in ("dialogue", "turn") for s in as_json[level] for kind in ("misses", "false_alarms")
+            for case in s.get(kind, []) if case["turn"] is not None} == {1}  # JSON stays 0-based
+
+    assert str(InputError("a.jsonl", "缺少必填字段", 3, "turns[1].role")) == "a.jsonl:3 字段 turns[1].role (第2轮): 缺少必填字段"
+    assert str(InputError("a.jsonl", "x", 3, "metadata.turns")) == "a.jsonl:3 字段 metadata.turns: x"

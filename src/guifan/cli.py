@@ -348,7 +348,8 @@ def evaluate_labels(
         if explain:
             kinds = {"miss": "漏报", "false_alarm": "误报"}
             for score, kind, case in iter_cases(result):
-                where = f"{case.dialogue} 第{case.turn}轮" if case.turn is not None else case.dialogue
+                # labels index turns from 0; people read them from 1 (第N轮), as in every report
+                where = f"{case.dialogue} 第{case.turn + 1}轮" if case.turn is not None else case.dialogue
                 rules = f" [{', '.join(case.rules)}]" if case.rules else ""
                 out.print(
                     f"{score.clause} {score.level} {kinds[kind]} {where}{rules}: {case.quote}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_TURN_FIELD = re.compile(r"^turns\[(\d+)\]")
 
 
 class GuifanError(Exception):
@@ -27,6 +30,9 @@ class InputError(GuifanError):
             where += f":{self.line}"
         if self.field:
             where += f" 字段 {self.field}"
+            turn = _TURN_FIELD.match(self.field)
+            if turn:  # the field is a path into the file (from 0); people count turns from 1
+                where += f" (第{int(turn.group(1)) + 1}轮)"
         return f"{where}: {self.message}"
 
     def to_dict(self) -> dict:

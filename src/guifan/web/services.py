@@ -577,7 +577,7 @@ class Workspace:
         except KeyError:
             raise WorkspaceError(f"没有规则 {rule}") from None
         if turn is not None and not 0 <= turn < len(conversation.turns):
-            raise WorkspaceError(f"没有第 {turn} 轮")
+            raise WorkspaceError(f"没有第 {turn + 1} 轮 (本对话共 {len(conversation.turns)} 轮)")
         quote = quote.strip()
         if quote and (turn is None or quote not in conversation.turns[turn]["text"]):
             raise WorkspaceError("原话应是所选轮次中的文字" if turn is not None else "填写原话时请同时填写轮次")
