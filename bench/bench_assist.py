@@ -7,9 +7,10 @@ Starts ``guifan serve`` in a subprocess on a free port with a fresh database (SQ
 folder by default) and a supervisor's API token, then, for each number of concurrent sessions and
 each transport (HTTP: one POST per call; WebSocket: one socket per session), replays the example
 conversations (examples/*.jsonl) as live sessions: every session sends its next turn after a think
-time drawn uniformly from 0.5-1.5 s (a busy chat agent or a call), and checks each agent turn as a
-draft before sending it. Prints p50 and p99 of the turn and draft calls as the client sees them,
-the cost of a 200-turn session's first and last turns (one session, no other load), how late the
+time drawn uniformly from 2-4 s (a lively chat or call), and checks each agent turn as a draft
+before sending it; the sessions are spread over a few client processes. Prints p50 and p99 of the turn and draft calls as the client sees them,
+the engine's own cost (the same calls in process, no transport), the cost of a 200-turn session's
+first and last turns (one session, no other load), how late the
 timer hints arrive (the silent-call prompt 5 s after a phone greeting, on WebSocket), and the
 server's resident memory per open session. Asserts nothing; targets: p99 <= 20 ms at 200
 sessions, timers <= 1 s late.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import websockets
@@ -39,7 +42,7 @@ from guifan.readers import read_path  # noqa: E402
 
 PASSWORD = "bench-assist-password"
 API = "/api/v1/assist"
-THINK = (0.5, 1.5)
+THINK = (2.0, 4.0)  # seconds between a session's messages: a lively chat or call (real chats are slower)
 
 
 def free_port() -> int:
@@ -83,8 +86,9 @@ class Server:
         env = {**os.environ, "GUIFAN_PASSWORD": PASSWORD, "GUIFAN_SECRET": "bench"}
         subprocess.run([sys.executable, "-m", "guifan", "user", "add", "boss", "--role", "supervisor", "--db", self.db],
                        env=env, check=True, stdout=subprocess.DEVNULL)
+        self.log = Path(self.folder) / "server.log"
         self.process = subprocess.Popen([sys.executable, "-m", "guifan", "serve", "--db", self.db, "--port",
-                                         str(self.port)], env=env, stderr=subprocess.DEVNULL)
+                                         str(self.port)], env=env, stderr=self.log.open("w"))
         for _ in range(600):
             try:
                 httpx.get(f"{self.base}/login", timeout=1)
@@ -117,6 +121,14 @@ agent_code.count = 0
 
 async def http_session(client: httpx.AsyncClient, script: list[tuple[str, str]], deadline: float,
                        turns: list[float], drafts: list[float], errors: list[str]) -> None:
+    try:
+        await _http_session(client, script, deadline, turns, drafts, errors)
+    except httpx.HTTPError as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+
+async def _http_session(client: httpx.AsyncClient, script: list[tuple[str, str]], deadline: float,
+                        turns: list[float], drafts: list[float], errors: list[str]) -> None:
     created = await client.post(f"{API}/sessions", json={"channel": "chat", "agent_id": agent_code()})
     if created.status_code != 200:
         errors.append(created.text)
@@ -192,6 +204,14 @@ async def ws_connect(server: Server) -> tuple[Socket, asyncio.Task]:
 
 async def ws_session(server: Server, script: list[tuple[str, str]], deadline: float, turns: list[float],
                      drafts: list[float], errors: list[str]) -> None:
+    try:
+        await _ws_session(server, script, deadline, turns, drafts, errors)
+    except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+
+async def _ws_session(server: Server, script: list[tuple[str, str]], deadline: float, turns: list[float],
+                      drafts: list[float], errors: list[str]) -> None:
     sock, reader = await ws_connect(server)
     try:
         created = await sock.call({"type": "create", "channel": "chat", "agent_id": agent_code()})
@@ -253,6 +273,29 @@ async def timer_lateness(server: Server, sessions: int) -> list[float]:
     return [x for x in found if x is not None]
 
 
+def engine_only(sessions: int = 200, rounds: int = 20) -> tuple[list[float], list[float]]:
+    """The same calls on ``LiveSession`` in this process: what the engine itself costs."""
+    from guifan.assist import LiveSession
+    from guifan.engine import Engine
+    from guifan.model import Channel, Conversation
+
+    engine = Engine()
+    all_scripts = scripts()
+    live = [LiveSession(engine, Conversation(f"e{n}", (), Channel.CHAT)) for n in range(sessions)]
+    turns, drafts = [], []
+    for step in range(rounds):
+        for n, session in enumerate(live):
+            role, text = all_scripts[n % len(all_scripts)][step % len(all_scripts[n % len(all_scripts)])]
+            if role == "agent":
+                started = time.perf_counter()
+                session.draft(text)
+                drafts.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            session.add(role, text)
+            turns.append(time.perf_counter() - started)
+    return turns, drafts
+
+
 async def long_session(server: Server, length: int = 200) -> list[float]:
     """One session of ``length`` turns, nothing else running: each turn call's latency by turn."""
     all_turns = [t for script in scripts() for t in script]
@@ -281,6 +324,35 @@ async def memory_per_session(server: Server, sessions: int = 200, turns: int = 4
     return (rss_kb(server.process.pid) - before) / sessions
 
 
+def _worker(kind: str, base: str, port: int, token: str, sessions: int, seconds: float, first_code: int,
+            queue) -> None:
+    agent_code.count = first_code
+    server = SimpleNamespace(base=base, port=port, token=token)
+    try:
+        queue.put(asyncio.run((run_http if kind == "http" else run_ws)(server, sessions, seconds)))
+    except BaseException as exc:  # the parent waits for every worker's answer
+        queue.put({"turns": [], "drafts": [], "errors": [f"client process failed: {exc!r}"]})
+
+
+async def load(server: Server, kind: str, sessions: int, seconds: float, processes: int) -> dict:
+    """``sessions`` sessions spread over client processes (one Python client alone would be slower
+    than the server it measures)."""
+    count = max(1, min(processes, sessions))
+    shares = [sessions // count + (1 if n < sessions % count else 0) for n in range(count)]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_worker, args=(kind, server.base, server.port, server.token, share, seconds,
+                                                      (n + 1) * 100_000 + agent_code.count, queue))
+               for n, share in enumerate(shares)]
+    agent_code.count += 1000
+    for worker in workers:
+        worker.start()
+    results = [await asyncio.to_thread(queue.get) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return {key: [x for r in results for x in r[key]] for key in ("turns", "drafts", "errors")}
+
+
 def ms(values: list[float], q: float) -> str:
     return f"{percentile(values, q) * 1000:7.1f}"
 
@@ -290,23 +362,37 @@ async def main() -> None:
     parser.add_argument("--db", help="database URL (default: SQLite in a temporary folder)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--seconds", type=float, default=30, help="how long each load runs")
+    parser.add_argument("--transports", nargs="+", choices=["http", "ws"], default=["http", "ws"])
+    parser.add_argument("--quick", action="store_true", help="only the loads (no long session, timers, memory)")
+    parser.add_argument("--clients", type=int, default=4, help="client processes sharing the sessions")
     args = parser.parse_args()
     random.seed(13)
     with Server(args.db) as server:
-        print(f"guifan serve on {server.db.split(':')[0]}; think time {THINK[0]}-{THINK[1]} s per message and session")
-        lengths = await long_session(server)
-        first, last = statistics.median(lengths[:10]), statistics.median(lengths[-10:])
-        print(f"200-turn session, turn call: first 10 median {first * 1000:.1f} ms, last 10 median {last * 1000:.1f} ms")
+        print(f"guifan serve (pid {server.process.pid}) on {server.db.split(':')[0]}; "
+              f"think time {THINK[0]}-{THINK[1]} s per message and session; {args.clients} client processes; "
+              f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        if not args.quick:
+            turns, drafts = engine_only()
+            print(f"engine only, 200 sessions x 20 turns in process: turn p50 {ms(turns, 0.5).strip()} ms, "
+                  f"p99 {ms(turns, 0.99).strip()} ms; draft p50 {ms(drafts, 0.5).strip()} ms, p99 {ms(drafts, 0.99).strip()} ms")
+            lengths = await long_session(server)
+            first, last = statistics.median(lengths[:10]), statistics.median(lengths[-10:])
+            print(f"200-turn session, turn call: first 10 median {first * 1000:.1f} ms, "
+                  f"last 10 median {last * 1000:.1f} ms")
         print()
         print("transport  sessions   calls  turn p50  turn p99  draft p50  draft p99  errors")
-        for transport, run in (("HTTP", run_http), ("WebSocket", run_ws)):
+        for transport, kind in (("HTTP", "http"), ("WebSocket", "ws")):
+            if kind not in args.transports:
+                continue
             for sessions in args.sessions:
-                result = await run(server, sessions, args.seconds)
+                result = await load(server, kind, sessions, args.seconds, args.clients)
                 turns, drafts = result["turns"], result["drafts"]
                 print(f"{transport:9}  {sessions:8}  {len(turns) + len(drafts):6}  {ms(turns, 0.5)}  {ms(turns, 0.99)}"
                       f"   {ms(drafts, 0.5)}   {ms(drafts, 0.99)}  {len(result['errors']):6}")
                 if result["errors"]:
-                    print("   first error:", result["errors"][0][:200])
+                    print("   first error:", result["errors"][0][:200], "(server log:", server.log, ")")
+        if args.quick:
+            return
         late = await timer_lateness(server, max(args.sessions))
         if late:
             print(f"\ntimer hints ({len(late)} sessions at once): late by p50 {statistics.median(late) * 1000:.0f} ms, "

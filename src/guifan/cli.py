@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import timezone
@@ -422,6 +423,7 @@ def serve(
                 f"还没有用户。创建第一个管理员: guifan user add admin --role admin --db {db}", highlight=False
             )
     err.print(f"质检工作台: http://{host}:{port}/  ·  API 文档: http://{host}:{port}/api/docs", highlight=False)
+    threading.Thread(target=application.state.assist.warm, name="guifan-warm", daemon=True).start()
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a local client could then pose as
     # any address and slip past the login throttle. Only the proxies named here are believed.
     proxy = {"proxy_headers": True, "forwarded_allow_ips": trusted_proxy} if trusted_proxy else {"proxy_headers": False}

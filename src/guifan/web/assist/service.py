@@ -13,6 +13,7 @@ WebSocket messages into these calls.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import threading
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 
 from guifan import model
 from guifan.assist import AssistError, LiveSession, Update
@@ -126,6 +127,7 @@ class LiveSessions:
         self._users: dict[int, Bucket] = {}
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.watchers: set = set()  # api.Socket objects watching the live board
+        self.tokens: dict[str, tuple[float, User]] = {}  # API token -> (looked up at, user): api.assist_user
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.lateness: list[float] = []  # seconds each timer hint came late (bench and tests)
@@ -374,34 +376,43 @@ class LiveSessions:
         if not dirty:
             return
         written: list[tuple[Live, int]] = []
+        rows: list[dict[str, Any]] = []
+        turns: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for live in dirty:  # what to write, taken under each session's lock; written in bulk after
+            with live.lock:
+                if live.ended:
+                    continue
+                said = live.session.conversation.turns
+                turns += [{"session_id": live.id, "n": n, "role": t.role.value, "text": t.text, "start": t.start,
+                           "end": t.end} for n, t in enumerate(said[live.saved:], live.saved)]
+                written.append((live, len(said)))
+                rows.append({"id": live.id, "dismissed": sorted(live.session.dismissed), "alerts": list(live.alerts),
+                             "updated_at": live.updated_at})
+                events += [_event_row(live.id, e) for e in live.events]
+                live.events = []
+                live.dirty = False
+        if not rows:
+            return
         with self.workspace.sessions() as db:
-            for live in dirty:
-                with live.lock:
-                    if live.ended:
-                        continue
-                    row = db.get(AssistSession, live.id)
-                    if row is None or row.status != SessionStatus.OPEN:
-                        continue
-                    turns = live.session.conversation.turns
-                    db.add_all(AssistTurn(session_id=live.id, n=n, role=t.role.value, text=t.text, start=t.start, end=t.end)
-                               for n, t in enumerate(turns[live.saved:], live.saved))
-                    written.append((live, len(turns)))
-                    row.dismissed = sorted(live.session.dismissed)
-                    row.alerts = list(live.alerts)
-                    row.updated_at = live.updated_at
-                    self._write_events(db, live)
-                    live.dirty = False
+            db.execute(update(AssistSession), rows)  # by primary key, one statement for all
+            if turns:
+                db.execute(insert(AssistTurn), turns)
+            if events:
+                db.execute(insert(AssistEvent), events)
             db.commit()
+            # A session ended while this was written keeps no turns of its own (its conversation has them).
+            ended = [live.id for live, _ in written if live.ended]
+            if ended:
+                db.execute(delete(AssistTurn).where(AssistTurn.session_id.in_(ended)))
+                db.commit()
         for live, saved in written:
             live.saved = max(live.saved, saved)
 
     @staticmethod
     def _write_events(db, live: Live) -> None:
-        for event in live.events:
-            db.add(AssistEvent(session_id=live.id, at=datetime.fromisoformat(event["at"]), kind=event["kind"],
-                               hint_id=event.get("hint_id", "")[:100], rule=event.get("rule", "")[:20],
-                               clause=(event.get("clause") or "")[:10], turn=event.get("turn"),
-                               user_id=event.get("user_id"), detail=event.get("detail") or {}))
+        if live.events:
+            db.execute(insert(AssistEvent), [_event_row(live.id, e) for e in live.events])
         live.events = []
 
     # -- pushing ----------------------------------------------------------------------------------
@@ -428,6 +439,22 @@ class LiveSessions:
         self._stopping = False
         self.resume_all()
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def warm(self) -> None:
+        """Build the active rulebook's engine before the first session needs it (``guifan serve``
+        does, in a thread), then take the engine's long-lived objects out of the garbage collector's
+        full passes (``gc.freeze``): a full pass over them would otherwise pause every session for
+        about a tenth of a second now and then."""
+        try:
+            with self.workspace.sessions() as db:
+                version = self.workspace.active_rulebook(db)
+                db.commit()
+            self.workspace.checker(version)
+        except Exception:  # a failure here shows again, with its message, in the first request
+            log.exception("live assist: building the rulebook's engine")
+            return
+        gc.collect()
+        gc.freeze()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -485,6 +512,13 @@ class LiveSessions:
         for live in list(self.open.values()):
             if live.active_at > live.board_at and now - live.board_at >= BOARD_SECONDS:
                 self.board(live)
+
+
+def _event_row(session_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"session_id": session_id, "at": datetime.fromisoformat(event["at"]), "kind": event["kind"],
+            "hint_id": event.get("hint_id", "")[:100], "rule": event.get("rule", "")[:20],
+            "clause": (event.get("clause") or "")[:10], "turn": event.get("turn"), "user_id": event.get("user_id"),
+            "detail": event.get("detail") or {}}
 
 
 def _row_summary(row: AssistSession, agent_name: str) -> dict[str, Any]:
