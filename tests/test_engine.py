@@ -117,7 +117,8 @@ def test_rulebook_names_every_clause_of_the_standard():
     assert ids <= set(default_rulebook().clauses), ids - set(default_rulebook().clauses)
 
 
-# Each layer may import only the layers before it: readers/audio -> model -> engine -> scoring -> reporters/cli.
+# Each layer may import only the layers before it: readers/audio -> model -> engine -> scoring -> reporters/cli;
+# live assist is a client of the engine, served by the web app like its other features.
 LAYERS = {
     "model": set(),
     "errors": set(),
@@ -133,7 +134,8 @@ LAYERS = {
     "evaluation": {"model", "errors", "engine"},
     "kpis": {"model"},
     "privacy": {"model", "scoring"},  # masks text, and whole results for reports
-    "web": {"model", "errors", "engine", "rulebook", "readers", "scoring", "kpis", "privacy", "reporters", "web"},
+    "assist": {"model", "errors", "engine", "rulebook", "scoring", "assist"},
+    "web": {"model", "errors", "engine", "rulebook", "readers", "scoring", "kpis", "privacy", "reporters", "assist", "web"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
 }
 
