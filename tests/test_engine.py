@@ -134,7 +134,7 @@ LAYERS = {
     "evaluation": {"model", "errors", "engine"},
     "kpis": {"model"},
     "privacy": {"model", "scoring"},  # masks text, and whole results for reports
-    "assist": {"model", "errors", "engine", "rulebook", "scoring", "assist"},
+    "assist": {"model", "errors", "text", "engine", "rulebook", "scoring", "assist"},
     "web": {"model", "errors", "engine", "rulebook", "readers", "scoring", "kpis", "privacy", "reporters", "assist", "web"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
 }
