@@ -119,58 +119,28 @@ def agent_code() -> str:
 agent_code.count = 0
 
 
-async def http_session(client: httpx.AsyncClient, script: list[tuple[str, str]], deadline: float,
-                       turns: list[float], drafts: list[float], errors: list[str]) -> None:
-    try:
-        await _http_session(client, script, deadline, turns, drafts, errors)
-    except httpx.HTTPError as exc:
-        errors.append(f"{type(exc).__name__}: {exc}")
+class Http:
+    """Live assist over HTTP: one POST per call."""
 
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
 
-async def _http_session(client: httpx.AsyncClient, script: list[tuple[str, str]], deadline: float,
-                        turns: list[float], drafts: list[float], errors: list[str]) -> None:
-    created = await client.post(f"{API}/sessions", json={"channel": "chat", "agent_id": agent_code()})
-    if created.status_code != 200:
-        errors.append(created.text)
-        return
-    sid = created.json()["session_id"]
-    n = 0
-    while time.monotonic() < deadline:
-        role, text = script[n % len(script)]
-        n += 1
-        await asyncio.sleep(random.uniform(*THINK))
-        if role == "agent":
-            started = time.perf_counter()
-            response = await client.post(f"{API}/sessions/{sid}/draft", json={"text": text})
-            drafts.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                errors.append(response.text)
-        started = time.perf_counter()
-        response = await client.post(f"{API}/sessions/{sid}/turns", json={"role": role, "text": text})
-        turns.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            errors.append(response.text)
-    # Not ended: ending runs the full check (meaning stage included) and is not what is measured here.
+    async def create(self) -> str | None:
+        created = await self.client.post(f"{API}/sessions", json={"channel": "chat", "agent_id": agent_code()})
+        return created.json()["session_id"] if created.status_code == 200 else None
 
+    async def draft(self, sid: str, text: str) -> str | None:
+        response = await self.client.post(f"{API}/sessions/{sid}/draft", json={"text": text})
+        return None if response.status_code == 200 else response.text
 
-async def run_http(server: Server, sessions: int, seconds: float) -> dict:
-    turns: list[float] = []
-    drafts: list[float] = []
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=sessions + 5, max_keepalive_connections=sessions + 5)
-    async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {server.token}"},
-                                 limits=limits, timeout=60) as client:
-        deadline = time.monotonic() + seconds
-        all_scripts = scripts()
-        await asyncio.gather(*(http_session(client, all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors)
-                               for i in range(sessions)))
-    return {"turns": turns, "drafts": drafts, "errors": errors}
-
-
-# -- WebSocket --------------------------------------------------------------------------------------
+    async def turn(self, sid: str, role: str, text: str) -> str | None:
+        response = await self.client.post(f"{API}/sessions/{sid}/turns", json={"role": role, "text": text})
+        return None if response.status_code == 200 else response.text
 
 
 class Socket:
+    """Live assist over one WebSocket: answers matched to calls by request id, timer pushes queued."""
+
     def __init__(self, connection):
         self.connection = connection
         self.waiting: dict[int, asyncio.Future] = {}
@@ -193,8 +163,20 @@ class Socket:
         await self.connection.send(json.dumps({**message, "request_id": self.counter}, ensure_ascii=False))
         return await future
 
+    async def create(self, channel: str = "chat") -> str | None:
+        created = await self.call({"type": "create", "channel": channel, "agent_id": agent_code()})
+        return created.get("session_id") if created.get("type") == "created" else None
 
-async def ws_connect(server: Server) -> tuple[Socket, asyncio.Task]:
+    async def draft(self, sid: str, text: str) -> str | None:
+        answer = await self.call({"type": "draft", "session_id": sid, "text": text})
+        return str(answer) if answer.get("type") == "error" else None
+
+    async def turn(self, sid: str, role: str, text: str) -> str | None:
+        answer = await self.call({"type": "turn", "session_id": sid, "role": role, "text": text})
+        return str(answer) if answer.get("type") == "error" else None
+
+
+async def ws_connect(server) -> tuple[Socket, asyncio.Task]:
     connection = await websockets.connect(f"ws://127.0.0.1:{server.port}{API}/ws", max_size=2**22)
     await connection.send(json.dumps({"type": "auth", "token": server.token}))
     json.loads(await connection.recv())
@@ -202,52 +184,64 @@ async def ws_connect(server: Server) -> tuple[Socket, asyncio.Task]:
     return sock, asyncio.create_task(sock.reader())
 
 
-async def ws_session(server: Server, script: list[tuple[str, str]], deadline: float, turns: list[float],
-                     drafts: list[float], errors: list[str]) -> None:
+async def replay(transport, script: list[tuple[str, str]], deadline: float, turns: list[float],
+                 drafts: list[float], errors: list[str]) -> None:
+    """One session until ``deadline``: each agent turn checked as a draft, then sent; every call timed."""
     try:
-        await _ws_session(server, script, deadline, turns, drafts, errors)
-    except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
-        errors.append(f"{type(exc).__name__}: {exc}")
-
-
-async def _ws_session(server: Server, script: list[tuple[str, str]], deadline: float, turns: list[float],
-                      drafts: list[float], errors: list[str]) -> None:
-    sock, reader = await ws_connect(server)
-    try:
-        created = await sock.call({"type": "create", "channel": "chat", "agent_id": agent_code()})
-        if created.get("type") != "created":
-            errors.append(str(created))
+        sid = await transport.create()
+        if sid is None:
+            errors.append("session not created")
             return
-        sid = created["session_id"]
         n = 0
         while time.monotonic() < deadline:
             role, text = script[n % len(script)]
             n += 1
             await asyncio.sleep(random.uniform(*THINK))
-            if role == "agent":
+            for kind, times in ([("draft", drafts)] if role == "agent" else []) + [("turn", turns)]:
                 started = time.perf_counter()
-                answer = await sock.call({"type": "draft", "session_id": sid, "text": text})
-                drafts.append(time.perf_counter() - started)
-                if answer.get("type") == "error":
-                    errors.append(str(answer))
-            started = time.perf_counter()
-            answer = await sock.call({"type": "turn", "session_id": sid, "role": role, "text": text})
-            turns.append(time.perf_counter() - started)
-            if answer.get("type") == "error":
-                errors.append(str(answer))
-    finally:
-        reader.cancel()
-        await sock.connection.close()
+                error = await (transport.draft(sid, text) if kind == "draft" else transport.turn(sid, role, text))
+                times.append(time.perf_counter() - started)
+                if error:
+                    errors.append(error)
+    except (httpx.HTTPError, OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    # Not ended: ending runs the full check (meaning stage included) and is not what is measured here.
 
 
-async def run_ws(server: Server, sessions: int, seconds: float) -> dict:
+async def run_http(server, sessions: int, seconds: float) -> dict:
+    turns: list[float] = []
+    drafts: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=sessions + 5, max_keepalive_connections=sessions + 5)
+    async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {server.token}"},
+                                 limits=limits, timeout=60) as client:
+        deadline = time.monotonic() + seconds
+        all_scripts = scripts()
+        await asyncio.gather(*(replay(Http(client), all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors)
+                               for i in range(sessions)))
+    return {"turns": turns, "drafts": drafts, "errors": errors}
+
+
+async def run_ws(server, sessions: int, seconds: float) -> dict:
     turns: list[float] = []
     drafts: list[float] = []
     errors: list[str] = []
     deadline = time.monotonic() + seconds
     all_scripts = scripts()
-    await asyncio.gather(*(ws_session(server, all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors)
-                           for i in range(sessions)))
+
+    async def one(script: list[tuple[str, str]]) -> None:
+        try:
+            sock, reader = await ws_connect(server)
+        except (OSError, websockets.WebSocketException) as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            await replay(sock, script, deadline, turns, drafts, errors)
+        finally:
+            reader.cancel()
+            await sock.connection.close()
+
+    await asyncio.gather(*(one(all_scripts[i % len(all_scripts)]) for i in range(sessions)))
     return {"turns": turns, "drafts": drafts, "errors": errors}
 
 
@@ -257,9 +251,8 @@ async def timer_lateness(server: Server, sessions: int) -> list[float]:
     async def one() -> float | None:
         sock, reader = await ws_connect(server)
         try:
-            created = await sock.call({"type": "create", "channel": "phone", "agent_id": agent_code()})
-            sid = created["session_id"]
-            await sock.call({"type": "turn", "session_id": sid, "role": "agent", "text": "您好!请问有什么可以帮助您?"})
+            sid = await sock.create("phone")
+            await sock.turn(sid, "agent", "您好!请问有什么可以帮助您?")
             said = time.monotonic()
             arrived, _ = await asyncio.wait_for(sock.pushed.get(), 30)
             return arrived - said - 5.0
