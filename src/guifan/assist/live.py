@@ -107,6 +107,7 @@ class LiveSession:
         self.engine = engine
         self.rulebook = engine.rulebook
         recognizer = engine.recognizer if meaning else Recognizer(engine.matcher, None)
+        self._meaning = meaning and engine.meaning is not None
         self.ctx = CheckContext(replace(conversation, turns=()), engine.rulebook, engine.matcher, recognizer)
         self.stamp_times = stamp_times
         self._clock = clock
@@ -365,8 +366,13 @@ class LiveSession:
 
     def _findings_on(self, index: int, plan: Mapping[str, Severity | None]) -> Iterable[tuple[Finding, Rule, Hint, Severity | None]]:
         """The said-warnings' findings on turn ``index`` of the context as it stands."""
+        view = self.ctx.turns[index]
         for rule, hints in self._said:
             if rule.code not in plan:
+                continue
+            # Words that hold none of a warning's trigger phrases cannot be faulted by it (without the
+            # meaning stage, which finds the same acts in other words).
+            if not self._meaning and all(h.triggers and not view.has(*h.triggers) for h in hints):
                 continue
             findings = [f for f in self.engine.findings_of(rule, plan[rule.code], self.ctx) if f.turn == index]
             for finding in findings:

@@ -68,6 +68,8 @@ class Hint:
     probe: Probe = Probe.NEXT
     # What a new turn must hold for the hint to be worth asking about again (besides being due
     # already): phrase categories, or "customer" / "agent" for any turn of that side; empty: any turn.
+    # For a warning (``said``): the phrase categories the words must hold for the rule to fault them
+    # by phrase (the meaning stage, when on, may fault them in other words).
     triggers: tuple[str, ...] = ()
     after: tuple[str, ...] = ()  # clauses whose due hints go first (S-D2/S-D3 after the apology, S-D1)
     wait: str | None = None  # timers: the ``settings`` attribute holding the seconds of the wait

@@ -420,7 +420,8 @@ class RepeatedSoothing(Rule):
         "客服: 理解您的心情,我已经联系站点了。\n客户: 到底什么时候到\n"
         "客服: 站点回复今天下午送达,我会继续跟进。",
     )
-    hints = (warning("S-D7", when="草稿或刚说的话把同一句安抚语重复到第 settings.soothing_repeat_limit 次时", replace=None),)
+    hints = (warning("S-D7", when="草稿或刚说的话把同一句安抚语重复到第 settings.soothing_repeat_limit 次时", replace=None,
+                     triggers=("soothing",)),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         seen: dict[str, list[tuple[TurnView, tuple[int, int]]]] = defaultdict(list)

@@ -138,7 +138,8 @@ class TransferWithoutExplanation(PromptRule):
         "客户: 能帮我转给别人吗\n客服: 亲,小妹没办法为您转接过去呢,很抱歉,这个问题我来帮您处理。",
         "客户: 有苹果的转接头吗\n客服: 转接头有货的哦,Lightning转接线也有。",
     )
-    hints = (warning("S-C10", when="客服(草稿或刚说的话)转接却没有说明原因、征得同意并致歉时", replace=None),)
+    hints = (warning("S-C10", when="客服(草稿或刚说的话)转接却没有说明原因、征得同意并致歉时", replace=None,
+                     triggers=("transfer",)),)
 
     def prompts(self, ctx: CheckContext) -> list[Prompt]:
         """The first turn of each run of consecutive transferring agent turns: one transfer, one check."""

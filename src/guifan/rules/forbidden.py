@@ -29,7 +29,8 @@ class ForbiddenPhraseRule(Rule):
         super().__init_subclass__(**kwargs)
         cls.acts = (cls.phrase_category,)  # the act is the category: S-F6 by phrase or by meaning
         if "hints" not in cls.__dict__:  # the words said or typed are a warning; the wording replaces them
-            cls.hints = (warning(cls.clauses[0], when=f"客服(草稿、语音识别中的半句或刚说的话)使用{cls.label}时"),)
+            cls.hints = (warning(cls.clauses[0], when=f"客服(草稿、语音识别中的半句或刚说的话)使用{cls.label}时",
+                                 triggers=(cls.phrase_category,)),)
 
     def required_categories(self) -> frozenset[str]:
         # By meaning the act may be said in any words: the rule runs on every conversation.
@@ -198,8 +199,8 @@ class AgentProfanity(ForbiddenPhraseRule):
     )
     good = ("客户: 你们就是一群骗子\n客服: 为了和您保持良好的沟通,希望您使用文明用语。",)
     hints = (
-        warning("S-F7", when="客服(草稿、半句或刚说的话)使用脏话或辱骂性语言时", replace=None),
-        warning("S-C8", when="客户不文明之后,客服(草稿、半句或刚说的话)回骂客户时", replace=None),
+        warning("S-F7", when="客服(草稿、半句或刚说的话)使用脏话或辱骂性语言时", replace=None, triggers=("profanity",)),
+        warning("S-C8", when="客户不文明之后,客服(草稿、半句或刚说的话)回骂客户时", replace=None, triggers=("profanity",)),
     )
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
@@ -237,7 +238,7 @@ class SendingOff(Rule):
         "客户: 这个能换货吗\n客服: 我帮您联系商家问一下,稍后回复您。",
         "客户: 热水器怎么装\n客服: 您可以联系安装师傅,我帮您查询一下师傅的电话。",
     )
-    hints = (warning("S-F6", when="客服(草稿或刚说的话)让客户自己去联系别人时"),)
+    hints = (warning("S-F6", when="客服(草稿或刚说的话)让客户自己去联系别人时", triggers=("deflect_ask",)),)
     requires = ("deflect_ask",)
 
     def __init__(self, rulebook) -> None:
@@ -279,7 +280,7 @@ class AddressWithNi(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:
-            match = _NI.search(textnorm.blank_emoticons(view.text))
+            match = view.memo(self.code, lambda: _NI.search(textnorm.blank_emoticons(view.text)))
             if match is None or self._quoted(view.text, match.start()):
                 continue
             yield self.finding(view, "称呼客户应使用「您」,不要使用「你」", span=match.span(), suggestion="您")
@@ -305,7 +306,7 @@ class CompanyAsThey(Rule):
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:
-            match = _THEY_COMPANY.search(view.text)
+            match = view.memo(self.code, lambda: _THEY_COMPANY.search(view.text))
             if match:
                 yield self.finding(
                     view,
@@ -326,7 +327,7 @@ class UnexplainedJargon(Rule):
     why = "客户听不懂内部简称,会误解或反复追问。"
     bad = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,已经派单了。",)
     good = ("客户: 我的东西到哪了\n客服: 您这个是POP订单,也就是第三方商家发货的订单,已经安排配送了。",)
-    hints = (warning("S-F11", when="客服(草稿或刚说的话)使用内部术语而没有解释时", replace=None),)
+    hints = (warning("S-F11", when="客服(草稿或刚说的话)使用内部术语而没有解释时", replace=None, triggers=("jargon",)),)
 
     requires = ("jargon",)
 

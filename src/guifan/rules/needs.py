@@ -128,7 +128,7 @@ class ImpoliteInfoRequest(Rule):
         "客户: 我的快递没到\n客服: 请您提供一下订单号,可以吗?",
         "客户: 发票开了吗\n客服: 已经为您提供了电子发票,发到您的邮箱了。",
     )
-    hints = (warning("S-A8", when="客服(草稿或刚说的话)索要信息却没有礼貌用语时", replace=None),)
+    hints = (warning("S-A8", when="客服(草稿或刚说的话)索要信息却没有礼貌用语时", replace=None, triggers=("info_request",)),)
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         for view in ctx.agent:

@@ -155,7 +155,7 @@ class DontKnow(FollowUpRule):
         "客户: 我不知道订单号\n客服: 您不知道订单号的话,提供下单手机号也可以。",
         "客户: 上个客服说「我不知道」\n客服: 非常抱歉,同事说“我不知道”给您带来了不好的体验,我来帮您处理。",
     )
-    hints = (warning("S-E1", when="客服(草稿或刚说的话)说「我不知道」却没有承诺核实或回复时"),)
+    hints = (warning("S-E1", when="客服(草稿或刚说的话)说「我不知道」却没有承诺核实或回复时", triggers=("dont_know",)),)
 
     def message(self, quote: str, missing: list[str]) -> str:
         return f"客服说「{quote}」,却没有{'、'.join(missing)}"
