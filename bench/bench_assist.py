@@ -42,6 +42,7 @@ from guifan.readers import read_path  # noqa: E402
 
 PASSWORD = "bench-assist-password"
 API = "/api/v1/assist"
+STARTUP = 5.0  # seconds in which the sessions are created and connect: reported apart
 THINK = (2.0, 4.0)  # seconds between a session's messages: a lively chat or call (real chats are slower)
 
 
@@ -184,9 +185,10 @@ async def ws_connect(server) -> tuple[Socket, asyncio.Task]:
     return sock, asyncio.create_task(sock.reader())
 
 
-async def replay(transport, script: list[tuple[str, str]], deadline: float, turns: list[float],
-                 drafts: list[float], errors: list[str]) -> None:
-    """One session until ``deadline``: each agent turn checked as a draft, then sent; every call timed."""
+async def replay(transport, script: list[tuple[str, str]], deadline: float, turns: list, drafts: list,
+                 errors: list[str], steady: float) -> None:
+    """One session until ``deadline``: each agent turn checked as a draft, then sent; every call timed
+    (with whether it fell in the last ``steady`` seconds, after all sessions had started)."""
     try:
         sid = await transport.create()
         if sid is None:
@@ -200,7 +202,7 @@ async def replay(transport, script: list[tuple[str, str]], deadline: float, turn
             for kind, times in ([("draft", drafts)] if role == "agent" else []) + [("turn", turns)]:
                 started = time.perf_counter()
                 error = await (transport.draft(sid, text) if kind == "draft" else transport.turn(sid, role, text))
-                times.append(time.perf_counter() - started)
+                times.append((time.perf_counter() - started, time.monotonic() > deadline - steady))
                 if error:
                     errors.append(error)
     except (httpx.HTTPError, OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
@@ -217,8 +219,8 @@ async def run_http(server, sessions: int, seconds: float) -> dict:
                                  limits=limits, timeout=60) as client:
         deadline = time.monotonic() + seconds
         all_scripts = scripts()
-        await asyncio.gather(*(replay(Http(client), all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors)
-                               for i in range(sessions)))
+        await asyncio.gather(*(replay(Http(client), all_scripts[i % len(all_scripts)], deadline, turns, drafts, errors,
+                                      seconds - STARTUP) for i in range(sessions)))
     return {"turns": turns, "drafts": drafts, "errors": errors}
 
 
@@ -236,7 +238,7 @@ async def run_ws(server, sessions: int, seconds: float) -> dict:
             errors.append(f"{type(exc).__name__}: {exc}")
             return
         try:
-            await replay(sock, script, deadline, turns, drafts, errors)
+            await replay(sock, script, deadline, turns, drafts, errors, seconds - STARTUP)
         finally:
             reader.cancel()
             await sock.connection.close()
@@ -373,15 +375,18 @@ async def main() -> None:
             print(f"200-turn session, turn call: first 10 median {first * 1000:.1f} ms, "
                   f"last 10 median {last * 1000:.1f} ms")
         print()
-        print("transport  sessions   calls  turn p50  turn p99  draft p50  draft p99  errors")
+        print(f"calls: all, or steady (after the first {STARTUP:g} s, when every session has started)")
+        print("transport  sessions  calls    count  turn p50  turn p99  draft p50  draft p99  errors")
         for transport, kind in (("HTTP", "http"), ("WebSocket", "ws")):
             if kind not in args.transports:
                 continue
             for sessions in args.sessions:
                 result = await load(server, kind, sessions, args.seconds, args.clients)
-                turns, drafts = result["turns"], result["drafts"]
-                print(f"{transport:9}  {sessions:8}  {len(turns) + len(drafts):6}  {ms(turns, 0.5)}  {ms(turns, 0.99)}"
-                      f"   {ms(drafts, 0.5)}   {ms(drafts, 0.99)}  {len(result['errors']):6}")
+                for label, keep in (("all", lambda x: True), ("steady", lambda x: x[1])):
+                    turns = [t for t, *rest in result["turns"] if keep((t, *rest))]
+                    drafts = [d for d, *rest in result["drafts"] if keep((d, *rest))]
+                    print(f"{transport:9}  {sessions:8}  {label:6}  {len(turns) + len(drafts):6}  {ms(turns, 0.5)}  "
+                          f"{ms(turns, 0.99)}   {ms(drafts, 0.5)}   {ms(drafts, 0.99)}  {len(result['errors']):6}")
                 if result["errors"]:
                     print("   first error:", result["errors"][0][:200], "(server log:", server.log, ")")
         if args.quick:

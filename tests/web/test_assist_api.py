@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.websockets import WebSocketDisconnect
 from typer.testing import CliRunner
 
@@ -20,7 +20,7 @@ from guifan.model import Conversation as ModelConversation
 from guifan.readers import read_path
 from guifan.web.app import create_app
 from guifan.web.assist.models import AssistEvent, AssistSession
-from guifan.web.models import Conversation
+from guifan.web.models import ApiToken, Conversation
 
 from .conftest import PASSWORD, Actor
 
@@ -154,6 +154,13 @@ def test_api_tokens_for_integrations(app, people):
         socket.send_json({"type": "draft", "session_id": sid, "text": "您好", "request_id": "r1"})
         answer = socket.receive_json()
         assert answer["type"] == "draft" and answer["ok"] is True and answer["request_id"] == "r1"
+    with app.state.workspace.sessions() as db:  # revoked: refused within a second
+        db.execute(update(ApiToken).values(revoked=True))
+        db.commit()
+    time.sleep(1.2)
+    refused = desk.post(f"{API}/sessions/{sid}/draft", json={"text": "您好"})
+    assert refused.status_code == 401 and chinese(detail(refused))
+    assert desk.post(f"{API}/sessions/{sid}/draft", json={"text": "您好"}).status_code == 401
 
 
 # -- bad input and faults -------------------------------------------------------------------------

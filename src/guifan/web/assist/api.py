@@ -52,6 +52,7 @@ def answering(call: Callable[[], Any]) -> Any:
 
 
 TOKEN_SECONDS = 1.0  # an API token's user is looked up again after this long (revocation takes effect)
+STALE_SECONDS = 5.0  # while one call looks it up again, the others go on with what it was, this long at most
 
 
 async def assist_user(request: Request) -> User:
@@ -64,19 +65,28 @@ async def assist_user(request: Request) -> User:
     known = live_sessions(request).tokens
     if token is not None:
         cached = known.get(token)
-        if cached is not None and time.monotonic() - cached[0] < TOKEN_SECONDS:
-            request.state.via_token = True
-            return cached[1]
+        if cached is not None:
+            looked_at, user, refreshing = cached
+            age = time.monotonic() - looked_at
+            # One call looks the token up again; the others meanwhile go on (no stampede on the database).
+            if age < TOKEN_SECONDS or (refreshing and age < STALE_SECONDS):
+                request.state.via_token = True
+                return user
+            known[token] = (looked_at, user, True)
 
     def authenticate() -> User | None:
         with request.app.state.workspace.sessions() as db:
             return current_user(request, db)
 
-    user = await run_in_threadpool(authenticate)
+    try:
+        user = await run_in_threadpool(authenticate)
+    except HTTPException:
+        known.pop(token, None)  # revoked: every call now learns so
+        raise
     if token is not None and user is not None and allowed(user.role, Permission.VIEW):
         if len(known) > 10_000:
             known.clear()
-        known[token] = (time.monotonic(), user)
+        known[token] = (time.monotonic(), user, False)
     if user is None:
         raise HTTPException(401, "请先登录")
     if not allowed(user.role, Permission.VIEW):

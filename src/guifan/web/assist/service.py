@@ -127,7 +127,7 @@ class LiveSessions:
         self._users: dict[int, Bucket] = {}
         self._results: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.watchers: set = set()  # api.Socket objects watching the live board
-        self.tokens: dict[str, tuple[float, User]] = {}  # API token -> (looked up at, user): api.assist_user
+        self.tokens: dict[str, tuple[float, User, bool]] = {}  # API token -> (looked up at, user, refreshing): api.assist_user
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.lateness: list[float] = []  # seconds each timer hint came late (bench and tests)
