@@ -387,6 +387,13 @@ def test_a_forbidden_phrase_in_a_partial_warns_at_once_and_the_final_replaces_it
     assert warning["id"] in update.cleared and len(session.conversation.turns) == 2
 
 
+def test_a_partial_is_warned_about_forbidden_language_only(engine):
+    session = live(engine, "phone")
+    say(session, "客户: 好的谢谢")
+    assert "CRT001" not in [h["rule"] for h in session.add("agent", "好的", final=False).hints if h["kind"] == "warning"]
+    assert "CRT001" in [h["rule"] for h in session.add("agent", "好的").hints if h["kind"] == "warning"]
+
+
 def test_words_sent_after_a_warning_are_recorded_and_alerted(engine):
     session = live(engine)
     say(session, "客户: 我订单上显示的不是这个")

@@ -43,6 +43,9 @@ MAX_TEXT = 10_000
 # Clauses whose hints are alerts on the supervisors' live board, and of which kind.
 ALERT_CLAUSES = {"S-C8": "abuse", "S-D6": "threat", "S-B3": "long_hold"}
 FORBIDDEN = frozenset(f"S-F{n}" for n in range(1, 10))  # 服务忌语: a sent one is an alert
+# What a streaming partial is warned about at once: forbidden language. What the rest of the
+# sentence may still say (a reply to thanks, the reason for a transfer) waits for the final turn.
+PARTIAL_WARNINGS = FORBIDDEN | {"S-F10", "S-F11"}
 PROFANITY_RULE = "FBD020"
 _PUNCTUATION = ",，。.!！?？;；、~～…"
 
@@ -356,6 +359,8 @@ class LiveSession:
         self.warnings = {}
         alerts = []
         for finding, rule, hint, severity in self._findings_on(new.index, plan):
+            if not final and rule.code != PROFANITY_RULE and not PARTIAL_WARNINGS & set(finding.clauses):
+                continue
             turn_id = f"{rule.code}:{hint.name}:{new.index}"
             due = DueHint(rule, hint, 0, severity or rule.severity, finding, turn_id, new.index, self.now())
             self.warnings[turn_id] = due
