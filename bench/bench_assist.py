@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,18 +37,14 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 from guifan.readers import read_path  # noqa: E402
+from load_web import free_port, wait_until_up  # noqa: E402
 
 PASSWORD = "bench-assist-password"
 API = "/api/v1/assist"
 STARTUP = 5.0  # seconds in which the sessions are created and connect: reported apart
 THINK = (2.0, 4.0)  # seconds between a session's messages: a lively chat or call (real chats are slower)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def scripts() -> list[list[tuple[str, str]]]:
@@ -90,12 +85,7 @@ class Server:
         self.log = Path(self.folder) / "server.log"
         self.process = subprocess.Popen([sys.executable, "-m", "guifan", "serve", "--db", self.db, "--port",
                                          str(self.port)], env=env, stderr=self.log.open("w"))
-        for _ in range(600):
-            try:
-                httpx.get(f"{self.base}/login", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(self.base, 600)
         with httpx.Client(base_url=self.base) as client:
             login = client.post("/api/v1/auth/login", json={"username": "boss", "password": PASSWORD}).json()
             token = client.post("/api/v1/tokens", json={"name": "bench"}, headers={"X-CSRF-Token": login["csrf"]})

@@ -39,6 +39,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_up(base: str, tries: int = 300) -> None:
+    """Until the server answers (it migrates the database and builds the engine first)."""
+    for _ in range(tries):
+        try:
+            httpx.get(f"{base}/login", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+
+
 def login(base: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=120)
     response = client.post("/api/v1/auth/login", json={"username": "loader", "password": PASSWORD})
@@ -66,12 +76,7 @@ def main() -> None:
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/login", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_up(base)
         latencies: list[float] = []
         done = threading.Event()
         imported = [0]
