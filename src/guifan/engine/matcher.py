@@ -147,6 +147,7 @@ class PhraseMatcher:
             if keys
         }
         self._scan_sound = lru_cache(maxsize=65536)(self._scan_sound_uncached)
+        self._near_sound = lru_cache(maxsize=65536)(self._near_sound_uncached)
         # Sound keys per category, for near_sound (recognized speech that may hide the wording).
         self._sounds: dict[str, list[str]] = {}
         for key, group in zip(self._keys["sound"], self._phrases["sound"]):
@@ -176,6 +177,10 @@ class PhraseMatcher:
         return self._scan_sound(loose)
 
     def near_sound(self, loose: str, categories: Iterable[str]) -> float:
+        """``_near_sound_uncached``, cached by text and categories, as ``scan_sound`` is."""
+        return self._near_sound(loose, tuple(categories))
+
+    def _near_sound_uncached(self, loose: str, categories: tuple[str, ...]) -> float:
         """For recognized speech: the largest share of one must-say phrase's sounds (toned
         syllables, in order, at one place) that the text holds, 0-1. A recognizer that misheard
         请您稍等 as 请您早等 leaves most of its sounds: the wording may be there, misheard beyond what
