@@ -110,7 +110,7 @@ def test_cli_json_and_explain(files):
 
     text = runner.invoke(app, ["eval", str(corpus), "-l", str(labels), "--explain"])
     assert text.exit_code == 0
-    assert "S-E1 dialogue 漏报 d2 第3轮" in text.stdout
+    assert "S-E1 dialogue 漏报 d2 第4轮" in text.stdout
     assert "宏平均 F1" in text.stdout
 
     gate = runner.invoke(app, ["eval", str(corpus), "-l", str(labels), "--fail-under", "0.99"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import time
 import tracemalloc
 from datetime import datetime, time as clock_time, timedelta, timezone
@@ -217,7 +218,10 @@ def test_validation_errors_name_the_field(tmp_path, obj, field, message):
     error = only(errors(items))
     assert (error.line, error.field) == (3, field)
     assert message in error.message
-    assert str(error).startswith(f"{tmp_path / 'a.jsonl'}:3 字段 {field}: ")
+    # People count turns from 1; the field keeps the 0-based JSON index.
+    turn = re.match(r"turns\[(\d+)\]", field)
+    where = f"{field} (第{int(turn.group(1)) + 1}轮)" if turn else field
+    assert str(error).startswith(f"{tmp_path / 'a.jsonl'}:3 字段 {where}: ")
 
 
 def test_error_on_line_seven_names_line_and_field(tmp_path):
