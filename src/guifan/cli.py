@@ -751,3 +751,10 @@ def asr_manifest(
     except FileExistsError:
         _fail(f"{directory / models.MANIFEST} 已存在;确认模型文件完好后用 --force 覆盖,或用 guifan asr verify {directory} 校验")
     err.print(f"已为 {count} 个文件写入校验清单 {target}", highlight=False)
+
+
+# Practice (guifan.training): its commands live in their own module, which uses the helpers above.
+from guifan.cli_training import scenario_app, train  # noqa: E402
+
+app.command("train")(train)
+app.add_typer(scenario_app, name="scenario")

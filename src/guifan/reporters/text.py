@@ -40,7 +40,7 @@ QUOTE_STYLE = "bold black on yellow"
 CONTEXT_CHARS = 16  # characters of the turn shown on each side of the quote
 
 
-def _console(stream: TextIO) -> Console:
+def text_console(stream: TextIO) -> Console:
     is_tty = bool(getattr(stream, "isatty", lambda: False)())
     return Console(
         file=stream,
@@ -108,7 +108,7 @@ def _quote_line(result: CheckResult, finding: Finding) -> Text:
     return line
 
 
-def _finding(result: CheckResult, finding: Finding, rulebook: Rulebook) -> list[Text]:
+def finding_lines(result: CheckResult, finding: Finding, rulebook: Rulebook) -> list[Text]:
     clauses = clause_label(finding.clauses, rulebook)
     head = Text("  ")
     head.append(finding.rule, style="bold magenta")
@@ -159,7 +159,7 @@ def _summary(console: Console, results: Sequence[CheckResult], summary: BatchSum
 
 
 def render_text(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: TextIO) -> None:
-    console = _console(stream)
+    console = text_console(stream)
     for result in results:
         console.print(_header(result))
         audio = _audio_line(result)
@@ -170,7 +170,7 @@ def render_text(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
         if not result.findings:
             console.print(Text("  未发现问题", style="green"))
         for finding in result.findings:
-            for line in _finding(result, finding, rulebook):
+            for line in finding_lines(result, finding, rulebook):
                 console.print(line)
         console.print()
     _summary(console, results, summary, rulebook)

@@ -20,7 +20,7 @@ import regex
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from guifan.errors import RulebookError
+from guifan.errors import GuifanError, RulebookError
 from guifan.model import Channel, Severity
 
 _TIME_RANGE = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
@@ -395,7 +395,7 @@ _EDIT_KEYS = ("add_phrases", "remove_phrases", "add_forbidden", "add_exemplars")
 
 
 def _read_yaml(path: Path | str, text: str | None = None) -> dict:
-    return _read_override(path, text)[0]
+    return read_yaml_lines(path, text)[0]
 
 
 def _key_lines(node: Any, path: tuple = ()) -> Iterable[tuple[tuple, int]]:
@@ -411,25 +411,29 @@ def _key_lines(node: Any, path: tuple = ()) -> Iterable[tuple[tuple, int]]:
             yield from _key_lines(item, (*path, index))
 
 
-def _read_override(path: Path | str, text: str | None = None) -> tuple[dict, dict[tuple, int]]:
-    """A rulebook file's data and the line of each key in it (for messages that name the line)."""
+def read_yaml_lines(
+    path: Path | str, text: str | None = None, error: type[GuifanError] = RulebookError,
+) -> tuple[dict, dict[tuple, int]]:
+    """A YAML file's data (a mapping) and the line of each key in it, for messages that name the
+    line; unreadable files raise ``error`` (the rulebook's, or another data file's, such as a
+    training scenario)."""
     name = str(path)
     try:
         if text is None:
             text = Path(path).read_text(encoding="utf-8-sig")
         data = yaml.safe_load(text)
-    except FileNotFoundError:
-        raise RulebookError(f"{name}: 文件不存在") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise error(f"{name}: 文件不存在") from None
     except UnicodeDecodeError:
-        raise RulebookError(f"{name}: 规则文件须为 UTF-8 编码") from None
+        raise error(f"{name}: 文件须为 UTF-8 编码") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise RulebookError(f"{name}{where}: YAML 格式错误: {getattr(exc, 'problem', exc)}") from None
+        raise error(f"{name}{where}: YAML 格式错误: {getattr(exc, 'problem', exc)}") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
-        raise RulebookError(f"{name}: 顶层应为映射 (key: value)")
+        raise error(f"{name}: 顶层应为映射 (key: value)")
     return data, dict(_key_lines(yaml.compose(text, Loader=yaml.SafeLoader)))
 
 
@@ -448,15 +452,16 @@ def _default_data() -> dict:
     return data
 
 
-def _model_keys(loc: tuple) -> list[str]:
-    """The keys a rulebook allows at ``loc`` (a path of keys), from the models' fields."""
+def _model_keys(loc: tuple, root: type[BaseModel]) -> list[str]:
+    """The keys ``root`` (the rulebook, a scenario …) allows at ``loc`` (a path of keys), from the
+    models' fields."""
 
     def unwrap(annotation: Any) -> Any:
         if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
             return next((a for a in get_args(annotation) if a is not type(None)), annotation)
         return annotation
 
-    annotation: Any = Rulebook
+    annotation: Any = root
     for part in loc:
         annotation = unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -466,6 +471,8 @@ def _model_keys(loc: tuple) -> list[str]:
             annotation = field.annotation
         elif get_origin(annotation) is dict:
             annotation = get_args(annotation)[1]
+        elif get_origin(annotation) is tuple and isinstance(part, int):
+            annotation = get_args(annotation)[0]
         else:
             return []
     annotation = unwrap(annotation)
@@ -475,8 +482,8 @@ def _model_keys(loc: tuple) -> list[str]:
     return keys + list(_EDIT_KEYS) if annotation is Rulebook else keys
 
 
-def _unknown_key(loc: tuple) -> str:
-    allowed = _model_keys(loc[:-1])
+def _unknown_key(loc: tuple, root: type[BaseModel]) -> str:
+    allowed = _model_keys(loc[:-1], root)
     like = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
     hint = f";是否要写 {like[0]}?" if like else ""
     return f"未知的键{hint}" + (f" (此处可用: {', '.join(allowed)})" if allowed else "")
@@ -508,21 +515,29 @@ def _unknown_rules(extra: dict, file: int, name: str, lines: dict[tuple, int]) -
     return problems
 
 
-def _validation_problems(error: ValidationError, files: list[tuple[str, dict[tuple, int]]]) -> list[Problem]:
-    """Each problem with the file and line of its key (the last override file that sets it)."""
+def key_problem(loc: tuple, message: str, files: list[tuple[str, dict[tuple, int]]]) -> Problem:
+    """A problem at key path ``loc``, with the file and line of the key (of the last file that
+    sets it, or of the nearest key above it)."""
+    path = ".".join(str(p) for p in loc)
+    order, where = (len(files), 0), ""
+    for index in range(len(files) - 1, -1, -1):
+        name, key_lines = files[index]
+        known = next((loc[:n] for n in range(len(loc), 0, -1) if loc[:n] in key_lines), None)
+        if known is not None:
+            order, where = (index, key_lines[known]), f"{name}:{key_lines[known]} "
+            break
+    return order, f"  {where}{path}: {message}"
+
+
+def validation_problems(error: ValidationError, files: list[tuple[str, dict[tuple, int]]],
+                        root: type[BaseModel] = Rulebook) -> list[Problem]:
+    """Each problem of validating ``root`` with the file and line of its key; an unknown key says
+    which keys are allowed there."""
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        path = ".".join(str(p) for p in loc)
-        message = _unknown_key(loc) if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
-        order, where = (len(files), 0), ""
-        for index in range(len(files) - 1, -1, -1):
-            name, key_lines = files[index]
-            known = next((loc[:n] for n in range(len(loc), 0, -1) if loc[:n] in key_lines), None)
-            if known is not None:
-                order, where = (index, key_lines[known]), f"{name}:{key_lines[known]} "
-                break
-        problems.append((order, f"  {where}{path}: {message}"))
+        message = _unknown_key(loc, root) if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+        problems.append(key_problem(loc, message, files))
     return problems
 
 
@@ -534,7 +549,7 @@ def load_rulebook(overrides: Iterable[Path | str] = ()) -> Rulebook:
     files: list[tuple[str, dict[tuple, int]]] = []
     problems: list[Problem] = []
     for path in overrides:
-        extra, lines = _read_override(path)
+        extra, lines = read_yaml_lines(path)
         problems += _unknown_rules(extra, len(files), str(path), lines)
         files.append((str(path), lines))
         edits = {k: extra.pop(k) for k in _EDIT_KEYS if k in extra}
@@ -546,7 +561,7 @@ def load_rulebook(overrides: Iterable[Path | str] = ()) -> Rulebook:
     try:
         rulebook = Rulebook.model_validate(data)
     except ValidationError as exc:
-        problems += _validation_problems(exc, files)
+        problems += validation_problems(exc, files)
     if problems:
         lines = [f"{' + '.join(origin[1:]) or 'default.yaml'}: 规则手册校验失败"]
         lines += [text for _, text in sorted(problems, key=lambda p: p[0])]

@@ -1,0 +1,115 @@
+"""The report card of an attempt: the full QA check of its transcript plus the scenario's checklist.
+
+The transcript is checked exactly as ``guifan check`` checks a conversation (the same engine,
+rules, rulebook and scorecard: ``Checker``). The checklist is read from the same check context:
+a step is done at the first agent turn, from the previous step's turn on, that does the step's
+``when`` (``TurnView.says``), and only when the rules fault none of the step's clauses.
+
+An attempt is **passed** when all four hold:
+
+1. the customer reached one of the scenario's ``goal`` end states (an abandoned attempt fails);
+2. the QA score is at least the scenario's ``pass_score`` (default 80);
+3. no finding that counts in the score (not 待复核) is on one of the scenario's target clauses;
+4. every checklist step is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from guifan.engine.context import CheckContext
+from guifan.model import Finding, Role
+from guifan.reporters.common import finding_record, turn_record
+from guifan.scoring import Checker, CheckResult
+from guifan.training.scenario import OUTCOME_LABELS, Outcome, Scenario, Step
+from guifan.training.session import TrainingSession, does
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    step: str
+    clauses: tuple[str, ...]
+    done: bool
+    turn: int | None  # the turn (from 0) where it was done, or where it was attempted
+    wording: str  # the standard wording for the step
+    problem: str | None  # why it is not done (in Chinese)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "clauses": list(self.clauses), "done": self.done, "turn": self.turn,
+                "wording": self.wording, "problem": self.problem}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCard:
+    scenario: Scenario
+    seed: int
+    outcome: Outcome
+    end_state: str
+    result: CheckResult
+    checklist: tuple[ChecklistItem, ...]
+    faulted: tuple[str, ...]  # target clauses with a finding that counts
+    passed: bool
+
+    @property
+    def score(self) -> float:
+        return self.result.score.total
+
+    def to_dict(self, checker: Checker) -> dict[str, Any]:
+        rulebook = checker.engine.rulebook
+        return {
+            "scenario": self.scenario.id,
+            "title": self.scenario.title,
+            "seed": self.seed,
+            "passed": self.passed,
+            "score": self.score,
+            "pass_score": self.scenario.pass_score,
+            "outcome": self.outcome.value,
+            "outcome_label": OUTCOME_LABELS[self.outcome],
+            "end_state": self.end_state,
+            "target_clauses": list(self.scenario.clauses),
+            "faulted_clauses": list(self.faulted),
+            "checklist": [item.to_dict() for item in self.checklist],
+            "findings": [finding_record(f, rulebook) for f in self.result.findings],
+            "transcript": [turn_record(n, turn, rulebook) for n, turn in enumerate(self.result.conversation.turns)],
+        }
+
+
+def grade(session: TrainingSession, checker: Checker) -> ReportCard:
+    """Finish the attempt (abandoned if the customer is not done) and grade it."""
+    outcome = session.finish()
+    scenario = session.scenario
+    engine = checker.engine
+    ctx = engine.context(session.conversation)
+    result = checker.result(session.conversation, tuple(engine.run(ctx)))
+    counted = [f for f in result.findings if checker.scorer.counts(f)]
+    checklist = _checklist(scenario, ctx, counted, checker)
+    faulted = tuple(c for c in scenario.clauses if any(c in f.clauses for f in counted))
+    passed = (outcome in scenario.goal and result.score.total >= scenario.pass_score and not faulted
+              and all(item.done for item in checklist))
+    return ReportCard(scenario, session.seed, outcome, session.state, result, checklist, faulted, passed)
+
+
+def _checklist(scenario: Scenario, ctx: CheckContext, counted: list[Finding], checker: Checker) -> tuple[ChecklistItem, ...]:
+    items = []
+    since = 0  # the previous step's turn: steps are done in order
+    for step in scenario.checklist:
+        wording = scenario.wording(step, checker.engine.rulebook)
+        turn = _first_turn(step, ctx, since + step.next_turn if items else 0)
+        fault = next((f for f in counted if set(step.clauses) & set(f.clauses)), None)
+        if turn is None:
+            earlier = _first_turn(step, ctx, 0)
+            problem = "顺序不对:应在上一步之后" if earlier is not None else "没有做到"
+            items.append(ChecklistItem(step.step, step.clauses, False, earlier, wording, problem))
+            continue
+        since = turn
+        problem = fault.message if fault is not None else None
+        items.append(ChecklistItem(step.step, step.clauses, fault is None, turn, wording, problem))
+    return tuple(items)
+
+
+def _first_turn(step: Step, ctx: CheckContext, since: int) -> int | None:
+    for view in ctx.turns[since:]:
+        if view.role is Role.AGENT and does(step.when, view):
+            return view.index
+    return None
