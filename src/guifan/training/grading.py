@@ -91,21 +91,38 @@ def grade(session: TrainingSession, checker: Checker) -> ReportCard:
 
 
 def _checklist(scenario: Scenario, ctx: CheckContext, counted: list[Finding], checker: Checker) -> tuple[ChecklistItem, ...]:
-    items = []
+    turns: list[int | None] = []
     since = 0  # the previous step's turn: steps are done in order
-    for step in scenario.checklist:
+    for n, step in enumerate(scenario.checklist):
+        turn = _first_turn(step, ctx, since + step.next_turn if n else 0)
+        turns.append(turn)
+        since = turn if turn is not None else since
+    faults = _faults_by_step(scenario.checklist, turns, counted)
+    items = []
+    for step, turn, fault in zip(scenario.checklist, turns, faults):
         wording = scenario.wording(step, checker.engine.rulebook)
-        turn = _first_turn(step, ctx, since + step.next_turn if items else 0)
-        fault = next((f for f in counted if set(step.clauses) & set(f.clauses)), None)
         if turn is None:
             earlier = _first_turn(step, ctx, 0)
             problem = "顺序不对:应在上一步之后" if earlier is not None else "没有做到"
             items.append(ChecklistItem(step.step, step.clauses, False, earlier, wording, problem))
-            continue
-        since = turn
-        problem = fault.message if fault is not None else None
-        items.append(ChecklistItem(step.step, step.clauses, fault is None, turn, wording, problem))
+        else:
+            items.append(ChecklistItem(step.step, step.clauses, fault is None, turn, wording,
+                                       fault.message if fault is not None else None))
     return tuple(items)
+
+
+def _faults_by_step(steps: tuple[Step, ...], turns: list[int | None], counted: list[Finding]) -> list[Finding | None]:
+    """The first finding against each step: a finding goes to the last step of its clauses done at
+    or before its turn (several steps of one protocol share a clause), else to the first of them."""
+    faults: list[Finding | None] = [None] * len(steps)
+    for finding in counted:
+        candidates = [n for n, step in enumerate(steps) if set(step.clauses) & set(finding.clauses)]
+        if not candidates:
+            continue
+        before = [n for n in candidates if turns[n] is not None and finding.turn is not None and turns[n] <= finding.turn]
+        for n in candidates if finding.turn is None else [before[-1] if before else candidates[0]]:
+            faults[n] = faults[n] or finding
+    return faults
 
 
 def _first_turn(step: Step, ctx: CheckContext, since: int) -> int | None:
