@@ -478,7 +478,8 @@ def _model_keys(loc: tuple, root: type[BaseModel]) -> list[str]:
     annotation = unwrap(annotation)
     if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         return []
-    keys = [key for key in annotation.model_fields if key != "origin"]
+    # Not the fields the loader sets itself (where a file came from).
+    keys = [key for key, field in annotation.model_fields.items() if key != "origin" and not field.exclude]
     return keys + list(_EDIT_KEYS) if annotation is Rulebook else keys
 
 
