@@ -24,6 +24,7 @@ from guifan.audio.asr import (
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PACKAGES = [("funasr", "funasr_onnx", "asr-funasr"),
             ("sherpa-onnx", "sherpa_onnx", "asr-sherpa"),
+            ("sherpa-onnx-online", "sherpa_onnx", "asr-sherpa"),
             ("faster-whisper", "faster_whisper", "asr-whisper")]
 
 
@@ -54,7 +55,7 @@ def test_unknown_backend_lists_the_known_ones():
     assert "未知的 ASR 后端 'kaldi'" in message
     for name in BACKENDS:
         assert name in message
-    assert set(BACKENDS) == {"funasr", "sherpa-onnx", "faster-whisper"}
+    assert set(BACKENDS) == {"funasr", "sherpa-onnx", "sherpa-onnx-online", "faster-whisper"}
 
 
 @pytest.mark.parametrize(("backend", "module", "extra"), PACKAGES)
@@ -129,6 +130,36 @@ def test_sherpa_missing_model_and_punctuation(tmp_path):
     punct = touch(tmp_path / "sherpa-onnx-punct-ct-transformer-zh-en-vocab272727-2024-04-12")
     message = unavailable("sherpa-onnx", tmp_path)
     assert str(punct / "model.onnx") in message and "punctuation-models" in message
+
+
+def test_sherpa_online_names_the_streaming_model(tmp_path, monkeypatch):
+    pytest.importorskip("sherpa_onnx")
+    monkeypatch.setenv("GUIFAN_MODEL_CACHE", str(tmp_path / "cache"))
+    message = unavailable("sherpa-onnx-online")
+    assert f"找不到模型目录 {tmp_path / 'cache' / 'sherpa-onnx-online'}" in message
+    assert "sherpa-onnx-streaming-zipformer-zh-14M-2023-02-23.tar.bz2" in message
+    model = touch(tmp_path / "zipformer", "tokens.txt", "encoder-epoch-99-avg-1.int8.onnx")
+    message = unavailable("sherpa-onnx-online", model)
+    assert f"找不到模型文件 {model / 'decoder*.onnx'}" in message and "--assist-asr-model" in message
+
+
+def test_serve_stops_on_a_missing_live_recognizer_model(tmp_path):
+    pytest.importorskip("sherpa_onnx")
+    from typer.testing import CliRunner
+
+    from guifan.cli import app
+
+    done = CliRunner().invoke(app, ["serve", "--db", f"sqlite:///{tmp_path / 'w.db'}", "--assist-asr",
+                                    "sherpa-onnx-online", "--assist-asr-model", str(tmp_path / "none")])
+    assert done.exit_code == 2
+    assert f"找不到模型目录 {tmp_path / 'none'}" in done.output and "sherpa-onnx-streaming" in done.output
+
+
+def test_sherpa_online_refuses_a_damaged_model(tmp_path):
+    pytest.importorskip("sherpa_onnx")
+    model = touch(tmp_path / "zipformer", "tokens.txt", "encoder.onnx", "decoder.onnx", "joiner.onnx")
+    message = unavailable("sherpa-onnx-online", model)  # empty files: the runtime cannot load them
+    assert message.startswith(f"ASR 后端 sherpa-onnx-online 无法加载模型 {model}:")
 
 
 # --- faster-whisper ----------------------------------------------------------------------------

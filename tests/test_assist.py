@@ -294,7 +294,23 @@ def test_times_given_by_the_client_are_the_sessions_clock(engine):
 
 
 def said_rules() -> list[str]:
-    return [code for code, cls in all_rules().items() if any(h.probe is Probe.SAID for h in cls.hints)]
+    """The rules warning about words (a draft has no voice and no timing to speak over anyone)."""
+    return [code for code, cls in all_rules().items()
+            if cls.needs_text and any(h.probe is Probe.SAID for h in cls.hints)]
+
+
+def test_an_agent_speaking_over_the_customer_is_warned_from_timed_partials(engine):
+    clock = Clock()
+    session = live(engine, "phone", clock)
+    session.add("customer", "我上周买的洗衣机到现在还没送到", 0.0, 3.0, final=False)
+    update = session.add("agent", "嗯,好的", 2.0, 2.6, final=False)  # the customer still speaks
+    assert "VOC004" not in [h["rule"] for h in update.hints]  # an acknowledgement is listening
+    session.add("customer", "我上周买的洗衣机到现在还没送到,打了好几次电话", 0.0, 4.0, final=False)
+    update = session.add("agent", "您提供一下订单号,我帮您查一下", 2.0, 3.4, final=False)
+    warning = next(h for h in update.hints if h["rule"] == "VOC004")
+    assert warning["kind"] == "warning" and warning["clauses"] == ["S-H4"] and not update.final
+    draft = session.draft("您提供一下订单号,我帮您查一下")
+    assert "VOC004" not in [f["rule"] for f in draft["findings"]]  # typed words never speak over anyone
 
 
 @pytest.mark.parametrize("code", said_rules())
@@ -509,3 +525,14 @@ def test_each_turn_is_read_once_however_long_the_conversation(engine, monkeypatc
         scanned.clear()
         session.add(turn.role.value, turn.text)
         assert [b for b in scanned if b not in probes] == [basic(turn.text)], n
+
+
+def test_with_the_meaning_stage_a_draft_is_warned_about_forbidden_language_in_other_words(engine):
+    """guifan serve --assist-meaning: drafts also see what the phrase lists lack."""
+    drafts = {"系统的事我们也没辙,您等等看吧": "S-F6", "这么便宜的东西您还指望用十年啊": "S-F1"}
+    for meaning in (False, True):
+        session = LiveSession(engine, Conversation("t", (), Channel.CHAT), meaning=meaning, clock=Clock())
+        session.add("customer", "我的快递三天了还没到,到底怎么回事")
+        for text, clause in drafts.items():
+            found = {c for f in session.draft(text)["findings"] for c in f["clauses"]}
+            assert (clause in found) is meaning, (meaning, text, found)

@@ -136,8 +136,10 @@ LAYERS = {
     "evaluation": {"model", "errors", "engine"},
     "kpis": {"model"},
     "privacy": {"model", "scoring"},  # masks text, and whole results for reports
-    "assist": {"model", "errors", "text", "engine", "rulebook", "scoring", "assist"},
-    "web": {"model", "errors", "engine", "rulebook", "readers", "scoring", "kpis", "privacy", "reporters", "assist", "web"},
+    # audio: live call audio streamed into a session (guifan.assist.audio)
+    "assist": {"model", "errors", "text", "engine", "rulebook", "scoring", "audio", "assist"},
+    "web": {"model", "errors", "engine", "rulebook", "readers", "audio", "scoring", "kpis", "privacy", "reporters",
+            "assist", "web"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
     "training": {"model", "errors", "engine", "rulebook", "scoring", "assist", "reporters", "training"},
 }

@@ -401,6 +401,14 @@ def serve(
     assist_idle_minutes: float = typer.Option(
         30, "--assist-idle-minutes", min=0.1, help="实时辅助会话无消息超过这么久即自动结束并存入工作台 (分钟)"
     ),
+    assist_meaning: bool = typer.Option(
+        False, "--assist-meaning", help="实时提示与草稿检查也使用语义判断 (句向量;每句多约 20 毫秒,需要 guifan[semantic])"
+    ),
+    assist_asr: Optional[str] = typer.Option(
+        None, "--assist-asr", metavar="BACKEND",
+        help="实时音频流的语音识别后端:sherpa-onnx-online (流式,边说边出字)、sherpa-onnx、funasr、faster-whisper (每轮说完后识别)",
+    ),
+    assist_asr_model: Optional[Path] = typer.Option(None, "--assist-asr-model", help="实时语音识别的模型目录 (不会联网下载)"),
 ) -> None:
     """启动质检工作台 (Web)。 Start the QA workspace."""
     _require_web()
@@ -410,11 +418,20 @@ def serve(
     from guifan.web.app import create_app
     from guifan.web.models import User
 
+    transcriber = None
+    if assist_asr is not None:
+        from guifan.audio.asr import AsrUnavailable, load_transcriber
+
+        try:
+            transcriber = load_transcriber(assist_asr, assist_asr_model, threads=1)
+        except AsrUnavailable as exc:
+            _fail(exc.message)
     try:
         application = create_app(db, secret=secret, secure_cookies=secure_cookies,
                                  frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None),
                                  upload_dir=upload_dir, max_upload_mb=max_upload_mb, max_request_mb=max_request_mb,
-                                 assist_idle_seconds=assist_idle_minutes * 60)
+                                 assist_idle_seconds=assist_idle_minutes * 60, assist_meaning=assist_meaning,
+                                 assist_transcriber=transcriber)
     except ValueError as exc:
         _fail(str(exc))
     with application.state.workspace.sessions() as session:

@@ -10,7 +10,9 @@ plus hypothetical agent words, checked by the rule itself.
 * ``close``: the agent closing now (the closing checklist, holiday wishes);
 * ``wait``: the agent speaking again at the session's clock now (timers: holds, silent calls);
 * ``said``: no probe: the rule's findings on the agent's latest words (a partial, a sent turn, a
-  draft) are warnings.
+  draft) are warnings;
+* ``window``: the agent's speech of the last ``voice.rate_window_seconds`` as one turn (live audio:
+  speech rate drifting, S-H1).
 
 Only the rules a turn can concern are asked again (a hint already due, or a turn holding the
 hint's trigger phrases), so a turn costs what its text and those few rules cost, not the whole
@@ -31,8 +33,9 @@ from guifan import text as textnorm
 from guifan.assist.funasr import FunAsrError, FunAsrStream
 from guifan.engine import Engine, Rule
 from guifan.engine.context import CheckContext, Recognizer, TurnView
-from guifan.engine.hints import Hint, HintKind, Probe
-from guifan.model import Channel, Conversation, Finding, Role, Severity, Turn
+from guifan.engine.hints import WINDOW_SECONDS, Hint, HintKind, Probe
+from guifan.engine.voice import spoken_characters
+from guifan.model import CallAudio, Channel, Conversation, Finding, Recognition, Role, Severity, Turn, Voice
 
 NEUTRAL = "嗯。"  # agent words that say nothing to the point: no phrase of the rulebook matches them
 PROBE_TURNS = 3  # the agent's next turns in a NEXT probe (replies are judged over two, the surname over three)
@@ -43,9 +46,10 @@ MAX_TEXT = 10_000
 # Clauses whose hints are alerts on the supervisors' live board, and of which kind.
 ALERT_CLAUSES = {"S-C8": "abuse", "S-D6": "threat", "S-B3": "long_hold"}
 FORBIDDEN = frozenset(f"S-F{n}" for n in range(1, 10))  # 服务忌语: a sent one is an alert
-# What a streaming partial is warned about at once: forbidden language. What the rest of the
-# sentence may still say (a reply to thanks, the reason for a transfer) waits for the final turn.
-PARTIAL_WARNINGS = FORBIDDEN | {"S-F10", "S-F11"}
+# What a streaming partial is warned about at once: forbidden language, and speaking over a customer
+# who is still speaking (S-H4). What the rest of the sentence may still say (a reply to thanks, the
+# reason for a transfer) waits for the final turn.
+PARTIAL_WARNINGS = FORBIDDEN | {"S-F10", "S-F11", "S-H4"}
 PROFANITY_RULE = "FBD020"
 _PUNCTUATION = ",，。.!！?？;；、~～…"
 
@@ -117,6 +121,9 @@ class LiveSession:
         self._origin = clock()
         self._client: tuple[float, float] | None = None  # (client time, server clock then)
         self._partials: dict[Role, Turn] = {}
+        # Live audio whose words come from the client: the voice heard in a final turn's time
+        # (guifan.assist.audio.LiveAudio.voice_of), given to the turns the client sends.
+        self.voice_source: Callable[[Role, float | None, float | None], Voice | None] | None = None
         self._streams: dict[Role, FunAsrStream] = {}
         self._asr_offset = asr_offset
         self._hinted = [(rule, tuple(rule.hints)) for rule in engine.rules if rule.hints]
@@ -159,9 +166,10 @@ class LiveSession:
         return self._clock() - self._origin
 
     def add(self, role: str, text: str, start: float | None = None, end: float | None = None,
-            final: bool = True) -> Update:
+            final: bool = True, *, voice: Voice | None = None, asr: Recognition | None = None) -> Update:
         """A turn (``final``) or a streaming partial of it, which the next partial or the final turn
-        of the same speaker replaces."""
+        of the same speaker replaces. Live audio (guifan.assist.audio) gives its ``voice`` and, when
+        the server recognized the words, how sure the recognizer was (``asr``)."""
         speaker = ROLES.get(role)
         if speaker is None:
             raise AssistError(422, "字段 role: 应为 agent、customer 或 system 之一")
@@ -170,6 +178,10 @@ class LiveSession:
         if final and len(self.ctx.turns) >= MAX_TURNS:
             raise AssistError(413, f"实时会话的轮次已达上限 {MAX_TURNS}")
         turn = self._timed(speaker, text, start, end, final)
+        if voice is None and final and self.voice_source is not None:
+            voice = self.voice_source(speaker, turn.start, turn.end)
+        if voice is not None or asr is not None:
+            turn = replace(turn, voice=voice, asr=asr)
         if final:
             self._partials.pop(speaker, None)
             self.ctx.extend([turn])
@@ -180,6 +192,21 @@ class LiveSession:
             index = len(self.ctx.turns) + list(self._partials).index(speaker)
         self._schedule()
         return self._answer(index, final, self._evaluate(index))
+
+    @property
+    def open_partials(self) -> frozenset[Role]:
+        """The speakers whose turn is still being said (a partial stands for it)."""
+        return frozenset(self._partials)
+
+    def hear(self, audio: CallAudio | None) -> None:
+        """What live audio has measured of the call so far (without words from a recognizer, only
+        the rules that need none run, as on a recording checked without speech recognition)."""
+        self.ctx.conversation = replace(self.ctx.conversation, audio=audio)
+
+    def observe(self, at: float) -> None:
+        """The call's clock has reached ``at`` seconds (live audio heard up to there): timers count
+        from it even while nobody speaks."""
+        self._client = (at, self._clock())
 
     def funasr(self, role: str, message: Mapping[str, Any]) -> Update:
         """A message of FunASR's WebSocket server for the stream of ``role`` (see guifan.assist.funasr)."""
@@ -294,7 +321,11 @@ class LiveSession:
                     if hint.probe is Probe.SAID:
                         continue
                     active = (rule.code, hint.name) in self.active
-                    if hint.probe is Probe.WAIT:
+                    if hint.probe is Probe.WINDOW:
+                        if not (active or (new is not None and new.index < base and new.is_agent
+                                           and new.turn.voice is not None)):
+                            continue  # asked when a final agent turn adds measured speech
+                    elif hint.probe is Probe.WAIT:
                         if not (timers or active):
                             continue  # a timer is asked when its wait runs out, then on every change
                     elif not active and not start and not _concerns(hint, new):
@@ -315,6 +346,9 @@ class LiveSession:
 
     def _probe(self, probe: Probe, say: str | None, asked: list[tuple[Rule, Severity | None, Hint]],
                due: dict) -> None:
+        if probe is Probe.WINDOW:
+            self._probe_window(asked, due)
+            return
         ctx = self.ctx
         first = len(ctx.turns)
         ctx.extend(self._probe_turns(probe, say))
@@ -334,6 +368,31 @@ class LiveSession:
                                                    found[0] if found else None)
         finally:
             ctx.truncate(first)
+
+    def _probe_window(self, asked: list[tuple[Rule, Severity | None, Hint]], due: dict) -> None:
+        """The agent's measured speech of the last ``voice.rate_window_seconds`` (up to their latest
+        words) as one turn of its own conversation, checked by the rules asked."""
+        finals = len(self.ctx.conversation.turns)
+        voiced = [v.turn for v in self.ctx.agent if v.index < finals and v.turn.voice is not None and v.turn.end is not None]
+        if not voiced:
+            return
+        seconds = self.rulebook.voice.rate_window_seconds
+        recent = [t for t in voiced if t.end > voiced[-1].end - seconds]
+        characters = [spoken_characters(t) for t in recent]
+        speech = sum(t.voice.speech_seconds for t in recent)
+        # Too little speech says nothing about a pace: a third of the window, and never less than a rated turn.
+        if any(c is None for c in characters) or speech < max(self.rulebook.voice.rate_min_seconds, seconds / 3):
+            return
+        window = Turn(Role.AGENT, "", recent[0].start, recent[-1].end,
+                      voice=Voice(speech_seconds=round(speech, 2), syllables=sum(characters)))
+        probe = CheckContext(Conversation(id="window", turns=(window,), channel=self.channel,
+                                          metadata={WINDOW_SECONDS: self.rulebook.voice.rate_window_seconds}),
+                             self.rulebook, self.engine.matcher)
+        for rule, severity, hint in asked:
+            found = [f for f in self.engine.findings_of(rule, severity, probe) if hint.clause in f.clauses]
+            if found:
+                finding = replace(found[0], turn=len(self.ctx.turns) - 1, quote="")
+                due[(rule.code, hint.name)] = (rule, severity, hint, 0, finding)
 
     def _probe_turns(self, probe: Probe, say: str | None) -> list[Turn]:
         ctx = self.ctx
@@ -468,7 +527,8 @@ class LiveSession:
         ctx.extend([*self._partials.values(), self._timed_draft(text)])
         try:
             index = len(ctx.turns) - 1
-            plan = {rule.code: severity for rule, severity in self.engine.planned(ctx, every=True)}
+            # A draft is words: how it would be spoken (S-H…) is for the call's audio to tell.
+            plan = {rule.code: severity for rule, severity in self.engine.planned(ctx, every=True) if rule.needs_text}
             findings = []
             for finding, rule, hint, _ in self._findings_on(index, plan):
                 findings.append(self._draft_finding(text, finding, hint))

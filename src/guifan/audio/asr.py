@@ -320,6 +320,89 @@ class SherpaTranscriber:
 
 
 # ---------------------------------------------------------------------------------------------
+# sherpa-onnx online: a streaming model (zipformer transducer or streaming Paraformer) that gives
+# partial words while the speaker is still talking (live assist, guifan.assist.audio)
+
+SHERPA_STREAMING = "sherpa-onnx-streaming-zipformer-zh-14M-2023-02-23"
+SHERPA_STREAMING_PARAFORMER = "sherpa-onnx-streaming-paraformer-bilingual-zh-en"
+
+
+def _glob_one(directory: Path, pattern: str) -> Path | None:
+    """A model file by pattern, the int8 one first (k2-fsa names them encoder-epoch-99-avg-1.int8.onnx …)."""
+    found = sorted(directory.glob(pattern), key=lambda p: (".int8." not in p.name, p.name))
+    return found[0] if found else None
+
+
+class StreamingRecognition:
+    """One utterance being recognized as it arrives."""
+
+    def __init__(self, recognizer, stream):
+        self._recognizer, self._stream = recognizer, stream
+
+    def accept(self, samples: np.ndarray, sample_rate: int) -> str:
+        """More of the utterance; the words recognized so far."""
+        audio = _mono16k(samples, sample_rate)
+        if audio.size:
+            self._stream.accept_waveform(MODEL_RATE, audio)
+            while self._recognizer.is_ready(self._stream):
+                self._recognizer.decode_stream(self._stream)
+        return self._recognizer.get_result(self._stream).strip()
+
+    def finish(self) -> Heard:
+        """The utterance has ended: its final words."""
+        self._stream.input_finished()
+        while self._recognizer.is_ready(self._stream):
+            self._recognizer.decode_stream(self._stream)
+        return Heard(self._recognizer.get_result(self._stream).strip())
+
+
+class SherpaOnlineTranscriber:
+    """sherpa-onnx's OnlineRecognizer. As a Transcriber it recognizes a whole turn at once; live
+    assist opens a ``StreamingRecognition`` per utterance instead (``streaming``)."""
+
+    name = "sherpa-onnx-online"
+    timed_words = False
+    streaming = True
+
+    def __init__(self, model: str | Path | None, threads: int = 1):
+        sherpa_onnx = _import("sherpa-onnx-online", "asr-sherpa", "sherpa_onnx")
+        hint = (f"请在有网络的机器上下载 {SHERPA_STREAMING} ({SHERPA_RELEASES}asr-models/{SHERPA_STREAMING}.tar.bz2)"
+                f" 或 {SHERPA_STREAMING_PARAFORMER} 并解压过来")
+        directory = _model_dir("sherpa-onnx-online", model, hint)
+
+        def need(pattern: str) -> Path:
+            found = _glob_one(directory, pattern)
+            if found is None:
+                raise AsrUnavailable(f"ASR 后端 sherpa-onnx-online 找不到模型文件 {directory / pattern}:{hint},"
+                                     "并用 --asr-model (guifan serve 用 --assist-asr-model) 指向其目录")
+            return found
+
+        tokens, encoder, decoder = need("tokens.txt"), need("encoder*.onnx"), need("decoder*.onnx")
+        joiner = _glob_one(directory, "joiner*.onnx")  # a transducer; without one, a streaming Paraformer
+        _verify("sherpa-onnx-online", directory, [tokens, encoder, decoder] + ([joiner] if joiner else []))
+        threads = max(1, int(threads))
+        self.model = str(directory)
+        if joiner is not None:
+            self._recognizer = sherpa_onnx.OnlineRecognizer.from_transducer(
+                tokens=str(tokens), encoder=str(encoder), decoder=str(decoder), joiner=str(joiner),
+                num_threads=threads, sample_rate=MODEL_RATE, decoding_method="greedy_search",
+            )
+        else:
+            self._recognizer = sherpa_onnx.OnlineRecognizer.from_paraformer(
+                tokens=str(tokens), encoder=str(encoder), decoder=str(decoder), num_threads=threads,
+                sample_rate=MODEL_RATE,
+            )
+
+    def open(self) -> StreamingRecognition:
+        return StreamingRecognition(self._recognizer, self._recognizer.create_stream())
+
+    def recognize(self, samples: np.ndarray, sample_rate: int, *, prompt: str = "", words: bool = False) -> Heard:
+        utterance = self.open()
+        utterance.accept(samples, sample_rate)
+        return utterance.finish()
+
+
+# ---------------------------------------------------------------------------------------------
 # faster-whisper (CTranslate2): a converted Whisper model, output turned into Simplified Chinese
 
 _WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
@@ -496,6 +579,7 @@ class WhisperTranscriber:
 BACKENDS: dict[str, Callable[[str | Path | None, int], Transcriber]] = {
     "funasr": FunasrTranscriber,
     "sherpa-onnx": SherpaTranscriber,
+    "sherpa-onnx-online": SherpaOnlineTranscriber,
     "faster-whisper": WhisperTranscriber,
 }
 

@@ -189,25 +189,26 @@ def _turns(track: _Track, rate: int, options: AudioOptions) -> Iterator[Turn]:
     for group in groups:
         start, end = group[0].start, group[-1].end
         first, last = int(start / FRAME_SECONDS), int(round(end / FRAME_SECONDS))
-        speech = track.speech[first:last]
-        levels = track.levels[first:last]
-        power = np.mean(np.power(10.0, levels[speech] / 10.0)) if speech.any() else 0.0
-        pitch = final = None
-        if track.role is Role.AGENT:
-            pitch, final = _pitch(track.samples[int(start * rate):int(end * rate)], rate, speech, options)
-        yield Turn(
-            role=track.role,
-            text="",
-            start=start,
-            end=end,
-            voice=Voice(
-                speech_seconds=round(float(speech.sum()) * FRAME_SECONDS, 2),
-                level_dbfs=round(10.0 * float(np.log10(power)), 1) if power > 0 else None,
-                syllables=features.count_syllables(levels, speech),
-                pitch_hz=pitch,
-                final_pitch_hz=final,
-            ),
-        )
+        samples = track.samples[int(start * rate):int(end * rate)] if track.role is Role.AGENT else None
+        voice = measure_voice(track.levels[first:last], track.speech[first:last], samples, rate, options)
+        yield Turn(role=track.role, text="", start=start, end=end, voice=voice)
+
+
+def measure_voice(levels: np.ndarray, speech: np.ndarray, samples: np.ndarray | None, rate: int,
+                  options: AudioOptions) -> Voice:
+    """A turn's voice from its frames' levels and speech flags; pitch only when its ``samples``
+    are given (the agent's turns: S-H3). Shared by recordings and live audio (guifan.audio.stream)."""
+    power = np.mean(np.power(10.0, levels[speech] / 10.0)) if speech.any() else 0.0
+    pitch = final = None
+    if samples is not None:
+        pitch, final = _pitch(samples, rate, speech, options)
+    return Voice(
+        speech_seconds=round(float(speech.sum()) * FRAME_SECONDS, 2),
+        level_dbfs=round(10.0 * float(np.log10(power)), 1) if power > 0 else None,
+        syllables=features.count_syllables(levels, speech),
+        pitch_hz=pitch,
+        final_pitch_hz=final,
+    )
 
 
 def _recognize(turns: list[Turn], tracks: dict[Role, _Track], rate: int, options: AudioOptions) -> list[Turn]:

@@ -35,7 +35,13 @@ class Probe(StrEnum):
     WAIT = "wait"
     # The agent closes now: due when the rule faults the closing as it stands (the checklist).
     CLOSE = "close"
+    # Live audio: the agent's measured speech of the last ``voice.rate_window_seconds`` as one turn:
+    # due when the rule faults that turn (the speech rate drifting out of range).
+    WINDOW = "window"
 
+
+# The metadata key of a WINDOW probe's conversation: how many seconds its one turn stands for.
+WINDOW_SECONDS = "live_window_seconds"
 
 KIND_NAMES = {
     HintKind.NEXT_STEP: "下一步",

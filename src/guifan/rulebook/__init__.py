@@ -168,6 +168,7 @@ class VoiceLimits(_Strict):
     speech_rate_turn: Bounds = Bounds(min=120, max=300)  # 字/分钟 within one agent turn
     speech_rate_call: Bounds = Bounds(min=150, max=260)  # over all the agent's speech in the call
     rate_min_seconds: float = 2.0  # shorter turns are not rated on their own
+    rate_window_seconds: float = 30.0  # live audio: the agent's rate over this much of their latest speech
     level_dbfs: Bounds = Bounds(min=-35, max=-8)  # an agent turn's RMS level
     level_swing_db: float = 10  # unsteady: a turn this far from the agent's median level
     quiet_customer_dbfs: float = -35  # a customer turn below this is "quiet"

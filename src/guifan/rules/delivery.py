@@ -14,6 +14,7 @@ from typing import Iterator
 
 from guifan.engine import is_text_free
 from guifan.engine.context import CheckContext, TurnView
+from guifan.engine.hints import WINDOW_SECONDS, Hint, HintKind, Probe, Step, warning
 from guifan.engine.voice import spoken_characters
 from guifan.engine.registry import Rule, register
 from guifan.model import Channel, Evidence, Finding, Severity, Voice
@@ -66,8 +67,15 @@ class SpeechRate(DeliveryRule):
         "# channel: phone\n[00:00-00:04] 客服: 您好很高兴为您服务请问有什么可以帮您",
     )
 
+    hints = (Hint(HintKind.WARNING, "S-H1", (Step("{message};请调整语速,重要信息放慢并重复"),),
+                  when="实时语音:客服最近 voice.rate_window_seconds 秒(默认30秒)内说话满三分之一的时间、语速超出范围时",
+                  clears="语速回到范围内后消失", probe=Probe.WINDOW),)
+
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
         limits = ctx.rulebook.voice
+        # Live assist asks about the agent's latest speech as one turn (Probe.WINDOW): name it so.
+        window = ctx.conversation.metadata.get(WINDOW_SECONDS)
+        places = (f"最近{window:g}秒的说话",) * 2 if window else ("这一轮", "整通通话")
         total_chars = total_seconds = 0.0
         reported = False
         for view, voice in _voiced_agent(ctx):
@@ -79,12 +87,12 @@ class SpeechRate(DeliveryRule):
             rate = chars / voice.speech_seconds * 60
             if voice.speech_seconds >= limits.rate_min_seconds and not limits.speech_rate_turn.min <= rate <= limits.speech_rate_turn.max:
                 reported = True
-                yield self.finding(view, self._message(rate, limits.speech_rate_turn, "这一轮"))
+                yield self.finding(view, self._message(rate, limits.speech_rate_turn, places[0]))
         if total_seconds and not reported:
             rate = total_chars / total_seconds * 60
             bounds = limits.speech_rate_call
             if not bounds.min <= rate <= bounds.max:
-                yield self.finding(None, self._message(rate, bounds, "整通通话"))
+                yield self.finding(None, self._message(rate, bounds, places[1]))
 
     @staticmethod
     def _message(rate: float, bounds, where: str) -> str:
@@ -209,6 +217,8 @@ class Interrupting(DeliveryRule):
         "「嗯」「好的」「是的」「我明白了」这类不超过 settings.backchannel_max_chars 个字(不计标点)的简短回应不算打断。"
     )
     why = "打断客户让客户感到不被尊重,也容易漏听信息;应等客户说完再回应。" + _AUDIO_NOTE
+    hints = (warning("S-H4", when="实时通话:客户还在说话、客服已开口(不止简短回应)时,每半秒的语音或识别中间结果都会检查",
+                     replace=None, message="客户还在说话:请先听客户说完再回应"),)
     bad = (
         "# channel: phone\n[00:00-00:10] 客户: 我上周买的洗衣机到现在还没送到,打了好几次电话都说在路上\n"
         "[00:06-00:10] 客服: 您提供一下订单号,我帮您查。",

@@ -84,10 +84,14 @@ def create_app(
     upload_dir: Path | None = None,
     frame_ancestors: Sequence[str] = (),
     assist_idle_seconds: float = 30 * 60,
+    assist_meaning: bool = False,
+    assist_transcriber=None,
 ) -> FastAPI:
     """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
     ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default);
-    ``assist_idle_seconds``: a live session without a message this long is ended and stored."""
+    ``assist_idle_seconds``: a live session without a message this long is ended and stored;
+    ``assist_meaning``: live hints and drafts use the meaning stage too; ``assist_transcriber``: the
+    recognizer of live audio streams (guifan.audio.asr), None for none."""
     frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
@@ -95,7 +99,8 @@ def create_app(
     importer = ImportWorker(workspace)
     from guifan.web.assist.service import LiveSessions
 
-    assist = LiveSessions(workspace, idle_seconds=assist_idle_seconds)
+    assist = LiveSessions(workspace, idle_seconds=assist_idle_seconds, meaning=assist_meaning,
+                          transcriber=assist_transcriber)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import datetime
 from typing import Annotated, Any, Callable, Literal
@@ -22,7 +23,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from guifan.assist import AssistError
+from guifan.assist.audio import WORDS
 from guifan.assist.live import MAX_TEXT
+from guifan.audio.stream import RATES
+from guifan.model import Role
 from guifan.web.app import check_csrf, current_user
 from guifan.web.assist.service import Live, LiveSessions
 from guifan.web.models import User
@@ -30,6 +34,7 @@ from guifan.web.security import SESSION_COOKIE, Permission, allowed
 from guifan.web.validation import Text, chinese_message
 
 router = APIRouter(prefix="/assist", tags=["assist"])
+log = logging.getLogger(__name__)
 SessionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 HintId = Annotated[str, Path(min_length=1, max_length=120)]
 MAX_METADATA = 64 * 1024  # bytes of JSON
@@ -37,6 +42,7 @@ MAX_MESSAGE = 64 * 1024  # characters of one WebSocket message
 AUTH_SECONDS = 10.0
 OUTBOX = 1000  # messages waiting for a slow socket before it is closed
 STRIKES = 100  # refused messages (floods) before a socket is closed
+MAX_STREAMS = 256  # audio streams of one socket (a binary message names its stream in one byte)
 
 
 def live_sessions(request: Request) -> LiveSessions:
@@ -148,6 +154,15 @@ class DraftIn(BaseModel):
     text: Text = Field(max_length=MAX_TEXT)
 
 
+class AudioIn(BaseModel):
+    """Opens a speaker's raw audio stream on the WebSocket (its PCM follows as binary messages)."""
+
+    role: Literal["agent", "customer"]
+    rate: Literal[RATES] = Field(description="采样率 (Hz),16 位小端 PCM 单声道")  # type: ignore[valid-type]
+    words: Literal[WORDS] | None = Field(default=None, description="文字从哪来: server / client / none")  # type: ignore[valid-type]
+    offset: Seconds | None = Field(default=None, description="第一个采样在通话时钟上的秒数;默认现在")
+
+
 # -- REST -----------------------------------------------------------------------------------------
 
 
@@ -257,6 +272,8 @@ class Socket:
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.attached: set[Live] = set()
         self.closed = False
+        # Audio streams opened on this socket: a binary message's first byte is its index here.
+        self.streams: list[tuple[Live, Role]] = []
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closed:
@@ -283,7 +300,12 @@ class Socket:
             if message is None:
                 await self.websocket.close(code=1008)
                 return
-            await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
+            try:
+                text = json.dumps(message, ensure_ascii=False)
+            except (TypeError, ValueError):  # a message that cannot be sent must not stop the others
+                log.exception("live assist: unsendable message of type %s", message.get("type"))
+                continue
+            await self.websocket.send_text(text)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -352,8 +374,13 @@ async def assist_socket(websocket: WebSocket) -> None:
     strikes = 0
     try:
         while not socket.closed:
-            raw = await websocket.receive_text()
-            reply = await _handle(sessions, socket, raw)
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            if received.get("bytes") is not None:
+                reply = await _handle_audio(sessions, socket, received["bytes"])
+            else:
+                reply = await _handle(sessions, socket, received.get("text") or "")
             if reply is not None:
                 if reply.get("type") == "error" and reply.get("status") == 429:
                     strikes += 1
@@ -410,6 +437,19 @@ async def _handle(sessions: LiveSessions, socket: Socket, raw: str) -> dict[str,
     return reply
 
 
+async def _handle_audio(sessions: LiveSessions, socket: Socket, data: bytes) -> dict[str, Any] | None:
+    """A binary message: one byte naming the stream (the ``stream`` of the ``audio`` answer), then
+    16-bit little-endian PCM. Nothing is answered; hints and voice states are pushed."""
+    if not data or data[0] >= len(socket.streams):
+        return _error(422, "音频消息的第一个字节应为 audio 消息返回的 stream 编号")
+    live, role = socket.streams[data[0]]
+    try:
+        await run_in_threadpool(sessions.audio, socket.user, live, role, bytes(data[1:]))
+    except AssistError as exc:
+        return {**_error(exc.status, exc.message), "session_id": live.id, "stream": data[0]}
+    return None
+
+
 def _session_id(message: dict[str, Any]) -> str:
     sid = message.get("session_id")
     if not isinstance(sid, str) or not 0 < len(sid) <= 64:
@@ -462,6 +502,34 @@ def ws_funasr(sessions: LiveSessions, socket: Socket, message: dict) -> dict:
     return _changed(sessions, socket, message, lambda s: s.funasr(body.role, body.message))
 
 
+def ws_audio(sessions: LiveSessions, socket: Socket, message: dict) -> dict:
+    body = AudioIn.model_validate({k: message[k] for k in ("role", "rate", "words", "offset") if k in message})
+    live = sessions.find(socket.user, _session_id(message), write=True)
+    _attach(socket, live)
+    role = Role(body.role)
+    opened = sessions.open_audio(socket.user, live, body.role, body.rate, body.words, body.offset)
+    known = [n for n, (s, r) in enumerate(socket.streams) if s is live and r is role]
+    if known:
+        stream = known[0]
+    elif len(socket.streams) >= MAX_STREAMS:
+        raise AssistError(429, f"一个连接最多 {MAX_STREAMS} 路音频流")
+    else:
+        stream = len(socket.streams)
+        socket.streams.append((live, role))
+    return {"type": "audio", "session_id": live.id, "stream": stream, **opened,
+            "state": live.audio.state() if live.audio else {}}
+
+
+def ws_audio_end(sessions: LiveSessions, socket: Socket, message: dict) -> dict:
+    live = sessions.find(socket.user, _session_id(message), write=True)
+    role = {"agent": Role.AGENT, "customer": Role.CUSTOMER}.get(message.get("role"))
+    if role is None:
+        raise AssistError(422, "字段 role: 应为 agent 或 customer 之一")
+    updates = sessions.audio(socket.user, live, role, None)
+    return {"type": "audio_ended", "session_id": live.id, "role": role.value,
+            "hints": updates[-1].hints if updates else live.session.hints()}
+
+
 def ws_draft(sessions: LiveSessions, socket: Socket, message: dict) -> dict:
     body = DraftIn.model_validate({"text": message.get("text")})
     sid = _session_id(message)
@@ -502,5 +570,5 @@ LIGHT = frozenset({"turn", "funasr", "draft", "dismiss", "detach", "ping"})
 HANDLERS: dict[str, Callable[[LiveSessions, Socket, dict], dict | None]] = {
     "auth": ws_auth, "create": ws_create, "attach": ws_attach, "detach": ws_detach, "turn": ws_turn,
     "funasr": ws_funasr, "draft": ws_draft, "dismiss": ws_dismiss, "end": ws_end, "watch": ws_watch,
-    "unwatch": ws_unwatch, "ping": ws_ping,
+    "unwatch": ws_unwatch, "ping": ws_ping, "audio": ws_audio, "audio_end": ws_audio_end,
 }

@@ -27,6 +27,7 @@ from sqlalchemy import delete, insert, select, update
 
 from guifan import model
 from guifan.assist import AssistError, LiveSession, Update
+from guifan.assist.audio import LiveAudio
 from guifan.privacy import mask_value
 from guifan.reporters.common import conversation_record
 from guifan.web.assist.models import AssistEvent, AssistSession, AssistTurn, SessionStatus
@@ -40,6 +41,7 @@ MAX_OPEN = 2000
 MAX_PER_AGENT = 20
 RATE = 20.0  # messages a second per session (bursts of BURST): a client flooding one session
 BURST = 40
+AUDIO_BYTES_RATE = 2 * 2 * 16000 * 2  # speakers × bytes a sample × 16 kHz × twice real time
 USER_RATE = 1000.0  # per user or API token, whatever the sessions (an integration serves many agents)
 FLUSH_SECONDS = 1.0
 TICK_SECONDS = 0.1
@@ -56,13 +58,13 @@ class Bucket:
     def __init__(self, rate: float = RATE, burst: float = BURST):
         self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
 
-    def take(self) -> bool:
+    def take(self, amount: float = 1) -> bool:
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
-        if self.tokens < 1:
+        if self.tokens < amount:
             return False
-        self.tokens -= 1
+        self.tokens -= amount
         return True
 
 
@@ -93,6 +95,10 @@ class Live:
     sockets: set = field(default_factory=set)  # api.Socket objects attached to it
     bucket: Bucket = field(default_factory=Bucket)
     ended: dict[str, Any] | None = None
+    audio: LiveAudio | None = None  # raw call audio, once a client streams it
+    audio_shown: list[str] = field(default_factory=list)  # hint ids last pushed for audio
+    # PCM bytes a second the session may be sent: both speakers' streams at 16 kHz, twice real time
+    audio_bucket: Bucket = field(default_factory=lambda: Bucket(AUDIO_BYTES_RATE, AUDIO_BYTES_RATE * 5))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -116,12 +122,13 @@ class LiveSessions:
     """Every open session of the workspace, and the background task that serves their timers."""
 
     def __init__(self, workspace: Workspace, *, idle_seconds: float = IDLE_SECONDS, max_open: int = MAX_OPEN,
-                 max_per_agent: int = MAX_PER_AGENT, meaning: bool = False):
+                 max_per_agent: int = MAX_PER_AGENT, meaning: bool = False, transcriber=None):
         self.workspace = workspace
         self.idle_seconds = idle_seconds
         self.max_open = max_open
         self.max_per_agent = max_per_agent
         self.meaning = meaning
+        self.transcriber = transcriber  # live audio's recognizer (guifan serve --assist-asr), or None
         self.open: dict[str, Live] = {}
         self._lock = threading.RLock()
         self._users: dict[int, Bucket] = {}
@@ -311,6 +318,48 @@ class LiveSessions:
             event.setdefault("user_id", user.id)
         self.push(live, {"type": "hints", "session_id": live.id, **update.to_dict(), "reason": "turn"}, skip=skip)
         return update
+
+    def open_audio(self, user: User, live: Live, role: str, rate: int, words: str | None,
+                   offset: float | None) -> dict[str, Any]:
+        """Start a speaker's audio stream in the session (guifan.assist.audio)."""
+        self.rate(user, live)
+        with live.lock:
+            if live.ended:
+                raise AssistError(409, "实时会话已结束")
+            if live.session.channel is not model.Channel.PHONE:
+                raise AssistError(422, "只有电话会话(channel=phone)可以发送音频")
+            if live.audio is None:
+                live.audio = LiveAudio(live.session, self.transcriber)
+            return live.audio.open(role, rate, words, offset)
+
+    def audio(self, user: User, live: Live, role: model.Role, pcm: bytes | None) -> list[Update]:
+        """PCM of a speaker's stream (None: the stream ends). Its hints go to every socket attached;
+        a change of who is speaking goes as a ``voice`` message."""
+        if pcm is not None and not live.audio_bucket.take(len(pcm)):
+            raise AssistError(429, "音频发送过快(超过实时的两倍),请按实际时间发送")
+        with live.lock:
+            if live.ended:
+                raise AssistError(409, "实时会话已结束")
+            if live.audio is None:
+                raise AssistError(409, "这个会话还没有音频流(先发送 audio 消息)")
+            before = live.audio.state()
+            count = len(live.session.conversation.turns)
+            updates = live.audio.feed(role, pcm) if pcm is not None else live.audio.close(role)
+            for update in updates:
+                self._touch(live, update, changed=len(live.session.conversation.turns) != count)
+            live.active_at = time.monotonic()
+            after = live.audio.state()
+        for update in updates:
+            for event in update.events:
+                event.setdefault("user_id", user.id)
+            # Partials come twice a second per speaker: only what changes the hints, or ends a turn, goes out.
+            shown = [h["id"] for h in update.hints]
+            if update.final or update.cleared or shown != live.audio_shown:
+                self.push(live, {"type": "hints", "session_id": live.id, **update.to_dict(), "reason": "audio"})
+            live.audio_shown = shown
+        if _speaking(after) != _speaking(before):
+            self.push(live, {"type": "voice", "session_id": live.id, "state": after})
+        return updates
 
     def draft(self, user: User, live: Live, text: str) -> dict[str, Any]:
         self.rate(user, live)
@@ -512,6 +561,10 @@ class LiveSessions:
         for live in list(self.open.values()):
             if live.active_at > live.board_at and now - live.board_at >= BOARD_SECONDS:
                 self.board(live)
+
+
+def _speaking(state: dict[str, Any]) -> dict[str, bool]:
+    return {role: stream["speaking"] for role, stream in state.items()}
 
 
 def _event_row(session_id: str, event: dict[str, Any]) -> dict[str, Any]:
