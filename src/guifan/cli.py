@@ -368,7 +368,7 @@ def evaluate_labels(
 user_app = Typer(help="管理质检工作台的用户。 Manage QA workspace users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
-ROLES = ("admin", "supervisor", "reviewer", "team_lead", "agent")
+ROLES = ("admin", "supervisor", "reviewer", "team_lead", "agent", "trainee")
 
 
 def _require_web() -> None:

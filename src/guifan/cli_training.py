@@ -32,9 +32,11 @@ from guifan.training import (
     Progress,
     Scenario,
     TrainingSession,
+    behaves,
     grade,
     load_scenarios,
     parse_answer,
+    play_examples,
     read_answers,
     read_scenario,
 )
@@ -188,21 +190,16 @@ def scenario_validate(
     checker = Checker(Engine(rulebook)) if play and any(s.examples for s in read) else None
     for scenario in read:
         typer.echo(f"场景有效: {scenario.source} ({scenario.id} {scenario.title})")
-        if checker is None or scenario.examples is None:
+        if checker is None:
             continue
-        for side, expected in (("good", True), ("bad", False)):
-            session = TrainingSession(scenario, checker.engine)
-            for answer in getattr(scenario.examples, side):
-                if not session.finished:
-                    session.answer(answer)
-            card = grade(session, checker)
+        for side, card in play_examples(scenario, checker):
             label = {"good": "好的示例", "bad": "差的示例"}[side]
             verdict = f"{'通过' if card.passed else '未通过'},得分 {card.score:g},{OUTCOME_LABELS[card.outcome]}"
-            if card.passed is expected and (expected or card.faulted):
+            if behaves(side, card):
                 typer.echo(f"  {label}: {verdict}")
             else:
                 misbehaving += 1
-                why = "应通过" if expected else "应在训练条款上不通过"
+                why = "应通过" if side == "good" else "应在训练条款上不通过"
                 err.print(f"  {label}: {verdict} ({why})", highlight=False)
                 for item in card.checklist:
                     if not item.done:

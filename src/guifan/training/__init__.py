@@ -7,7 +7,7 @@ trainee did is recognized by the engine QA uses; ``grade`` checks the transcript
 """
 
 from guifan.training.answers import AnswerError, Say, Wait, parse_answer, parse_answers, read_answers
-from guifan.training.grading import ChecklistItem, ReportCard, grade
+from guifan.training.grading import ChecklistItem, ReportCard, behaves, grade, play_examples
 from guifan.training.scenario import (
     OUTCOME_LABELS,
     Outcome,
@@ -20,6 +20,6 @@ from guifan.training.session import CustomerVoice, Progress, TrainingSession
 
 __all__ = [
     "AnswerError", "ChecklistItem", "CustomerVoice", "OUTCOME_LABELS", "Outcome", "Progress", "ReportCard",
-    "Say", "Scenario", "ScenarioError", "TrainingSession", "Wait", "grade", "load_scenarios", "parse_answer",
-    "parse_answers", "read_answers", "read_scenario",
+    "Say", "Scenario", "ScenarioError", "TrainingSession", "Wait", "behaves", "grade", "load_scenarios",
+    "parse_answer", "parse_answers", "play_examples", "read_answers", "read_scenario",
 ]

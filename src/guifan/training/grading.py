@@ -90,6 +90,31 @@ def grade(session: TrainingSession, checker: Checker) -> ReportCard:
     return ReportCard(scenario, session.seed, outcome, session.state, result, checklist, faulted, passed)
 
 
+EXAMPLE_SIDES = ("good", "bad")
+
+
+def behaves(side: str, card: ReportCard) -> bool:
+    """Whether an example trainee did as it should: the good one passes, the bad one fails on one
+    of the scenario's target clauses."""
+    return card.passed if side == "good" else not card.passed and bool(card.faulted)
+
+
+def play_examples(scenario: Scenario, checker: Checker) -> list[tuple[str, ReportCard]]:
+    """The scenario's scripted trainees (``examples``) played with seed 0 and graded: ("good",
+    card) and ("bad", card); none when the scenario has no examples. Answers left once the
+    customer has ended the conversation are not played."""
+    if scenario.examples is None:
+        return []
+    cards = []
+    for side in EXAMPLE_SIDES:
+        session = TrainingSession(scenario, checker.engine)
+        for answer in getattr(scenario.examples, side):
+            if not session.finished:
+                session.answer(answer)
+        cards.append((side, grade(session, checker)))
+    return cards
+
+
 def _checklist(scenario: Scenario, ctx: CheckContext, counted: list[Finding], checker: Checker) -> tuple[ChecklistItem, ...]:
     turns: list[int | None] = []
     since = 0  # the previous step's turn: steps are done in order

@@ -86,12 +86,16 @@ def create_app(
     assist_idle_seconds: float = 30 * 60,
     assist_meaning: bool = False,
     assist_transcriber=None,
+    training_idle_seconds: float = 30 * 60,
+    training_exam_seconds: float = 15 * 60,
 ) -> FastAPI:
     """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
     ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default);
     ``assist_idle_seconds``: a live session without a message this long is ended and stored;
     ``assist_meaning``: live hints and drafts use the meaning stage too; ``assist_transcriber``: the
-    recognizer of live audio streams (guifan.audio.asr), None for none."""
+    recognizer of live audio streams (guifan.audio.asr), None for none; ``training_idle_seconds``: a
+    practice attempt without an answer this long is stored as abandoned; ``training_exam_seconds``:
+    the time of a 考核 attempt."""
     frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
@@ -101,6 +105,9 @@ def create_app(
 
     assist = LiveSessions(workspace, idle_seconds=assist_idle_seconds, meaning=assist_meaning,
                           transcriber=assist_transcriber)
+    from guifan.web.training.service import Training
+
+    training = Training(workspace, idle_seconds=training_idle_seconds, exam_seconds=training_exam_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -124,6 +131,7 @@ def create_app(
     app.state.workspace = workspace
     app.state.importer = importer
     app.state.assist = assist
+    app.state.training = training
     app.state.sessions = Sessions()
     app.state.login_forms = LoginForms(secret or secrets.token_urlsafe(32))
     app.state.throttle = LoginThrottle()
@@ -161,13 +169,16 @@ def create_app(
 
     from guifan.web import api, exemplars, pages
     from guifan.web.assist import api as assist_api, pages as assist_pages
+    from guifan.web.training import api as training_api, pages as training_pages
 
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(exemplars.api, prefix="/api/v1")
     app.include_router(assist_api.router, prefix="/api/v1")
+    app.include_router(training_api.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(exemplars.pages)
     app.include_router(assist_pages.router)
+    app.include_router(training_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

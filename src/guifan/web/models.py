@@ -27,6 +27,7 @@ class UserRole(StrEnum):
     REVIEWER = "reviewer"  # QA reviewer: 复核
     TEAM_LEAD = "team_lead"  # sees the team's conversations and dashboards
     AGENT = "agent"  # sees own conversations, acknowledges or appeals
+    TRAINEE = "trainee"  # a new agent: practises against simulated customers (陪练), sees own attempts
 
 
 class ReviewStatus(StrEnum):
@@ -359,3 +360,4 @@ class UserSession(Base):
 
 # Feature modules keep their own tables on this Base (one metadata for the migrations and their test).
 from guifan.web.assist import models as _assist_models  # noqa: E402,F401
+from guifan.web.training import models as _training_models  # noqa: E402,F401

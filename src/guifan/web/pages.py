@@ -36,7 +36,8 @@ templates.env.globals["Permission"] = Permission
 STATUS_NAMES = {"pending": "待复核", "reviewed": "已复核", "acknowledged": "已确认", "appealed": "申诉中",
                 "closed": "已结案"}
 FINDING_STATUS = {"open": "待确认", "confirmed": "已确认", "rejected": "已驳回"}
-ROLE_NAMES = {"admin": "管理员", "supervisor": "质检主管", "reviewer": "质检员", "team_lead": "组长", "agent": "坐席"}
+ROLE_NAMES = {"admin": "管理员", "supervisor": "质检主管", "reviewer": "质检员", "team_lead": "组长", "agent": "坐席",
+              "trainee": "学员"}
 EVIDENCE_NAMES = {"phrase": "原话", "sound": "读音", "meaning": "语义", "model": "模型", "timing": "时间", "voice": "语音"}
 templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_STATUS, ROLE_NAMES=ROLE_NAMES,
                              EVIDENCE_NAMES=EVIDENCE_NAMES)

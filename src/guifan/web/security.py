@@ -55,6 +55,9 @@ class Permission(StrEnum):
     RULEBOOK = "rulebook"  # publish a company override, try a draft
     AUDIT = "audit"
     ADMIN = "admin"  # users, settings
+    PRACTISE = "practise"  # practise training scenarios (陪练), see one's own attempts and assignments
+    COACH = "coach"  # others' attempts and readiness, proposals and assignments (team leads: their team)
+    AUTHOR = "author"  # training scenarios: validate and play drafts, publish versions
 
 
 ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
@@ -62,8 +65,9 @@ ROLE_PERMISSIONS: dict[UserRole, frozenset[Permission]] = {
     UserRole.SUPERVISOR: frozenset(Permission) - {Permission.ADMIN, Permission.APPEAL},
     UserRole.REVIEWER: frozenset({Permission.VIEW, Permission.IMPORT, Permission.REVIEW, Permission.DASHBOARD,
                                   Permission.CALIBRATE}),
-    UserRole.TEAM_LEAD: frozenset({Permission.VIEW, Permission.DASHBOARD}),
-    UserRole.AGENT: frozenset({Permission.VIEW, Permission.APPEAL, Permission.DASHBOARD}),
+    UserRole.TEAM_LEAD: frozenset({Permission.VIEW, Permission.DASHBOARD, Permission.COACH}),
+    UserRole.AGENT: frozenset({Permission.VIEW, Permission.APPEAL, Permission.DASHBOARD, Permission.PRACTISE}),
+    UserRole.TRAINEE: frozenset({Permission.VIEW, Permission.PRACTISE}),  # VIEW: own conversations, as agents
 }
 
 

@@ -61,6 +61,7 @@ from guifan.web.models import (
 DEFAULTS: dict[str, Any] = {
     "mask_personal_data": True,  # mask mobile, ID-card and bank-card numbers in stored text
     "appeal_window_days": 7,  # an agent may appeal this many days after the review
+    "training_ready_score": 80,  # 陪练: ready = every 考核 scenario passed in an exam at this score or more
 }
 KEY_SETTING = "conversation_key_secret"  # made by migration 0004; see Workspace.conversation_key
 _hasher = PasswordHasher()
@@ -105,8 +106,9 @@ def audit(session: Session, user: User | None, action: str, entity: str, entity_
 
 
 def visible(query: Select, user: User) -> Select:
-    """Restrict a conversation query to what the user may see: agents their own, team leads their team's."""
-    if user.role == UserRole.AGENT:
+    """Restrict a conversation query to what the user may see: agents (and trainees) their own, team
+    leads their team's."""
+    if user.role in (UserRole.AGENT, UserRole.TRAINEE):
         return query.where(Conversation.agent_id == user.id)
     if user.role == UserRole.TEAM_LEAD:
         return query.where(Conversation.team_id == user.team_id)
@@ -114,7 +116,7 @@ def visible(query: Select, user: User) -> Select:
 
 
 def can_see(user: User, conversation: Conversation) -> bool:
-    if user.role == UserRole.AGENT:
+    if user.role in (UserRole.AGENT, UserRole.TRAINEE):
         return conversation.agent_id == user.id
     if user.role == UserRole.TEAM_LEAD:
         return user.team_id is not None and conversation.team_id == user.team_id
