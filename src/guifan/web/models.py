@@ -361,3 +361,4 @@ class UserSession(Base):
 # Feature modules keep their own tables on this Base (one metadata for the migrations and their test).
 from guifan.web.assist import models as _assist_models  # noqa: E402,F401
 from guifan.web.training import models as _training_models  # noqa: E402,F401
+from guifan.web.conversations import models as _conversation_models  # noqa: E402,F401

@@ -21,7 +21,7 @@ from guifan.reporters.common import turn_record
 from guifan.reporters.html import audio_views, heard_label
 from guifan.web import api
 from guifan.web.app import DB, require
-from guifan.web.models import Appeal, AppealStatus, Assignment, Comment, Conversation, ImportJob, User
+from guifan.web.models import Appeal, AppealStatus, Comment, Conversation, ImportJob, User
 from guifan.web.security import LOGIN_FORM_COOKIE, LOGIN_FORM_SECONDS, Permission, allowed
 from guifan.web.services import WorkspaceError, as_model, as_model_finding
 from guifan.web.validation import RowId, Text, describe
@@ -89,20 +89,6 @@ def logout_form(request: Request, session: DB) -> Response:
     response = back("/login")
     api.end_session(request, response, session)
     return response
-
-
-@router.get("/", response_class=HTMLResponse)
-def conversations_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
-                       filters: Annotated[api.Filters, Depends()]) -> Response:
-    total, rows = api.page_of(session, user, filters)
-    assigned = []
-    if allowed(user.role, Permission.REVIEW):
-        assigned = list(session.execute(
-            select(Assignment, Conversation.external_id).join(Conversation, Conversation.id == Assignment.conversation_id)
-            .where(Assignment.reviewer_id == user.id, Assignment.done.is_(False)).order_by(Assignment.id)
-        ))
-    return render(request, "conversations.html", user, rows=rows, total=total, filters=filters,
-                  rules=sorted(all_rules()), teams=api.teams(session, user), assigned=assigned)
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
