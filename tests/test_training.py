@@ -19,9 +19,11 @@ from guifan.training import (
     ScenarioError,
     TrainingSession,
     Wait,
+    behaves,
     grade,
     load_scenarios,
     parse_answers,
+    play_examples,
     read_scenario,
 )
 from guifan.training.answers import MAX_TEXT
@@ -379,3 +381,16 @@ def test_scenario_validate(tmp_path):
     broken.write_text(scenario_text(channel="fax"), encoding="utf-8")
     result = runner.invoke(app, ["scenario", "validate", str(broken)])
     assert result.exit_code == 2 and f"{broken}:" in result.output and "channel:" in result.output
+
+
+def test_play_examples_grades_both_scripted_trainees(checker):
+    """The hook the CLI's validate and the workspace's scenario page share."""
+    scenario = SCENARIOS["complaint-late-delivery"]
+    cards = play_examples(scenario, checker)
+    assert [side for side, _ in cards] == ["good", "bad"]
+    (_, good), (_, bad) = cards
+    assert good.passed and behaves("good", good)
+    assert not bad.passed and bad.faulted and behaves("bad", bad)
+    assert good.score == play(checker, scenario.id, scenario.examples.good)[1].score
+    assert not behaves("good", bad) and not behaves("bad", good)
+    assert play_examples(scenario.model_copy(update={"examples": None}), checker) == []
