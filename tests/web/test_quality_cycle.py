@@ -18,7 +18,7 @@ def timed(cid: str, agent: str, day: str, agent_text: str = "您好,请问有什
 
 def load(actor, *items):
     wait_for_job(actor, actor.post("/api/v1/conversations", json={"conversations": list(items)}).json()["id"])
-    return {i["external_id"]: i["id"] for i in actor.get("/api/v1/conversations", params={"per_page": 500}).json()["items"]}
+    return {i["external_id"]: i["id"] for i in actor.get("/api/v1/conversations", params={"per_page": 200}).json()["items"]}
 
 
 @pytest.mark.parametrize(

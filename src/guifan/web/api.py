@@ -54,6 +54,12 @@ SORTS = {
     "imported_at": Conversation.imported_at,
     "agent": Conversation.agent_code,
     "uncertain": Conversation.uncertain,  # open findings the check was unsure of: most first
+    "external_id": Conversation.external_id,
+    "channel": Conversation.channel,
+    "status": Conversation.review_status,
+    # findings that stand (not rejected), as the list's 问题 column counts them
+    "findings": select(func.count(Finding.id)).where(Finding.conversation_id == Conversation.id,
+                                                     Finding.status != "rejected").scalar_subquery(),
 }
 
 
@@ -235,10 +241,11 @@ def job_dict(job: ImportJob) -> dict:
 
 
 MAX_PAGE = 10_000_000  # (page - 1) * per_page stays an offset both databases take
+MAX_PER_PAGE = 200
 
 
 class Filters(BaseModel):
-    agent: Text | None = None
+    agent: Text | None = Field(default=None, max_length=64)
     team: RowId | None = None
     channel: Literal["phone", "chat"] | None = None
     date_from: date | None = None
@@ -247,12 +254,12 @@ class Filters(BaseModel):
     score_max: float | None = None
     rule: Text | None = Field(default=None, max_length=20)
     clause: Text | None = Field(default=None, max_length=20)
-    status: Text | None = None
+    status: Text | None = Field(default=None, max_length=20)
     uncertain: bool | None = None  # true: with findings awaiting review (待复核); false: without
-    sort: Text = "started_at"
+    sort: Text = Field(default="started_at", max_length=20)  # a key of SORTS (others: started_at)
     descending: bool = True
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    per_page: int = Field(default=50, ge=1, le=500)
+    per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
 
 
 def filtered(user: User, filters: Filters):

@@ -1,0 +1,104 @@
+"""Pages of the conversation list (``/``): page links, sortable columns, filters in the URL, the
+user's saved filters and bulk assignment; and the forms of saved filters and bulk confirmation.
+Permissions and scope are the API's (the same dependencies and ``visible``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from guifan.engine import all_rules
+from guifan.web import api
+from guifan.web.app import DB, require
+from guifan.web.conversations import service
+from guifan.web.models import Assignment, Conversation, User
+from guifan.web.pages import back, failed, render, templates
+from guifan.web.security import Permission, allowed
+from guifan.web.services import WorkspaceError
+from guifan.web.validation import RowId, Text
+
+router = APIRouter(include_in_schema=False)
+templates.env.globals.update(query_with=service.query_with, PAGE_SIZES=service.PAGE_SIZES,
+                             CHANNEL_NAMES={"phone": "电话", "chat": "在线"})
+templates.env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+# The list's columns: (sort key, heading); every one sorts.
+COLUMNS = [("external_id", "会话"), ("channel", "渠道"), ("agent", "坐席"), ("started_at", "时间"),
+           ("score", "自动得分"), ("final_score", "复核得分"), ("findings", "问题"), ("status", "状态")]
+
+
+def _local(url: str) -> str:
+    """A redirect target from a form: a path of this site, else the list."""
+    return url if url.startswith("/") and not url.startswith(("//", "/\\")) else "/"
+
+
+@router.get("/", response_class=HTMLResponse)
+def conversations_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
+                       filters: Annotated[api.Filters, Depends()]) -> Response:
+    total, rows = api.page_of(session, user, filters)
+    assigned = []
+    if allowed(user.role, Permission.REVIEW):
+        assigned = list(session.execute(
+            select(Assignment, Conversation.external_id).join(Conversation, Conversation.id == Assignment.conversation_id)
+            .where(Assignment.reviewer_id == user.id, Assignment.done.is_(False)).order_by(Assignment.id)
+        ))
+    return render(request, "conversations.html", user, rows=rows, filters=filters, columns=COLUMNS,
+                  pager=service.Pager(total, filters.page, filters.per_page),
+                  saved=service.saved_filters(session, user, "conversations"),
+                  reviewers=service.reviewers(session) if allowed(user.role, Permission.DECIDE) else [],
+                  rules=sorted(all_rules()), teams=api.teams(session, user), assigned=assigned,
+                  error=request.query_params.get("error"))
+
+
+@router.post("/saved-filters")
+def save_filter_form(session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
+                     page: Annotated[Text, Form(max_length=20)], name: Annotated[Text, Form(max_length=100)],
+                     query: Annotated[Text, Form(max_length=service.QUERY_MAX_CHARS)] = "") -> Response:
+    target = "/" if page == "conversations" else f"/{page}"
+    try:
+        row = service.save_filter(session, user, page, name, query)
+    except WorkspaceError as exc:
+        return failed(target, exc)
+    session.commit()
+    return back(f"{target}?{row.query}")
+
+
+@router.post("/saved-filters/{filter_id}/delete")
+def delete_filter_form(filter_id: RowId, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
+                       next_url: Annotated[Text, Form(alias="next", max_length=2000)] = "/") -> Response:
+    try:
+        service.delete_filter(session, user, filter_id)
+    except WorkspaceError as exc:
+        return failed("/", exc)
+    session.commit()
+    return back(_local(next_url))
+
+
+@router.post("/conversations/assign")
+def assign_form(session: DB, user: Annotated[User, Depends(require(Permission.DECIDE))],
+                reviewer_id: Annotated[RowId, Form()],
+                ids: Annotated[list[RowId], Form(max_length=service.BULK_MAX)] = [],  # noqa: B006 (FastAPI copies it)
+                next_url: Annotated[Text, Form(alias="next", max_length=2000)] = "/") -> Response:
+    target = _local(next_url)
+    try:
+        made = service.assign(session, user, ids, reviewer_id)
+    except WorkspaceError as exc:
+        return failed(target.split("?")[0], exc)
+    session.commit()
+    return back(target + ("&" if "?" in target else "?") + f"assigned={len(made)}")
+
+
+@router.post("/findings/confirm")
+def confirm_form(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.REVIEW))],
+                 conversation_id: Annotated[RowId, Form()],
+                 ids: Annotated[list[RowId], Form(max_length=service.BULK_MAX)] = []) -> Response:  # noqa: B006
+    target = f"/conversations/{api.visible_conversation(session, user, conversation_id).id}"
+    try:
+        service.confirm_findings(session, request.app.state.workspace, user, ids)
+    except WorkspaceError as exc:
+        return failed(target, exc)
+    session.commit()
+    return back(target)

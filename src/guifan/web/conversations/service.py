@@ -1,0 +1,148 @@
+"""Lists and review in bulk: page links, sortable columns, saved filters, assigning conversations
+to a reviewer and confirming findings together. Scope and permissions are the callers' (the API's
+dependencies and ``visible``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import QueryParams
+
+from guifan.web.conversations.models import SavedFilter
+from guifan.web.models import Assignment, Conversation, Finding, User, UserRole
+from guifan.web.services import WorkspaceError, audit, visible
+
+PAGE_SIZES = (20, 50, 100, 200)
+LIST_PAGES = ("conversations", "appeals", "audit")  # the lists a filter can be saved for
+MAX_SAVED_FILTERS = 50  # per user and list
+QUERY_MAX_CHARS = 2000
+BULK_MAX = 500  # ids in one bulk action
+
+
+def query_with(params: QueryParams, **changes) -> str:
+    """The query string of a list with some parameters changed (None removes one): page links,
+    sort links and page sizes keep every filter."""
+    items = [(k, v) for k, v in params.multi_items() if k not in changes]
+    items += [(k, str(v)) for k, v in changes.items() if v is not None]
+    return urlencode(items)
+
+
+@dataclass(frozen=True)
+class Pager:
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        """The number of the page's first row, counted from 1 (0 when the list is empty)."""
+        return min(self.total, (self.page - 1) * self.per_page + 1)
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    def links(self) -> list[int | None]:
+        """Page numbers to link: the first, the last and two either side of the current one, None
+        for a gap."""
+        wanted = {1, self.pages, *range(self.page - 2, self.page + 3)}
+        shown = sorted(n for n in wanted if 1 <= n <= self.pages)
+        out: list[int | None] = []
+        for n in shown:
+            if out and n - out[-1] > 1:
+                out.append(None)
+            out.append(n)
+        return out
+
+
+# -- saved filters -------------------------------------------------------------------------------
+
+
+def saved_filters(session: Session, user: User, page: str) -> list[SavedFilter]:
+    return list(session.scalars(select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.page == page)
+                                .order_by(SavedFilter.name)))
+
+
+def save_filter(session: Session, user: User, page: str, name: str, query: str) -> SavedFilter:
+    """Save (or replace, by name) one of the user's filters; the page number is not kept."""
+    name = name.strip()
+    if page not in LIST_PAGES:
+        raise WorkspaceError(f"没有这个列表: {page}")
+    if not name:
+        raise WorkspaceError("请填写筛选条件的名称")
+    query = query_with(QueryParams(query.lstrip("?")), page=None)
+    if len(query) > QUERY_MAX_CHARS:
+        raise WorkspaceError(f"筛选条件过长 (最多 {QUERY_MAX_CHARS} 个字符)")
+    row = session.scalar(select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.page == page,
+                                                   SavedFilter.name == name))
+    if row is None:
+        if len(saved_filters(session, user, page)) >= MAX_SAVED_FILTERS:
+            raise WorkspaceError(f"每个列表最多保存 {MAX_SAVED_FILTERS} 个筛选条件,请先删除不用的")
+        row = SavedFilter(user_id=user.id, page=page, name=name, query=query, created_at=datetime.now(timezone.utc))
+        session.add(row)
+    row.query = query
+    session.flush()
+    return row
+
+
+def delete_filter(session: Session, user: User, filter_id: int) -> None:
+    row = session.get(SavedFilter, filter_id)
+    if row is None or row.user_id != user.id:  # another user's filter does not exist for this one
+        raise WorkspaceError("没有这个筛选条件")
+    session.delete(row)
+
+
+def filter_dict(row: SavedFilter) -> dict:
+    return {"id": row.id, "page": row.page, "name": row.name, "query": row.query}
+
+
+# -- bulk actions --------------------------------------------------------------------------------
+
+
+def reviewers(session: Session) -> list[User]:
+    """Who conversations can be assigned to: active reviewers and supervisors."""
+    return list(session.scalars(select(User).where(User.role.in_((UserRole.REVIEWER, UserRole.SUPERVISOR)),
+                                                   User.active.is_(True)).order_by(User.display_name, User.id)))
+
+
+def assign(session: Session, user: User, ids: list[int], reviewer_id: int) -> list[Assignment]:
+    """Assign the conversations (those of ``ids`` the user may see) to a reviewer for this ISO week;
+    those already assigned to the reviewer are left as they are. Returns the new assignments."""
+    reviewer = session.get(User, reviewer_id)
+    if reviewer is None or reviewer not in reviewers(session):
+        raise WorkspaceError("没有这个质检员")
+    found = set(session.scalars(visible(select(Conversation.id).where(Conversation.id.in_(ids)), user)))
+    if not found:
+        raise WorkspaceError("请先选择会话")
+    taken = set(session.scalars(select(Assignment.conversation_id).where(
+        Assignment.reviewer_id == reviewer.id, Assignment.conversation_id.in_(found))))
+    year, week, _ = datetime.now(timezone.utc).isocalendar()
+    made = [Assignment(conversation_id=cid, reviewer_id=reviewer.id, week=f"{year}-W{week:02d}")
+            for cid in sorted(found - taken)]
+    session.add_all(made)
+    session.flush()
+    for row in made:
+        audit(session, user, "assign", "assignment", row.id, None,
+              {"conversation_id": row.conversation_id, "reviewer_id": reviewer.id, "week": row.week})
+    return made
+
+
+def confirm_findings(session: Session, workspace, user: User, ids: list[int]) -> list[Finding]:
+    """Confirm the open automatic findings of ``ids`` the user may see (others are left alone)."""
+    visible_ids = visible(select(Conversation.id), user)
+    findings = list(session.scalars(select(Finding).where(Finding.id.in_(ids), Finding.manual.is_(False),
+                                                          Finding.conversation_id.in_(visible_ids))
+                                    .order_by(Finding.id)))
+    if not findings:
+        raise WorkspaceError("请先选择问题")
+    for finding in findings:
+        workspace.set_verdict(session, user, finding, True)
+    return findings
