@@ -26,13 +26,14 @@ def call(tmp_path_factory):
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
     path = tmp_path_factory.mktemp("ws") / "call.wav"
-    synth.build_call([
+    truth = synth.build_call([
         synth.Utterance("agent", 0.5, "您好,很高兴为您服务"),
         synth.Utterance("customer", 2.5, "我上周买的洗衣机到现在还没送到,打了好几次电话都说在路上"),
         synth.Utterance("agent", 4.5, "您提供一下订单号,我帮您查一下物流信息。"),
     ], path, sample_rate=8000, duration=10)
     data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    return to_pcm16(data[:, 0]), to_pcm16(data[:, 1])
+    cut = int((truth[-1].end - 0.3) * 8000) * 2  # the call is ended while the agent still speaks
+    return to_pcm16(data[:, 0])[:cut], to_pcm16(data[:, 1])[:cut]
 
 
 def until(socket, kind: str) -> tuple[dict, list[dict]]:
@@ -61,8 +62,8 @@ def test_a_call_streamed_as_pcm(app, people, call):
         for at in range(0, len(agent_pcm), CHUNK):
             socket.send_bytes(bytes([streams["agent"]]) + agent_pcm[at:at + CHUNK])
             socket.send_bytes(bytes([streams["customer"]]) + customer_pcm[at:at + CHUNK])
-        socket.send_json({"type": "audio_end", "session_id": sid, "role": "agent"})
-        _, pushed = until(socket, "audio_ended")
+        socket.send_json({"type": "ping"})
+        _, pushed = until(socket, "pong")
         voices = [m for m in pushed if m["type"] == "voice"]
         hints = [m for m in pushed if m["type"] == "hints"]
         assert {m["reason"] for m in hints} == {"audio"}
@@ -71,6 +72,8 @@ def test_a_call_streamed_as_pcm(app, people, call):
         assert any(v["state"]["agent"]["speaking"] and v["state"]["customer"]["speaking"] for v in voices)
         warned = next(m for m in hints if any(h["rule"] == "VOC004" for h in m["hints"]))
         assert warned["final"] is False
+        # Ended while the agent still speaks (no audio_end): the open turn ends with the call.
+        assert not [m for m in pushed if m["type"] == "hints" and m["final"] and m["turn"] == 2]
         socket.send_json({"type": "end", "session_id": sid})
         ended = until(socket, "ended")[0]
     result = ended["result"]
@@ -100,6 +103,8 @@ def test_bad_audio_is_refused_and_the_socket_goes_on(app, people):
         assert until(socket, "error")[0]["status"] == 422
         socket.send_json({"type": "audio", "session_id": phone, "role": "agent", "rate": 8000})
         stream = until(socket, "audio")[0]["stream"]
+        socket.send_json({"type": "audio_end", "session_id": phone, "role": "agent"})
+        assert until(socket, "audio_ended")[0]["role"] == "agent"
         socket.send_bytes(bytes([stream]) + b"\0")  # half a sample
         assert until(socket, "error")[0]["status"] == 422
         flood = bytes([stream]) + b"\0" * 60_000

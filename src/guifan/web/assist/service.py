@@ -384,6 +384,9 @@ class LiveSessions:
         with live.lock:
             if live.ended:
                 return live.ended
+            if live.audio is not None:  # the turns still being spoken end with the call
+                for role in list(live.audio.sources):
+                    live.audio.close(role)
             conversation = live.session.conversation
             checker = self.workspace.checker_for(live.version)
             result = checker.check(conversation)
