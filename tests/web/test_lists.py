@@ -128,3 +128,27 @@ def test_bulk_confirm_findings(app, people):
                     follow_redirects=False)
     assert form.status_code == 303 and form.headers["location"] == f"/conversations/{other}"
     assert rev.get(f"/api/v1/conversations/{other}").json()["findings"][0]["status"] == "confirmed"
+
+
+def test_appeals_and_audit_lists_page_sort_and_save(app, people):
+    ids = seed(app, 7)
+    rev, agent, boss = people["rev"], people["agent2"], people["super"]
+    for cid in (ids["c00"], ids["c06"]):  # agent 2048's, each with one finding
+        assert rev.post(f"/api/v1/conversations/{cid}/review").status_code == 200
+        finding = rev.get(f"/api/v1/conversations/{cid}").json()["findings"][0]["id"]
+        assert agent.post(f"/api/v1/findings/{finding}/appeal", json={"reason": f"理由{cid}"}).status_code == 200
+    page = boss.get("/appeals", params={"per_page": 1, "sort": "conversation", "descending": "false"}).text
+    assert "共 2 条,第 1–1 条" in page and "会话 c00" in page and "会话 c06" not in page
+    page = boss.get("/appeals", params={"per_page": 1, "sort": "conversation", "page": 2}).text
+    assert "会话 c00" in page  # descending: c06 first, c00 on page 2
+    assert "没有申诉" in boss.get("/appeals", params={"status": "accepted"}).text
+    assert boss.get("/appeals", params={"per_page": 201}).status_code == 422
+    assert rev.get("/appeals").status_code == 403
+
+    audit = boss.get("/audit", params={"entity": "appeal", "per_page": 1}).text
+    assert "共 2 条,第 1–1 条" in audit and "申诉" in audit
+    assert boss.get("/audit", params={"action": "x" * 51}).status_code == 422
+    saved = boss.post("/saved-filters", data={"csrf": boss.csrf, "page": "audit", "name": "申诉",
+                                              "query": "entity=appeal"}, follow_redirects=False)
+    assert saved.headers["location"] == "/audit?entity=appeal"
+    assert '<a href="?entity=appeal">申诉</a>' in boss.get("/audit").text

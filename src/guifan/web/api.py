@@ -310,10 +310,10 @@ def list_conversations(session: DB, user: Annotated[User, Depends(require(Permis
 
 def page_of(session: Session, user: User, filters: Filters) -> tuple[int, list[Conversation]]:
     """How many conversations match, and the requested page of them."""
-    query = filtered(user, filters)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.offset((filters.page - 1) * filters.per_page).limit(filters.per_page))
-    return total, list(rows)
+    from guifan.web.conversations.service import paged
+
+    pager, rows = paged(session, filtered(user, filters), filters.page, filters.per_page)
+    return pager.total, rows
 
 
 EXPORT_HEADERS = ("会话ID", "渠道", "坐席", "开始时间", "自动得分", "复核得分", "问题数", "复核状态", "规则手册版本")

@@ -21,7 +21,7 @@ from guifan.reporters.common import turn_record
 from guifan.reporters.html import audio_views, heard_label
 from guifan.web import api
 from guifan.web.app import DB, require
-from guifan.web.models import Appeal, AppealStatus, Comment, Conversation, ImportJob, User
+from guifan.web.models import Appeal, Comment, Conversation, ImportJob, User
 from guifan.web.security import LOGIN_FORM_COOKIE, LOGIN_FORM_SECONDS, Permission, allowed
 from guifan.web.services import WorkspaceError, as_model, as_model_finding
 from guifan.web.validation import RowId, Text, describe
@@ -217,12 +217,6 @@ def appeal_form(finding_id: RowId, request: Request, session: DB, reason: Annota
     return _act(session, finding.conversation_id, request.app.state.workspace.appeal, user, finding, reason)
 
 
-@router.get("/appeals", response_class=HTMLResponse)
-def appeals_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DECIDE))]) -> HTMLResponse:
-    rows = list(session.scalars(select(Appeal).where(Appeal.status == AppealStatus.PENDING).order_by(Appeal.id)))
-    return render(request, "appeals.html", user, appeals=rows, findings={a.id: api.visible_finding(session, user, a.finding_id) for a in rows})
-
-
 @router.post("/appeals/{appeal_id}/decision")
 def decision_form(appeal_id: RowId, request: Request, session: DB, accept: Annotated[bool, Form()],
                   user: Annotated[User, Depends(require(Permission.DECIDE))],
@@ -319,14 +313,6 @@ def try_form(request: Request, session: DB, user: Annotated[User, Depends(requir
         return render(request, "rulebook.html", user, rb=info, error=error, tried=None, transcript=transcript,
                       draft=override_yaml, status_code=400)
     return render(request, "rulebook.html", user, rb=info, tried=tried, transcript=transcript, draft=override_yaml)
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.AUDIT))],
-               entity: Text | None = None) -> HTMLResponse:
-    entries = api.audit_trail(session, user, entity=entity, entity_id=None, limit=300)
-    names = {u.id: u.display_name for u in session.scalars(select(User))}
-    return render(request, "audit.html", user, entries=entries, names=names, entity=entity)
 
 
 @router.get("/imports", response_class=HTMLResponse)

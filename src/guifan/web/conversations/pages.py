@@ -4,20 +4,21 @@ Permissions and scope are the API's (the same dependencies and ``visible``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from guifan.engine import all_rules
 from guifan.web import api
 from guifan.web.app import DB, require
 from guifan.web.conversations import service
-from guifan.web.models import Assignment, Conversation, User
+from guifan.web.models import Appeal, Assignment, AuditEntry, Conversation, Finding, User
 from guifan.web.pages import back, failed, render, templates
 from guifan.web.security import Permission, allowed
-from guifan.web.services import WorkspaceError
+from guifan.web.services import WorkspaceError, visible
 from guifan.web.validation import RowId, Text
 
 router = APIRouter(include_in_schema=False)
@@ -102,3 +103,61 @@ def confirm_form(request: Request, session: DB, user: Annotated[User, Depends(re
         return failed(target, exc)
     session.commit()
     return back(target)
+
+
+class ListQuery(BaseModel):
+    """Paging and sorting of the appeals and audit lists (the conversation list has ``api.Filters``)."""
+
+    sort: Text = Field(default="", max_length=20)
+    descending: bool = True
+    page: int = Field(default=1, ge=1, le=api.MAX_PAGE)
+    per_page: int = Field(default=50, ge=1, le=api.MAX_PER_PAGE)
+
+    def order(self, columns: dict, default: str, tiebreak):
+        column = columns.get(self.sort) if self.sort in columns else columns[default]
+        return column.desc() if self.descending else column.asc(), tiebreak
+
+
+APPEAL_SORTS = {"created_at": Appeal.created_at, "conversation": Conversation.external_id, "rule": Finding.rule,
+                "status": Appeal.status}
+APPEAL_STATUS = {"pending": "待处理", "accepted": "已采纳", "denied": "已驳回"}
+
+
+@router.get("/appeals", response_class=HTMLResponse)
+def appeals_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DECIDE))],
+                 paging: Annotated[ListQuery, Depends()],
+                 status: Literal["pending", "accepted", "denied", "all"] = "pending") -> HTMLResponse:
+    query = (select(Appeal).join(Finding, Finding.id == Appeal.finding_id)
+             .join(Conversation, Conversation.id == Appeal.conversation_id)
+             .order_by(*paging.order(APPEAL_SORTS, "created_at", Appeal.id)))
+    if status != "all":
+        query = query.where(Appeal.status == status)
+    pager, rows = service.paged(session, visible(query, user), paging.page, paging.per_page)
+    findings = {f.id: f for f in session.scalars(select(Finding).where(Finding.id.in_([a.finding_id for a in rows])))}
+    return render(request, "appeals.html", user, appeals=rows, findings=findings, pager=pager, paging=paging, status=status,
+                  APPEAL_STATUS=APPEAL_STATUS, saved=service.saved_filters(session, user, "appeals"))
+
+
+AUDIT_SORTS = {"at": AuditEntry.at, "user": AuditEntry.user_id, "action": AuditEntry.action,
+               "entity": AuditEntry.entity}
+AUDIT_ENTITIES = {"conversation": "会话", "finding": "问题", "appeal": "申诉", "rulebook": "规则手册", "user": "用户",
+                  "setting": "设置", "import_job": "导入", "assignment": "抽样"}
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.AUDIT))],
+               paging: Annotated[ListQuery, Depends()], entity: Annotated[Text | None, Query(max_length=30)] = None,
+               action: Annotated[Text | None, Query(max_length=50)] = None,
+               who: Annotated[RowId | None, Query()] = None) -> HTMLResponse:
+    query = select(AuditEntry).order_by(*paging.order(AUDIT_SORTS, "at", AuditEntry.id.desc()))
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if who is not None:
+        query = query.where(AuditEntry.user_id == who)
+    pager, rows = service.paged(session, query, paging.page, paging.per_page)
+    names = {u.id: u.display_name for u in session.scalars(select(User))}
+    return render(request, "audit.html", user, entries=rows, names=names, entity=entity, action=action, who=who,
+                  pager=pager, paging=paging, entities=AUDIT_ENTITIES,
+                  saved=service.saved_filters(session, user, "audit"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 
@@ -61,6 +61,13 @@ class Pager:
                 out.append(None)
             out.append(n)
         return out
+
+
+def paged(session: Session, query: Select, page: int, per_page: int) -> tuple[Pager, list]:
+    """One page of a sorted query (offset: the lists' sort columns are indexed, and a page is at
+    most 200 rows) and the pager with the total."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return Pager(total, page, per_page), list(session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
 
 
 # -- saved filters -------------------------------------------------------------------------------
