@@ -259,3 +259,15 @@ def test_whisper_gives_the_same_words_and_findings_on_every_run(whisper, tmp_pat
         turns = runs[0][0]
         assert all(t.asr is not None and t.asr.recognizer == "faster-whisper" for t in turns)
         assert any(t.text for t in turns)
+
+
+@pytest.mark.parametrize(("heard", "confidence", "kept", "trusted"), [
+    ("你是许愿愿愿愿", 0.8, "你是许愿愿", 0.4),        # one character four times: kept twice
+    ("请问请问请问有什么", 0.6, "请问有什么", 0.3),      # a piece three times: kept once
+    ("谢谢您", 0.9, "谢谢您", 0.9),                    # said twice is speech, not a loop
+    ("哈哈哈哈哈", None, "哈哈", None),
+])
+def test_decoding_loops_are_cut_and_lower_the_confidence(heard, confidence, kept, trusted):
+    from guifan.audio.asr import collapse_loops
+
+    assert collapse_loops(heard, confidence) == (kept, trusted)

@@ -505,10 +505,13 @@ _LOOP = re.compile(r"(.{2,20}?)\1{2,}|(.)\2{3,}")
 LOOP_PENALTY = 0.5
 
 
-def collapse_loops(text: str) -> tuple[str, bool]:
-    """``text`` with decoding loops cut short, and whether there was one."""
+def collapse_loops(text: str, confidence: float | None) -> tuple[str, float | None]:
+    """``text`` with decoding loops cut short, and its ``confidence`` (rounded) lowered by
+    LOOP_PENALTY if there was one."""
     collapsed = _LOOP.sub(lambda m: m[1] if m[1] else m[2] * 2, text)
-    return collapsed, collapsed != text
+    if confidence is not None and collapsed != text:
+        confidence *= LOOP_PENALTY
+    return collapsed, None if confidence is None else round(confidence, 3)
 
 
 class WhisperTranscriber:
@@ -567,11 +570,9 @@ class WhisperTranscriber:
                 Word(w.start, w.end, self._t2s.convert(w.word).replace("\ufffd", "").strip(), w.probability) for w in segment.words or ()
             )
         # U+FFFD: a character's bytes split across tokens; nothing a rule or a reader can use.
-        text, looped = collapse_loops(self._t2s.convert(join_pieces(texts)).replace("\ufffd", ""))
-        confidence = math.exp(logprob / tokens) if tokens else None
-        if confidence is not None and looped:
-            confidence *= LOOP_PENALTY
-        return Heard(text, None if confidence is None else round(confidence, 3), round(no_speech, 3), tuple(found))
+        text, confidence = collapse_loops(self._t2s.convert(join_pieces(texts)).replace("\ufffd", ""),
+                                          math.exp(logprob / tokens) if tokens else None)
+        return Heard(text, confidence, round(no_speech, 3), tuple(found))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from guifan.audio import features
-from guifan.audio.asr import LOOP_PENALTY, Heard, Word, collapse_loops, join_pieces
+from guifan.audio.asr import Heard, Word, collapse_loops, join_pieces
 from guifan.audio.signal import resample
 from guifan.audio.vad import FRAME_SECONDS, clear, frame_levels, noise_floor, runs, speech_mask
 from guifan.errors import InputError
@@ -266,12 +266,10 @@ def _share_words(result: Heard, offsets: list[float], indexes: list[int]) -> dic
         owned[indexes[position]].append(word)
     shared = {}
     for n, words in owned.items():
-        text, looped = collapse_loops(join_pieces([w.text for w in words]))
         probabilities = [w.probability for w in words if w.probability is not None]
         confidence = float(np.exp(np.mean(np.log(np.maximum(probabilities, 1e-6))))) if probabilities else None
-        if confidence is not None and looped:
-            confidence *= LOOP_PENALTY
-        shared[n] = Heard(text, None if confidence is None else round(confidence, 3), result.no_speech)
+        text, confidence = collapse_loops(join_pieces([w.text for w in words]), confidence)
+        shared[n] = Heard(text, confidence, result.no_speech)
     return shared
 
 
