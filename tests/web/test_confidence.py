@@ -97,8 +97,9 @@ def test_reviewers_see_uncertain_conversations_first(app, people):
 
 
 def test_the_page_shows_evidence_and_confidence_and_puts_uncertain_findings_first(app, people):
+    """Beside each turn, the findings awaiting review come first."""
     rev = people["rev"]
-    cid = stored(app, "c1", [CERTAIN, made("FBD006", 3, "我查一下", confidence=0.72, evidence="meaning")])
+    cid = stored(app, "c1", [CERTAIN, made("FBD006", 1, "您好", confidence=0.72, evidence="meaning")])
     found = findings_by_rule(rev, cid)
     certain, uncertain = found["FBD010"]["id"], found["FBD006"]["id"]
     assert certain < uncertain

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from guifan.engine import all_rules
-from guifan.reporters.common import turn_record
-from guifan.reporters.html import audio_views, heard_label
+from guifan.model import SEVERITY_LABELS
+from guifan.reporters.common import turn_record, valid_span
+from guifan.reporters.html import Segment, audio_views, heard_label, highlight
 from guifan.web import api
 from guifan.web.app import DB, require
 from guifan.web.models import Appeal, Comment, Conversation, ImportJob, User
@@ -99,14 +100,18 @@ def conversation_page(conversation_id: RowId, request: Request, session: DB,
     comments = list(session.scalars(select(Comment).where(Comment.conversation_id == conversation.id).order_by(Comment.id)))
     workspace = request.app.state.workspace
     rulebook = workspace.checker_for(conversation.rulebook_version).engine.rulebook
+    # 待复核 first, then by id: the order of the findings beside each turn and of the review keys.
+    findings = sorted(conversation.findings, key=lambda f: not f.awaits_review)
     by_turn: dict[int, list] = {}
-    for finding in conversation.findings:
-        if finding.turn is not None:
+    for finding in findings:
+        if finding.turn is not None and 0 <= finding.turn < len(conversation.turns):
             by_turn.setdefault(finding.turn, []).append(finding)
     return render(request, "conversation.html", user, c=conversation, appeals=appeals, comments=comments,
-                  findings=sorted(conversation.findings, key=lambda f: not f.awaits_review),  # 待复核 first, else by id
+                  by_turn=by_turn, loose=[f for f in findings if f.turn not in by_turn],
                   segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
-                  heard=_heard(conversation, rulebook), clause_title=rulebook.clause_title, rules=all_rules(), error=request.query_params.get("error"),
+                  heard=_heard(conversation, rulebook), clause_title=rulebook.clause_title,
+                  wording=rulebook.wording, severity_names={s.value: name for s, name in SEVERITY_LABELS.items()},
+                  rules=all_rules(), error=request.query_params.get("error"),
                   **_recording(conversation, rulebook))
 
 
@@ -138,19 +143,11 @@ def _heard(conversation: Conversation, rulebook) -> list[dict]:
              "unrecognized": r["unrecognized"]} for r in records]
 
 
-def _segments(text: str, findings: list) -> list[tuple[str, list]]:
-    """The turn's text cut at the findings' spans: (piece, findings covering it). Escaping is the
-    template's (autoescape): nothing here builds HTML."""
-    cuts = {0, len(text)}
-    for f in findings:
-        if f.span_start is not None and 0 <= f.span_start < f.span_end <= len(text):
-            cuts.update((f.span_start, f.span_end))
-    points = sorted(cuts)
-    pieces = []
-    for start, end in zip(points, points[1:]):
-        covering = [f for f in findings if f.span_start is not None and f.span_start <= start and end <= f.span_end]
-        pieces.append((text[start:end], covering))
-    return pieces
+def _segments(text: str, findings: list) -> list[Segment]:
+    """The turn's text with the findings' spans marked, nested as the HTML report nests them.
+    Escaping is the template's (autoescape): nothing here builds HTML."""
+    marks = [(*span, f) for f in findings if (span := valid_span(as_model_finding(f), text))]
+    return highlight(text, marks)
 
 
 def failed(url: str, error: Exception | str) -> RedirectResponse:
@@ -184,7 +181,8 @@ def manual_finding_form(conversation_id: RowId, request: Request, session: DB, r
                         comment: Annotated[Text, Form(max_length=2000)] = "",
                         quote: Annotated[Text, Form(max_length=200)] = "") -> Response:
     conversation = api.visible_conversation(session, user, conversation_id)
-    at = int(turn) if turn.strip().isdecimal() else None  # isdigit() would take "²", which int() refuses
+    # The page numbers turns from 1; isdigit() would take "²", which int() refuses.
+    at = int(turn) - 1 if turn.strip().isdecimal() and int(turn) > 0 else None
     return _act(session, conversation_id, request.app.state.workspace.add_manual_finding, user, conversation, rule, at,
                 comment, quote)
 
