@@ -141,7 +141,7 @@ LAYERS = {
     "web": {"model", "errors", "engine", "rulebook", "readers", "audio", "scoring", "kpis", "privacy", "reporters",
             "assist", "training", "web"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
-    "training": {"model", "errors", "engine", "rulebook", "scoring", "assist", "reporters", "training"},
+    "training": {"model", "errors", "engine", "rulebook", "scoring", "assist", "reporters", "audio", "training"},
 }
 
 

@@ -40,6 +40,8 @@ from guifan.training import (
     read_answers,
     read_scenario,
 )
+from guifan.model import Role
+from guifan.training.answers import Spoken
 from guifan.training.report import render_card, scenario_header, turn_line
 
 QUIT_WORDS = ("/退出", "/结束", "/quit")
@@ -80,6 +82,31 @@ def _pick(scenarios: dict[str, Scenario], wanted: str) -> Scenario:
     return found
 
 
+def _listener(backend: str, model: Optional[Path]):
+    """The recognizer of spoken answers, or a clear stop naming what is missing."""
+    try:
+        from guifan.audio.asr import AsrUnavailable, load_transcriber
+    except ImportError:
+        _fail("语音练习需要可选依赖:pip install 'guifan[audio,asr-whisper]'")
+    try:
+        return load_transcriber(backend, model)
+    except AsrUnavailable as exc:
+        _fail(exc.message)
+
+
+def _speak_lines(session: TrainingSession, folder: Path) -> None:
+    """The customer's lines, each said into its own WAV (01-客户.wav …), for the trainee to hear."""
+    from guifan.audio.speech import SpeechUnavailable, speak
+
+    try:
+        for number, turn in enumerate(session.conversation.turns, 1):
+            if turn.role is Role.CUSTOMER:
+                speak(turn.text, folder / f"{number:02d}-客户.wav")
+    except SpeechUnavailable as exc:
+        _fail(str(exc))
+    err.print(f"客户的话已朗读到 {folder}", highlight=False)
+
+
 def train(
     scenario: Optional[str] = typer.Argument(None, help="场景 id (guifan train --list 查看全部场景)"),
     list_: bool = typer.Option(False, "--list", help="列出全部练习场景"),
@@ -99,6 +126,14 @@ def train(
         None, "--scenarios", "-s", help="公司自己的场景目录或文件 (同 id 的场景替换自带的),可多次指定",
     ),
     config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件 (YAML)"),
+    asr: Optional[str] = typer.Option(
+        None, "--asr", metavar="BACKEND",
+        help="语音练习:识别录音回答 ([录音 answer.wav]) 的后端 (默认 faster-whisper;见 docs/audio-asr.md)",
+    ),
+    asr_model: Optional[Path] = typer.Option(None, "--asr-model", help="语音识别模型目录 (不会联网下载)"),
+    speak: Optional[Path] = typer.Option(
+        None, "--speak", metavar="DIR", help="语音练习:把客户说的每句话用 espeak-ng 朗读成 WAV 写到这个目录",
+    ),
 ) -> None:
     """对着模拟客户练习服务规范,按质检规则评分。 Practise the standard against a simulated customer."""
     rulebook = _load(config)
@@ -117,7 +152,11 @@ def train(
             _fail(str(exc))
     engine = Engine(rulebook)
     show_hints = hints if hints is not None else chosen.difficulty != "考核"
-    session = TrainingSession(chosen, engine, seed=seed, hints=show_hints, meaning=meaning)
+    listener = None
+    if asr is not None or any(isinstance(a, Spoken) for a in script or ()):
+        listener = _listener(asr or "faster-whisper", asr_model)
+    session = TrainingSession(chosen, engine, seed=seed, hints=show_hints, meaning=meaning, listener=listener,
+                              recordings=answers.parent if answers is not None else None)
     if script is None:
         _practise(session, rulebook)
     else:
@@ -125,10 +164,15 @@ def train(
         for answer in script:
             if session.finished:
                 unused += 1
-            else:
+                continue
+            try:
                 session.answer(answer)
+            except AnswerError as exc:
+                _fail(str(exc))
         if unused:
             err.print(f"客户已结束对话,余下 {unused} 行回答未使用", highlight=False)
+    if speak is not None:
+        _speak_lines(session, speak)
     checker = Checker(engine)
     card = grade(session, checker)
     if format is TrainFormat.json:

@@ -194,6 +194,24 @@ def _turns(track: _Track, rate: int, options: AudioOptions) -> Iterator[Turn]:
         yield Turn(role=track.role, text="", start=start, end=end, voice=voice)
 
 
+def measure_utterance(samples: np.ndarray, rate: int, role: Role,
+                      options: AudioOptions = AudioOptions()) -> tuple[float, float, Voice] | None:
+    """One speaker's recorded utterance (a trainee's spoken answer): where its speech begins and
+    ends, in seconds from the start of ``samples``, and its voice measured as a recording's turn;
+    None when nothing in it is speech."""
+    work_rate = rate if rate in _WORK_RATES else 16000
+    samples = resample(np.asarray(samples, dtype=np.float32), rate, work_rate)
+    levels = frame_levels(samples, work_rate)
+    speech = speech_mask(samples, work_rate, levels, noise_floor(levels), options.vad_aggressiveness)
+    stretches = runs(speech, bridge=options.bridge_seconds, shortest=options.shortest_speech_seconds)
+    if not stretches:
+        return None
+    start, end = stretches[0].start, stretches[-1].end
+    first, last = int(start / FRAME_SECONDS), int(round(end / FRAME_SECONDS))
+    spoken = samples[int(start * work_rate):int(end * work_rate)] if role is Role.AGENT else None
+    return start, end, measure_voice(levels[first:last], speech[first:last], spoken, work_rate, options)
+
+
 def measure_voice(levels: np.ndarray, speech: np.ndarray, samples: np.ndarray | None, rate: int,
                   options: AudioOptions) -> Voice:
     """A turn's voice from its frames' levels and speech flags; pitch only when its ``samples``

@@ -18,6 +18,9 @@ MAX_WAIT_SECONDS = 3600
 MAX_SCRIPT_BYTES = 4 << 20
 _WAIT = re.compile(r"^\[\s*等待\s*(\d+(?:\.\d+)?)\s*秒?\s*\]$")
 _LOOKS_LIKE_WAIT = re.compile(r"^\[\s*等待")
+# A spoken answer (voice practice): the recording of what the trainee said, a WAV/FLAC/MP3 file.
+_SPOKEN = re.compile(r"^\[\s*录音\s+(.+?)\s*\]$")
+_LOOKS_LIKE_SPOKEN = re.compile(r"^\[\s*录音")
 
 
 class AnswerError(GuifanError):
@@ -46,7 +49,20 @@ class Wait:
         return f"[等待 {self.seconds:g}]"
 
 
-Answer = Say | Wait
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """The trainee's answer as a recording (``[录音 answer.wav]``), relative to the answers file."""
+
+    path: str
+
+    def to_dict(self) -> dict:
+        return {"spoken": self.path}
+
+    def to_line(self) -> str:
+        return f"[录音 {self.path}]"
+
+
+Answer = Say | Wait | Spoken
 
 
 def answer_problem(line: str) -> str | None:
@@ -63,6 +79,8 @@ def answer_problem(line: str) -> str | None:
             return f"等待时间应在 0 到 {MAX_WAIT_SECONDS} 秒之间"
     elif _LOOKS_LIKE_WAIT.match(text):
         return "等待的写法应为 [等待 秒数],如 [等待 65]"
+    elif _LOOKS_LIKE_SPOKEN.match(text) and not _SPOKEN.match(text):
+        return "录音回答的写法应为 [录音 文件名],如 [录音 answer1.wav]"
     return None
 
 
@@ -73,7 +91,10 @@ def parse_answer(line: str) -> Answer:
         raise AnswerError(problem)
     text = line.strip()
     wait = _WAIT.match(text)
-    return Wait(float(wait.group(1))) if wait else Say(text)
+    if wait:
+        return Wait(float(wait.group(1)))
+    spoken = _SPOKEN.match(text)
+    return Spoken(spoken.group(1)) if spoken else Say(text)
 
 
 def parse_answers(text: str, source: str) -> list[Answer]:

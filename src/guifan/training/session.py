@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from guifan.assist.live import LiveSession
 from guifan.engine import Engine
 from guifan.engine.context import TurnView
-from guifan.model import Conversation, Role
-from guifan.training.answers import Answer, AnswerError, Say, Wait, parse_answer
+from guifan.model import Conversation, Recognition, Role, Voice
+from guifan.training.answers import Answer, AnswerError, Say, Spoken, Wait, parse_answer
 from guifan.training.scenario import Condition, Outcome, Scenario, ScenarioError, State, clause_matches
 
 SPEECH_CHARS_PER_SECOND = 4.0  # how fast a line is said (240 characters a minute, the standard's pace)
@@ -32,6 +33,9 @@ RESPONSE_SECONDS = 1.0  # the pause before each turn
 MIN_TURN_SECONDS = 1.0
 CALL_TIME = time(10, 0)  # a scenario's date is a call at 10:00 (within the default service hours)
 CHINA = timezone(timedelta(hours=8))
+
+if TYPE_CHECKING:  # voice practice needs guifan[audio]; typed practice does not
+    from guifan.audio.asr import Transcriber
 
 
 class CustomerVoice(Protocol):
@@ -87,13 +91,18 @@ class TrainingSession:
     customer reaches an end state; ``finish`` ends it early (abandoned)."""
 
     def __init__(self, scenario: Scenario, engine: Engine, *, seed: int = 0, hints: bool = True,
-                 meaning: bool = False, voice: CustomerVoice | None = None):
+                 meaning: bool = False, voice: CustomerVoice | None = None,
+                 listener: Transcriber | None = None, recordings: Path | None = None):
+        """``listener``: the recognizer of spoken answers (voice practice, ``[录音 answer.wav]``),
+        whose recordings lie in ``recordings`` (the answers file's folder)."""
         self.scenario = scenario
         self.engine = engine
         self.seed = seed
         self.hints_on = hints
         self.meaning = meaning
         self.voice = voice
+        self.listener = listener
+        self.recordings = recordings or Path.cwd()
         self.clock = VirtualClock()
         started = datetime.combine(scenario.date, CALL_TIME, CHINA) if scenario.date else None
         conversation = Conversation(f"train-{scenario.id}-{seed}", (), scenario.channel, started_at=started,
@@ -134,7 +143,12 @@ class TrainingSession:
         if self.finished:
             raise AnswerError("对话已经结束,不能再回答")
         self.answers.append(answer)
-        said = self._wait(answer.seconds) if isinstance(answer, Wait) else self._reply(answer.text)
+        if isinstance(answer, Wait):
+            said = self._wait(answer.seconds)
+        elif isinstance(answer, Spoken):
+            said = self._reply(*self._hear(answer))
+        else:
+            said = self._reply(answer.text)
         return Progress(said, self.hints(), self.finished)
 
     def finish(self) -> Outcome:
@@ -143,8 +157,31 @@ class TrainingSession:
             self.outcome = Outcome.ABANDONED
         return self.outcome
 
-    def _reply(self, text: str) -> list[tuple[int, str]]:
-        index = self._speak(Role.AGENT, text)
+    def _hear(self, answer: Spoken) -> tuple[str, tuple[float, Voice, Recognition]]:
+        """A spoken answer's words (the listener's) and how it was said: its length, voice and
+        recognition, measured as a recording's turn (speech rate, level, sentence ends: S-H1…S-H3)."""
+        import soundfile
+
+        from guifan.audio.frontend import measure_utterance
+
+        if self.listener is None:
+            raise AnswerError("录音回答需要语音识别:请用 --asr 指定识别后端 (如 faster-whisper)")
+        path = self.recordings / answer.path
+        try:
+            data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        except (OSError, RuntimeError) as exc:  # missing, or not audio soundfile can decode
+            raise AnswerError(f"{path}: 无法读取录音 ({exc})") from None
+        samples = data[:, 0]
+        measured = measure_utterance(samples, rate, Role.AGENT)
+        if measured is None:
+            raise AnswerError(f"{path}: 录音中没有听到说话")
+        start, end, voice = measured
+        heard = self.listener.recognize(samples[int(start * rate):int(end * rate)], rate)
+        recognition = Recognition(self.listener.name, heard.confidence, heard.no_speech)
+        return heard.text.strip(), (round(end - start, 2), voice, recognition)
+
+    def _reply(self, text: str, spoken: tuple[float, Voice, Recognition] | None = None) -> list[tuple[int, str]]:
+        index = self._speak(Role.AGENT, text, spoken)
         view = self.live.ctx.turns[index]
         state = self.scenario.states[self.state]
         for transition in (*self.scenario.always, *state.next):
@@ -184,11 +221,16 @@ class TrainingSession:
             self.outcome = state.end
         return said
 
-    def _speak(self, role: Role, text: str) -> int:
+    def _speak(self, role: Role, text: str, spoken: tuple[float, Voice, Recognition] | None = None) -> int:
+        """A turn said now: as long as its words take, or as its recording (``spoken``: seconds,
+        voice, recognition)."""
         start = round(self.clock.now + RESPONSE_SECONDS, 2)
-        end = round(start + duration(text), 2)
+        end = round(start + (spoken[0] if spoken else duration(text)), 2)
         self.clock.now = end
-        self.live.add(role.value, text, start, end)
+        if spoken:
+            self.live.add(role.value, text, start, end, voice=spoken[1], asr=spoken[2])
+        else:
+            self.live.add(role.value, text, start, end)
         self._quiet_since = end
         return len(self.live.ctx.turns) - 1
 
@@ -229,16 +271,23 @@ class TrainingSession:
 
     @classmethod
     def restore(cls, data: dict[str, Any], scenarios: dict[str, Scenario], engine: Engine,
-                voice: CustomerVoice | None = None) -> TrainingSession:
+                voice: CustomerVoice | None = None, listener: Transcriber | None = None,
+                recordings: Path | None = None) -> TrainingSession:
         """The attempt of ``to_dict``, played again from its answers (deterministic: the same
         conversation; an abandoned attempt stays abandoned)."""
         scenario = scenarios.get(data.get("scenario"))
         if scenario is None:
             raise ScenarioError(f"没有场景 {data.get('scenario')!r}")
         session = cls(scenario, engine, seed=int(data.get("seed", 0)), hints=bool(data.get("hints", True)),
-                      meaning=bool(data.get("meaning", False)), voice=voice)
+                      meaning=bool(data.get("meaning", False)), voice=voice, listener=listener,
+                      recordings=recordings)
         for item in data.get("answers", []):
-            session.answer(Wait(float(item["wait"])) if "wait" in item else Say(str(item["say"])))
+            if "wait" in item:
+                session.answer(Wait(float(item["wait"])))
+            elif "spoken" in item:
+                session.answer(Spoken(str(item["spoken"])))
+            else:
+                session.answer(Say(str(item["say"])))
         if data.get("outcome") == Outcome.ABANDONED and not session.finished:
             session.finish()
         return session
