@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _TURN_FIELD = re.compile(r"^turns\[(\d+)\]")
 
@@ -41,3 +42,56 @@ class InputError(GuifanError):
 
 class RulebookError(GuifanError):
     """A rulebook or company override file that is not valid; the message names file and key path."""
+
+
+# pydantic's error types -> Chinese; {name} is filled from the error's context.
+MESSAGES: dict[str, str] = {
+    "missing": "必填",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "int_parsing_size": "数字过大",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "finite_number": "应为有限的数字",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为文本",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "string_unicode": "应为 UTF-8 文本",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "less_than_equal": "不能大于 {le}",
+    "less_than": "应小于 {lt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "greater_than": "应大于 {gt}",
+    "literal_error": "应为 {expected} 之一",
+    "enum": "应为 {expected} 之一",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "应为 JSON",
+    "value_error": "{error}",
+    "assertion_error": "{error}",
+    "date_parsing": "应为日期 (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "应为日期 (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "应为日期 (YYYY-MM-DD)",
+    "date_type": "应为日期 (YYYY-MM-DD)",
+    "datetime_parsing": "应为时间 (ISO 8601)",
+    "datetime_type": "应为时间 (ISO 8601)",
+    "dict_type": "应为 JSON 对象",
+    "model_type": "应为 JSON 对象",
+    "model_attributes_type": "应为 JSON 对象",
+    "list_type": "应为列表",
+    "extra_forbidden": "不允许的字段",
+}
+FALLBACK = "输入无效"
+
+
+def pydantic_text(error: dict[str, Any]) -> str:
+    """A pydantic validation error's message in Chinese (by its type, filled from its context)."""
+    context = {key: str(value).replace(" or ", "、") for key, value in (error.get("ctx") or {}).items()}
+    try:
+        return MESSAGES[error["type"]].format(**context)
+    except (KeyError, IndexError):  # an unknown type, or a message missing its context
+        return FALLBACK

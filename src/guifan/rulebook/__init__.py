@@ -20,7 +20,7 @@ import regex
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from guifan.errors import GuifanError, RulebookError
+from guifan.errors import GuifanError, RulebookError, pydantic_text
 from guifan.model import Channel, Severity
 
 _TIME_RANGE = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
@@ -538,7 +538,7 @@ def validation_problems(error: ValidationError, files: list[tuple[str, dict[tupl
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        message = _unknown_key(loc, root) if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
+        message = _unknown_key(loc, root) if item["type"] == "extra_forbidden" else pydantic_text(item)
         problems.append(key_problem(loc, message, files))
     return problems
 
