@@ -41,7 +41,9 @@ from guifan.training import (
     read_scenario,
 )
 from guifan.model import Role
+from guifan.engine.judge import ChatEndpoint
 from guifan.training.answers import Spoken
+from guifan.training.voice import ModelVoice
 from guifan.training.report import render_card, scenario_header, turn_line
 
 QUIT_WORDS = ("/退出", "/结束", "/quit")
@@ -101,7 +103,7 @@ def _speak_lines(session: TrainingSession, folder: Path) -> None:
     try:
         for number, turn in enumerate(session.conversation.turns, 1):
             if turn.role is Role.CUSTOMER:
-                speak(turn.text, folder / f"{number:02d}-客户.wav")
+                speak(session.heard.get(number - 1, turn.text), folder / f"{number:02d}-客户.wav")
     except SpeechUnavailable as exc:
         _fail(str(exc))
     err.print(f"客户的话已朗读到 {folder}", highlight=False)
@@ -134,6 +136,11 @@ def train(
     speak: Optional[Path] = typer.Option(
         None, "--speak", metavar="DIR", help="语音练习:把客户说的每句话用 espeak-ng 朗读成 WAV 写到这个目录",
     ),
+    reword: Optional[str] = typer.Option(
+        None, "--reword", metavar="URL",
+        help="可选:公司自己的大模型服务 (OpenAI 兼容接口),把客户的话换一种说法;不影响对话走向和评分",
+    ),
+    reword_model: str = typer.Option("default", "--reword-model", help="--reword 服务上的模型名"),
 ) -> None:
     """对着模拟客户练习服务规范,按质检规则评分。 Practise the standard against a simulated customer."""
     rulebook = _load(config)
@@ -155,8 +162,9 @@ def train(
     listener = None
     if asr is not None or any(isinstance(a, Spoken) for a in script or ()):
         listener = _listener(asr or "faster-whisper", asr_model)
+    voice = ModelVoice(ChatEndpoint(reword, reword_model)) if reword else None
     session = TrainingSession(chosen, engine, seed=seed, hints=show_hints, meaning=meaning, listener=listener,
-                              recordings=answers.parent if answers is not None else None)
+                              recordings=answers.parent if answers is not None else None, voice=voice)
     if script is None:
         _practise(session, rulebook)
     else:
@@ -171,6 +179,8 @@ def train(
                 _fail(str(exc))
         if unused:
             err.print(f"客户已结束对话,余下 {unused} 行回答未使用", highlight=False)
+    if voice is not None and voice.failure:
+        err.print(voice.failure, highlight=False)
     if speak is not None:
         _speak_lines(session, speak)
     checker = Checker(engine)

@@ -109,6 +109,7 @@ class TrainingSession:
                                     metadata={**scenario.metadata, "training": scenario.id})
         self.live = LiveSession(engine, conversation, clock=self.clock, meaning=meaning)
         self.answers: list[Answer] = []
+        self.heard: dict[int, str] = {}  # the customer's turns as the trainee heard them (reworded or not)
         self.path: list[str] = []  # the states entered, in order
         self.outcome: Outcome | None = None
         self._quiet_since = 0.0  # the latest turn's end, or when the current state was entered
@@ -214,9 +215,11 @@ class TrainingSession:
         said = []
         if state.say:
             line = pick(state.say, self.seed, self.scenario.id, name, visit)
-            if self.voice is not None:
-                line = self.voice.reword(line, scenario=self.scenario, state=name) or line
-            said.append((self._speak(Role.CUSTOMER, line), line))
+            # The trainee hears the rewording; the conversation graded holds the scenario's own line.
+            heard = self.voice.reword(line, scenario=self.scenario, state=name) or line if self.voice else line
+            index = self._speak(Role.CUSTOMER, line)
+            self.heard[index] = heard
+            said.append((index, heard))
         if state.end is not None:
             self.outcome = state.end
         return said
