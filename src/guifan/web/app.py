@@ -6,15 +6,18 @@ from __future__ import annotations
 import secrets
 import threading
 from contextlib import asynccontextmanager
+from http import HTTPStatus
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Annotated, Callable, Sequence
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 from sqlalchemy.orm import Session
 
 from guifan.web.db import make_engine, migrate
@@ -152,11 +155,18 @@ def create_app(
         # A browser asking for a page without a session is sent to the login page; the API answers 401.
         if exc.status_code == 401 and request.method == "GET" and not request.url.path.startswith("/api/"):
             return RedirectResponse("/login", status_code=303)
+        if wants_page(request):
+            # Starlette's own details ("Not Found") are English; the app's are written in Chinese.
+            own = isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase
+            return error_page(request, exc.status_code, [exc.detail] if own else [], exc.headers)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError):
-        return JSONResponse({"detail": chinese_errors(exc.errors())}, status_code=422)
+        errors = chinese_errors(exc.errors())
+        if wants_page(request):
+            return error_page(request, 422, [e["msg"] for e in errors])
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):
@@ -165,7 +175,11 @@ def create_app(
         headers = security_headers(request.url.path, request.app.state.frame_ancestors)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": "服务器内部错误"}, status_code=500, headers=headers)
-        return PlainTextResponse("服务器内部错误,请稍后重试", status_code=500, headers=headers)
+        return error_page(request, 500, [], headers)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     from guifan.web import api, exemplars, pages
     from guifan.web.assist import api as assist_api, pages as assist_pages
@@ -184,6 +198,40 @@ def create_app(
     app.include_router(training_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+# -- error pages ---------------------------------------------------------------------------------
+
+ERROR_PAGES = {
+    400: ("请求无法处理", "提交的内容有误,请返回修改后重试。"),
+    401: ("请先登录", "登录已过期或尚未登录。"),
+    403: ("没有权限", "您的账号没有权限访问此页面或执行此操作。"),
+    404: ("页面不存在", "您要找的页面或会话不存在,或不在您的查看范围内。"),
+    405: ("请求方式不支持", "此地址不支持这种请求方式。"),
+    413: ("内容过大", "上传或提交的内容超过了大小上限。"),
+    422: ("请求参数有误", "地址或表单中的参数不符合要求:"),
+    429: ("请求过于频繁", "请稍后再试。"),
+    500: ("服务器内部错误", "服务器处理请求时出错,请稍后重试;问题持续时请联系管理员。"),
+}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser's request for a page (it accepts HTML and is not under /api/): errors as a page."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, status: int, details: list[str], headers: dict | None = None) -> Response:
+    """The Chinese error page with a way back: the referring page of this site, and the home page."""
+    from guifan.web.pages import render
+
+    heading, explanation = ERROR_PAGES.get(status, ERROR_PAGES[500 if status >= 500 else 400])
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc == request.url.netloc and referer.path.startswith("/") and referer.path != request.url.path
+    back_url = referer.path + (f"?{referer.query}" if referer.query else "") if same_site else None
+    response = render(request, "error.html", None, status_code=status, status=status, heading=heading,
+                      explanation=explanation, details=details, back_url=back_url)
+    response.headers.update(headers or {})
+    return response
 
 
 def default_upload_dir(engine) -> Path:
