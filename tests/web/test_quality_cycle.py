@@ -75,15 +75,16 @@ def test_dashboard_trend_clauses_and_kpis_within_scope(people):
     rev = people["rev"]
     load(rev, timed("w1", "1024", "2026-11-02", "你好"), timed("w2", "1024", "2026-11-10"),
          timed("x", "2048", "2026-11-02", "你好"))
-    board = people["lead1"].get("/api/v1/dashboard").json()
+    weeks = {"date_from": "2026-11-02", "date_to": "2026-11-15"}
+    board = people["lead1"].get("/api/v1/dashboard", params=weeks).json()
     assert board["conversations"] == 2  # team 一组 only
-    assert [t["week"] for t in board["trend"]] == ["2026-W45", "2026-W46"]
-    assert board["trend"][0]["score"] < board["trend"][1]["score"]  # the week with 你好 scores lower
+    assert [t["week"] for t in board["weeks"]] == ["2026-W45", "2026-W46"]
+    assert board["weeks"][0]["score"] < board["weeks"][1]["score"]  # the week with 你好 scores lower
     assert "S-F10" in [c["clause"] for c in board["clauses"]]
     assert board["kpis"]["handle_seconds"] == 54.0 and board["kpis"]["hold_count"] == 1.0
     assert board["kpis"]["hold_seconds"] == 34.0
-    assert rev.get("/api/v1/dashboard", params={"agent": "2048"}).json()["conversations"] == 1
-    page = people["agent1"].get("/dashboard").text
+    assert rev.get("/api/v1/dashboard", params={**weeks, "agent": "2048"}).json()["conversations"] == 1
+    page = people["agent1"].get("/dashboard", params=weeks).text
     assert "<svg" in page and "<polyline" in page and "cdn" not in page.lower()
 
 

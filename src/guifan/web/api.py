@@ -41,7 +41,6 @@ from guifan.web.services import (
     audit,
     calibration,
     can_see,
-    dashboard,
     rulebook_from_yaml,
     visible,
 )
@@ -264,7 +263,7 @@ class Filters(BaseModel):
 
 def filtered(user: User, filters: Filters):
     """The conversations the user may see, filtered and sorted (bound parameters only)."""
-    # Lists, exports and dashboards never need the transcripts and audio: leave them in the database.
+    # Lists and exports never need the transcripts and audio: leave them in the database.
     heavy = (Conversation.turns, Conversation.audio, Conversation.meta, Conversation.category_scores)
     query = visible(select(Conversation).options(selectinload(Conversation.findings), *map(defer, heavy)), user)
     if filters.agent:
@@ -509,7 +508,7 @@ def decide(appeal_id: RowId, body: DecisionIn, request: Request, session: DB,
     return appeal_dict(row)
 
 
-# -- calibration, sampling and dashboards --------------------------------------------------------
+# -- calibration and sampling --------------------------------------------------------------------
 
 
 @router.get("/calibration", tags=["calibration"])
@@ -534,12 +533,6 @@ def sampling(body: SamplingIn, session: DB, user: Annotated[User, Depends(requir
 def my_assignments(session: DB, user: Annotated[User, Depends(require(Permission.REVIEW))]) -> list[dict]:
     rows = session.scalars(select(Assignment).where(Assignment.reviewer_id == user.id).order_by(Assignment.id))
     return [{"conversation_id": a.conversation_id, "week": a.week, "done": a.done} for a in rows]
-
-
-@router.get("/dashboard", tags=["dashboard"])
-def dashboard_figures(session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
-                      agent: Text | None = None, team: RowId | None = None) -> dict:
-    return dashboard(session, filtered(user, Filters(agent=agent, team=team)))
 
 
 # -- rulebook ------------------------------------------------------------------------------------

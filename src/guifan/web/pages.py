@@ -227,29 +227,6 @@ def decision_form(appeal_id: RowId, request: Request, session: DB, accept: Annot
     return back("/appeals")
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.DASHBOARD))],
-                   agent: Text | None = None, team: RowId | None = None) -> HTMLResponse:
-    figures = api.dashboard_figures(session, user, agent, team)
-    workspace = request.app.state.workspace
-    rulebook = workspace.checker(workspace.active_rulebook(session)).engine.rulebook
-    return render(request, "dashboard.html", user, d=figures, chart=trend_chart(figures["trend"]), agent=agent,
-                  team=team, teams=api.teams(session, user), clause_title=rulebook.clause_title)
-
-
-def trend_chart(trend: list[dict], width: int = 640, height: int = 200, pad: int = 30) -> dict:
-    """Coordinates for an inline SVG line chart of the weekly score (no script, no CDN)."""
-    if not trend:
-        return {"points": [], "width": width, "height": height}
-    step = (width - 2 * pad) / max(1, len(trend) - 1)
-    points = [
-        {"x": round(pad + i * step, 1), "y": round(height - pad - (t["score"] / 100) * (height - 2 * pad), 1), **t}
-        for i, t in enumerate(trend)
-    ]
-    return {"points": points, "width": width, "height": height, "pad": pad,
-            "polyline": " ".join(f"{p['x']},{p['y']}" for p in points)}
-
-
 @router.get("/calibration", response_class=HTMLResponse)
 def calibration_page(request: Request, session: DB,
                      user: Annotated[User, Depends(require(Permission.CALIBRATE))]) -> HTMLResponse:

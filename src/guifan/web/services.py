@@ -767,40 +767,6 @@ def assign_sample(session: Session, user: User, per_agent: int, week: str, seed:
     return created
 
 
-# -- dashboards ---------------------------------------------------------------------------------
-
-KPI_KEYS = ("handle_seconds", "hold_count", "hold_seconds", "silence_ratio", "interruptions")
-
-
-def dashboard(session: Session, query: Select) -> dict[str, Any]:
-    """Score trend per ISO week, the most-broken clauses and the transcript KPIs of the conversations
-    ``query`` selects (already restricted to what the caller may see)."""
-    weeks: dict[str, list[float]] = {}
-    clauses: dict[str, int] = {}
-    kpi_sums = dict.fromkeys(KPI_KEYS, 0.0)
-    timed = total = 0
-    for c in session.scalars(query):
-        total += 1
-        score = c.final_score if c.final_score is not None else c.auto_score
-        if c.started_at is not None:
-            weeks.setdefault(iso_week(c.started_at), []).append(score)
-        for f in c.findings:
-            if f.status != FindingStatus.REJECTED:
-                for clause in f.clauses:
-                    clauses[clause] = clauses.get(clause, 0) + 1
-        if c.kpis:
-            timed += 1
-            for key in KPI_KEYS:
-                kpi_sums[key] += float(c.kpis.get(key, 0))
-    return {
-        "conversations": total,
-        "trend": [{"week": w, "score": round(sum(v) / len(v), 2), "conversations": len(v)} for w, v in sorted(weeks.items())],
-        "clauses": [{"clause": k, "findings": n} for k, n in sorted(clauses.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
-        "kpis": {key: round(value / timed, 3) for key, value in kpi_sums.items()} if timed else {},
-        "timed_conversations": timed,
-    }
-
-
 def as_model(row: Conversation) -> model.Conversation:
     """A stored conversation as the data model again (masked text, voice and audio included),
     for what reads the model: the recording's timeline and voice metrics."""
