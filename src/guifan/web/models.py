@@ -138,6 +138,9 @@ class Conversation(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What the audio front end measured over a recording (CallAudio.to_dict()); None for transcripts.
     audio: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The imported recording's file in the workspace's recordings folder (``Workspace.recording_dir``),
+    # served with range requests to the conversation's page; None for transcripts.
+    recording: Mapped[str | None] = mapped_column(String(40))
     kpis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rulebook_version: Mapped[int] = mapped_column(Integer)
     auto_score: Mapped[float] = mapped_column(Float, index=True)

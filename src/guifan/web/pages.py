@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from guifan.engine import all_rules
 from guifan.model import SEVERITY_LABELS
+from guifan.readers import SUPPORTED_EXTENSIONS
 from guifan.reporters.common import turn_record, valid_span
 from guifan.reporters.html import Segment, audio_views, heard_label, highlight
 from guifan.web import api
@@ -41,7 +42,7 @@ ROLE_NAMES = {"admin": "管理员", "supervisor": "质检主管", "reviewer": "�
               "trainee": "学员"}
 EVIDENCE_NAMES = {"phrase": "原话", "sound": "读音", "meaning": "语义", "model": "模型", "timing": "时间", "voice": "语音"}
 templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_STATUS, ROLE_NAMES=ROLE_NAMES,
-                             EVIDENCE_NAMES=EVIDENCE_NAMES)
+                             EVIDENCE_NAMES=EVIDENCE_NAMES, UPLOAD_ACCEPT=",".join(SUPPORTED_EXTENSIONS))
 # Readable JSON for the audit trail, as plain text: autoescaped like every other value.
 templates.env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
 

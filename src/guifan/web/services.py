@@ -135,6 +135,8 @@ class Workspace:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.upload_dir = upload_dir  # where uploads are streamed to (needed to receive, not to import)
+        # Imported recordings, kept for the conversation page's player: beside the upload folder.
+        self.recording_dir = recordings_beside(upload_dir) if upload_dir is not None else None
         self._checkers: dict[int, Checker] = {}
         self._lock = Lock()
         self._key_secret: bytes | None = None
@@ -418,6 +420,8 @@ class Workspace:
                 try:
                     with session.begin_nested():  # a failure undoes this conversation only
                         found = self.store(session, item, version, mask, job.id)
+                        if file.path and uploads.is_recording(file.name):
+                            self._keep_recording(session, item.conversation.id, Path(file.path))
                     job.checked += 1
                     if found is not None:
                         outcomes.append(found)
@@ -427,6 +431,24 @@ class Workspace:
             file.done_items = index + 1
         job.errors, job.outcomes = errors, outcomes
         session.commit()
+
+    def _keep_recording(self, session: Session, conversation_id: str, upload: Path) -> None:
+        """Keep a recording's upload as its conversation's audio (named by the row id)."""
+        if self.recording_dir is None:
+            return
+        key = self.conversation_key(session, conversation_id)
+        row = session.scalar(select(Conversation).where(Conversation.external_key == key))
+        name = uploads.keep_recording(upload, self.recording_dir, str(row.id))
+        if row.recording and row.recording != name:  # re-imported in another format
+            (self.recording_dir / row.recording).unlink(missing_ok=True)
+        row.recording = name
+
+    def recording_path(self, conversation: Conversation) -> Path | None:
+        """The conversation's kept recording on disk, None when it has none (or the file is gone)."""
+        if not conversation.recording or self.recording_dir is None:
+            return None
+        path = self.recording_dir / conversation.recording
+        return path if path.is_file() else None
 
     def conversation_key(self, session: Session, conversation_id: str) -> str:
         """The key a conversation is found by on re-import: a keyed hash of its id as imported, so
@@ -802,6 +824,13 @@ def rulebook_from_yaml(override_yaml: str) -> Rulebook:
             return load_rulebook([path])
         except GuifanError as exc:
             raise WorkspaceError(str(exc).replace(str(path), "company.yaml")) from None
+
+
+def recordings_beside(upload_dir: Path) -> Path:
+    """The recordings folder beside an upload folder: guifan-uploads → guifan-recordings, uploads →
+    recordings, other → other-recordings."""
+    name = upload_dir.name
+    return upload_dir.with_name((name.removesuffix("uploads") if name.endswith("uploads") else name + "-") + "recordings")
 
 
 def _upload_items(file: ImportFile) -> Iterator[model.Conversation | InputError]:

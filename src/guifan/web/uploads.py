@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterator
 
 from guifan.errors import InputError
 from guifan.model import Conversation
-from guifan.readers import SUPPORTED_EXTENSIONS, read_path
+from guifan.readers import AUDIO_EXTENSIONS, SUPPORTED_EXTENSIONS, read_path
 
 CHUNK = 1 << 20
 
@@ -68,6 +68,25 @@ def discard(path: str | None) -> None:
     """Delete a stored upload and its folder (the import has stored its conversations)."""
     if path:
         shutil.rmtree(Path(path).parent, ignore_errors=True)
+
+
+def is_recording(name: str) -> bool:
+    return Path(name).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def keep_recording(upload: Path, folder: Path, stem: str) -> str:
+    """Copy an imported recording into ``folder`` as ``stem`` + its suffix (replacing an earlier one
+    of that name at once); returns the file's name there. The upload itself stays until its job is
+    committed, so an interrupted import still resumes from it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = stem + upload.suffix.lower()
+    partial = folder / f".{name}.{uuid.uuid4().hex}"
+    try:
+        shutil.copyfile(upload, partial)
+        partial.replace(folder / name)
+    finally:
+        partial.unlink(missing_ok=True)
+    return name
 
 
 def read_upload(name: str, path: Path) -> Iterator[Conversation | InputError]:

@@ -1,14 +1,15 @@
-"""The JSON API of saved filters and bulk actions (``/api/v1``)."""
+"""The JSON API of saved filters, bulk actions and recordings (``/api/v1``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from guifan.web.app import DB, require
-from guifan.web.api import workspace_of
+from guifan.web.api import visible_conversation, workspace_of
 from guifan.web.conversations import service
 from guifan.web.models import User
 from guifan.web.security import Permission
@@ -74,3 +75,23 @@ def confirm(body: ConfirmIn, request: Request, session: DB,
     findings = service.confirm_findings(session, workspace_of(request), user, body.ids)
     session.commit()
     return {"confirmed": [f.id for f in findings]}
+
+
+RECORDING_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg"}
+AUDIO_CONTENT = {media: {"schema": {"type": "string", "format": "binary"}} for media in RECORDING_TYPES.values()}
+
+
+@router.get("/conversations/{conversation_id}/recording", tags=["conversations"], response_class=FileResponse,
+            responses={200: {"description": "整个录音文件", "content": AUDIO_CONTENT},
+                       206: {"description": "Range 请求的字节范围 (Content-Range)", "content": AUDIO_CONTENT},
+                       404: {"description": "没有这个会话,或它没有录音"},
+                       416: {"description": "请求的范围超出文件 (Content-Range: bytes */大小)"}})
+def recording(conversation_id: RowId, request: Request, session: DB,
+              user: Annotated[User, Depends(require(Permission.VIEW))]) -> FileResponse:
+    """The conversation's imported call recording (WAV/FLAC/MP3 as uploaded), in the caller's scope.
+    Answers ``Range: bytes=…`` requests with 206 and the bytes asked for (``Accept-Ranges: bytes``),
+    a range beyond the file with 416."""
+    path = workspace_of(request).recording_path(visible_conversation(session, user, conversation_id))
+    if path is None:
+        raise HTTPException(404, "这通会话没有录音")
+    return FileResponse(path, media_type=RECORDING_TYPES[path.suffix], headers={"Cache-Control": "private, max-age=3600"})
