@@ -25,7 +25,6 @@ from guifan.web.models import (
     RulebookVersion,
     Team,
     User,
-    UserRole,
 )
 from guifan.web.security import SESSION_COOKIE, SESSION_SECONDS, Permission
 from guifan.web.validation import IsoWeek, RowId, Text
@@ -142,33 +141,6 @@ def create_token(body: TokenRequest, request: Request, session: DB,
 def user_dict(user: User) -> dict:
     return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
             "team_id": user.team_id, "agent_code": user.agent_code}
-
-
-# -- users (admin) -------------------------------------------------------------------------------
-
-
-class NewUser(BaseModel):
-    username: Text = Field(min_length=1, max_length=64)
-    password: Text = Field(min_length=8, max_length=256)
-    role: UserRole
-    team: Text | None = Field(default=None, max_length=100)
-    agent_code: Text | None = Field(default=None, max_length=64)
-    display_name: Text = Field(default="", max_length=100)
-
-
-@router.post("/users", tags=["users"])
-def add_user(body: NewUser, request: Request, session: DB,
-             user: Annotated[User, Depends(require(Permission.ADMIN))]) -> dict:
-    # Workspace.add_user checks the user name only; a taken agent code would fail its unique index (a 500).
-    created = workspace_of(request).add_user(session, body.username, body.password, body.role, team=body.team,
-                                             agent_code=body.agent_code, display_name=body.display_name, by=user)
-    session.commit()
-    return user_dict(created)
-
-
-@router.get("/users", tags=["users"])
-def list_users(session: DB, user: Annotated[User, Depends(require(Permission.ADMIN))]) -> list[dict]:
-    return [user_dict(u) for u in session.scalars(select(User).order_by(User.id))]
 
 
 # -- import --------------------------------------------------------------------------------------

@@ -186,6 +186,7 @@ def create_app(
     from guifan.web.conversations import api as conversations_api, pages as conversations_pages
     from guifan.web.dashboards import api as dashboards_api, pages as dashboards_pages
     from guifan.web.training import api as training_api, pages as training_pages
+    from guifan.web.users import api as users_api, pages as users_pages
 
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(exemplars.api, prefix="/api/v1")
@@ -193,12 +194,14 @@ def create_app(
     app.include_router(conversations_api.router, prefix="/api/v1")
     app.include_router(dashboards_api.router, prefix="/api/v1")
     app.include_router(training_api.router, prefix="/api/v1")
+    app.include_router(users_api.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(exemplars.pages)
     app.include_router(assist_pages.router)
     app.include_router(conversations_pages.router)
     app.include_router(dashboards_pages.router)
     app.include_router(training_pages.router)
+    app.include_router(users_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
