@@ -74,20 +74,22 @@ def change_user(user_id: RowId, body: UserChange, request: Request, session: DB,
     return {**service.user_record(target), "changed": sorted(changes)}
 
 
-@router.post("/users/{user_id}/disable")
-def disable_user(user_id: RowId, request: Request, session: DB, user: Admin) -> dict:
+def _activated(user_id: int, active: bool, request: Request, session, by: User) -> dict:
     target = existing(session, user_id)
-    workspace(request).set_active(session, target, False, by=user)
+    workspace(request).set_active(session, target, active, by=by)
     session.commit()
     return service.user_record(target)
+
+
+@router.post("/users/{user_id}/disable")
+def disable_user(user_id: RowId, request: Request, session: DB, user: Admin) -> dict:
+    """Signed out everywhere at once; cannot sign in or use API tokens (the last admin stays)."""
+    return _activated(user_id, False, request, session, user)
 
 
 @router.post("/users/{user_id}/enable")
 def enable_user(user_id: RowId, request: Request, session: DB, user: Admin) -> dict:
-    target = existing(session, user_id)
-    workspace(request).set_active(session, target, True, by=user)
-    session.commit()
-    return service.user_record(target)
+    return _activated(user_id, True, request, session, user)
 
 
 @router.post("/users/{user_id}/password")
