@@ -126,3 +126,11 @@ def test_page_draws_labelled_svg_charts(board):
     assert "/api/v1/dashboard/trend.xlsx?" in page and "date_to=2026-11-15" in page
     assert "2048" not in page  # the other team's agent
     assert "时间范围最多" in board["lead1"].get("/dashboard", params={"date_from": "2020-01-01", "date_to": "2026-01-01"}).text
+
+
+def test_count_axes_tick_whole_numbers_only():
+    from guifan.web.dashboards.charts import nice_ticks
+
+    assert nice_ticks(0, 2) == [0.0, 0.5, 1.0, 1.5, 2.0]  # averages may fall between
+    assert nice_ticks(0, 2, whole=True) == [0, 1, 2]  # "1.5 通会话" is no count
+    assert nice_ticks(0, 100, whole=True) == [0, 20, 40, 60, 80, 100]

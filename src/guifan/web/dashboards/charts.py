@@ -15,13 +15,16 @@ MAX_LABELS = 9  # category labels shown at most (every k-th otherwise)
 COLOURS = ("#1f3a5f", "#c0392b", "#27865f", "#d68910", "#7d3c98", "#5d6d7e")
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values (steps of 1, 2 or 5 × 10ⁿ) covering [low, high]."""
+def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 × 10ⁿ) covering [low, high]; ``whole``: the values are
+    counts, so no tick falls between two whole numbers (no "1.5 通会话")."""
     if high <= low:
         high = low + 1
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(step, 1)
     first = math.floor(low / step) * step
     return [round(first + i * step, 10) for i in range(int(math.ceil((high - first) / step - 1e-9)) + 1)]
 
@@ -78,7 +81,7 @@ class _Frame:
         self.labels, self.x_title, self.y_title = labels, x_title, y_title
         lo = low if low is not None else min([0.0, *values])
         hi = high if high is not None else max([lo + 1, *values])
-        self.ticks = nice_ticks(lo, hi)
+        self.ticks = nice_ticks(lo, hi, whole=all(float(v).is_integer() for v in (lo, hi, *values)))
         self.lo, self.hi = self.ticks[0], self.ticks[-1]
         self.plot_w, self.plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
         n = max(1, len(labels))
