@@ -13,6 +13,7 @@ for a recognizer.
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,7 @@ class ChannelStream:
         self._last = -1  # the latest speech frame
         self._levels: list[float] = []
         self._speech: list[bool] = []
+        self._voiced = 0  # speech frames of the open turn (``speaking`` is asked on every frame)
         self._samples: list[np.ndarray] = []
         self._reported = 0  # frame at which the open turn was last reported
 
@@ -76,7 +78,7 @@ class ChannelStream:
     @property
     def speaking(self) -> bool:
         """A turn is open and has held speech long enough not to be a click."""
-        return self._first is not None and sum(self._speech) * FRAME_SECONDS >= self.options.shortest_speech_seconds
+        return self._first is not None and self._voiced * FRAME_SECONDS >= self.options.shortest_speech_seconds
 
     @property
     def since(self) -> float:
@@ -115,8 +117,9 @@ class ChannelStream:
         b = min(int(round((end - self.offset) / FRAME_SECONDS)), self.frames)
         if b <= a:
             return None
-        levels = np.fromiter((self._kept_levels[i - first_kept] for i in range(a, b)), dtype=np.float64, count=b - a)
-        speech = np.fromiter((self._kept_speech[i - first_kept] for i in range(a, b)), dtype=bool, count=b - a)
+        # islice walks the deques once (indexing one is linear away from its ends).
+        levels = np.fromiter(islice(self._kept_levels, a - first_kept, b - first_kept), dtype=np.float64, count=b - a)
+        speech = np.fromiter(islice(self._kept_speech, a - first_kept, b - first_kept), dtype=bool, count=b - a)
         if not speech.any():
             return None
         return measure_voice(levels, speech, None, self.rate, self.options)
@@ -147,6 +150,7 @@ class ChannelStream:
             self._first, self._reported = frame, frame
         self._levels.append(level)
         self._speech.append(voiced)
+        self._voiced += voiced
         self._samples.append(samples)
         if voiced:
             self._last = frame
@@ -181,5 +185,5 @@ class ChannelStream:
             voice = measure_voice(levels, speech, pitched, self.rate, self.options)
             out.append(Spoken(self.role, self._time(self._first), self._time(self._last + 1), voice, True, samples))
         self._first, self._last = None, max(self._last, -1)
-        self._levels, self._speech, self._samples = [], [], []
+        self._levels, self._speech, self._samples, self._voiced = [], [], [], 0
         return out
