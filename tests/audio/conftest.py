@@ -13,7 +13,4 @@ import synth  # noqa: E402
 @pytest.fixture(scope="session")
 def audio_tools() -> None:
     """Fail (never skip) when espeak-ng or sox is missing: CI is expected to install them."""
-    try:
-        synth.require_tools()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    synth.fail_without_tools()

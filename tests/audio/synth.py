@@ -83,6 +83,16 @@ def require_tools() -> None:
         raise RuntimeError(TOOLS_MESSAGE)
 
 
+def fail_without_tools() -> None:
+    """In a test: fail (never skip) when espeak-ng or sox is missing; CI is expected to install them."""
+    import pytest
+
+    try:
+        require_tools()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @functools.cache
 def _tool_versions() -> str:
     require_tools()

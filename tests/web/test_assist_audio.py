@@ -21,10 +21,7 @@ CHUNK = 320  # bytes: 20 ms at 8 kHz
 
 @pytest.fixture(scope="module")
 def call(tmp_path_factory):
-    try:
-        synth.require_tools()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    synth.fail_without_tools()
     path = tmp_path_factory.mktemp("ws") / "call.wav"
     truth = synth.build_call([
         synth.Utterance("agent", 0.5, "您好,很高兴为您服务"),

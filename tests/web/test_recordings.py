@@ -25,10 +25,7 @@ HTML = {"Accept": "text/html"}
 def call(tmp_path_factory) -> tuple[bytes, list]:
     """A short two-channel call as WAV bytes (the agent's last turns break voice clauses), and where
     each utterance is."""
-    try:
-        synth.require_tools()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    synth.fail_without_tools()
     path = tmp_path_factory.mktemp("calls") / "call-1024.wav"
     truth = synth.build_call([
         synth.Utterance("agent", 0.5, "您好,很高兴为您服务,请问有什么可以帮您"),
