@@ -70,7 +70,6 @@ class ModelJudge:
 
     def __init__(self, url: str, model: str = "default", timeout: float = 20.0, api_key: str | None = None):
         self.endpoint = ChatEndpoint(url, model, timeout, api_key)
-        self.url = self.endpoint.url
         self.failure: str | None = None  # set on the first failure: later questions are not asked
         self._ask = lru_cache(maxsize=4096)(self._ask_uncached)
 
