@@ -16,7 +16,9 @@ import pytest
 
 from guifan.errors import InputError
 from guifan.model import Channel, Conversation, Role
-from guifan.readers import DEFAULT_MAX_BYTES, SUPPORTED_EXTENSIONS, read_path, read_paths
+from guifan.readers import (
+    DEFAULT_MAX_BYTES, SUPPORTED_EXTENSIONS, Span, input_files, line_spans, read_file, read_path, read_paths,
+)
 from guifan.readers.textlog import parse_chat_log, parse_clock, parse_example
 
 JDDC = Path("/work/shared/corpus/jddc-sample.jsonl")
@@ -815,3 +817,59 @@ def test_large_jsonl_streams_every_line(tmp_path):
         tracemalloc.stop()
     assert count == 20_000
     assert size > 20 * 1024 * 1024 and peak < size / 10
+
+
+# --- spans of a JSONL file (one worker reads each: guifan.cluster) ------------------------------
+
+def _spans_read(path: Path, size: int) -> list:
+    return [item for span in line_spans(path, size) for item in read_file(path, str(path), span=span)]
+
+
+@pytest.mark.parametrize("size", [1, 37, 200, 10_000])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_jsonl_spans_read_what_the_whole_file_reads(tmp_path, size, newline):
+    """Blank lines, a broken line, an undecodable line, CRLF ends and a last line without a newline:
+    the spans' items, one after the other, are the whole file's (same sources, same error lines)."""
+    lines = [json.dumps(conv(f"c{i}"), ensure_ascii=False) for i in range(12)]
+    lines[3], lines[7] = "", "{broken"
+    data = newline.join(lines).encode() + newline.encode() + b'{"id": "\xff\xfe"}' + newline.encode() + b"   "
+    path = write(tmp_path, "a.jsonl", data)
+    whole = list(read_path(path))
+    spans = line_spans(path, size)
+    assert len(spans) > 1 or size == 10_000
+    assert spans[0].start == 0 and spans[-1].end == len(data)
+    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))
+    assert _spans_read(path, size) == whole
+    assert [e.line for e in errors(whole)] == [8, 13]
+
+
+def test_jsonl_spans_of_a_gbk_file_decode_as_the_file_does(tmp_path):
+    """The file's head decides the encoding of every span, and a damaged line's message names it."""
+    data = jsonl(*[conv(f"甲{i}") for i in range(50)]).encode("gbk") + b'{"id": "\x80"}\n' + jsonl(conv("乙")).encode("gbk")
+    path = write(tmp_path, "a.jsonl", data)
+    assert len(line_spans(path, 300)) > 3
+    assert _spans_read(path, 300) == list(read_path(path))
+    assert [c.id for c in conversations(_spans_read(path, 300))][-1] == "乙"
+    assert "GB18030" in errors(_spans_read(path, 300))[0].message
+
+
+def test_utf16_and_binary_files_are_one_span(tmp_path):
+    text = write(tmp_path, "a.jsonl", jsonl(*[conv(f"c{i}") for i in range(20)]), "utf-16")
+    binary = write(tmp_path, "b.jsonl", bytes(range(256)) * 40)
+    assert line_spans(text, 100) == [Span(0, text.stat().st_size, 1)]
+    assert line_spans(binary, 100) == [Span(0, binary.stat().st_size, 1)]
+
+
+def test_a_file_of_blank_lines_is_empty_once(tmp_path):
+    path = write(tmp_path, "a.jsonl", "\n" * 500)
+    assert len(line_spans(path, 50)) > 5
+    assert [e.message for e in errors(list(read_path(path)))] == ["文件为空"]
+    assert _spans_read(path, 50) == []  # each span is part of the file: no span says the file is empty
+
+
+def test_input_files_lists_what_read_paths_reads(tmp_path):
+    write(tmp_path, "b/2.jsonl", jsonl(conv("b2")))
+    write(tmp_path, "a.txt", "x")
+    write(tmp_path, ".hidden.jsonl", "x")
+    assert list(input_files(tmp_path)) == [tmp_path / "a.txt", tmp_path / "b" / "2.jsonl"]
+    assert list(input_files(tmp_path / "a.txt")) == [tmp_path / "a.txt"]

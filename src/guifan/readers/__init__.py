@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from guifan.errors import InputError
 from guifan.model import Conversation
-from guifan.readers.encoding import DAMAGED, EncodingError, decode, line_error
+from guifan.readers.encoding import DAMAGED, EncodingError, Span, decode, line_error, line_spans
 from guifan.readers.jsonfile import read_json, read_jsonl
 from guifan.readers.subtitles import read_subtitles
 from guifan.readers.table import read_csv, read_xlsx
@@ -27,8 +27,8 @@ from guifan.readers.textlog import parse_chat_log
 if TYPE_CHECKING:
     from guifan.audio import AudioOptions
 
-__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "Meter", "input_size", "read_path",
-           "read_paths"]
+__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "Meter", "Span", "input_files",
+           "input_size", "line_spans", "read_file", "read_path", "read_paths"]
 
 Item = Conversation | InputError
 
@@ -162,21 +162,37 @@ def read_path(
 ) -> Iterator[Item]:
     """Every conversation in one file (or directory), then nothing; errors are yielded, not raised.
     ``defer_recordings``: yield a `_Recording` for each recording instead of decoding it."""
+    for found in input_files(path, skip=meter.finished if meter is not None else None):
+        if isinstance(found, InputError):
+            yield found
+        else:
+            yield from _read_file(found, max_bytes, audio, defer_recordings=defer_recordings, meter=meter)
+
+
+def input_files(path: str | Path, skip: Callable[[Path], None] | None = None) -> Iterator[Path | InputError]:
+    """The files ``read_path`` reads for a path, in its order: the path itself, or a directory's
+    files (its errors as InputErrors). A mono recording's diarization JSON is read with the
+    recording, not on its own: ``skip`` is told of each."""
     path = Path(path)
-    if path.is_dir():
-        for found in _walk(path):
-            if isinstance(found, InputError):
-                yield found
-            elif not _is_sidecar(found):  # a mono recording's diarization is read with the recording
-                yield from _read_file(found, max_bytes, audio, defer_recordings=defer_recordings, meter=meter)
-            elif meter is not None:
-                meter.finished(found)
+    if not path.is_dir():
+        yield path
         return
-    yield from _read_file(path, max_bytes, audio, defer_recordings=defer_recordings, meter=meter)
+    for found in _walk(path):
+        if isinstance(found, InputError) or not _is_sidecar(found):
+            yield found
+        elif skip is not None:
+            skip(found)
+
+
+def read_file(path: Path, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None,
+              span: Span | None = None) -> Iterator[Item]:
+    """Every conversation in one file, named ``name`` in errors and sources (the path as the user
+    gave it, when ``path`` is where it is opened); ``span``: only these lines of a JSONL file."""
+    yield from _read_file(path, max_bytes, audio, name, span=span)
 
 
 def _read_file(path: Path, max_bytes: int, audio: AudioOptions | None, name: str | None = None, *,
-               defer_recordings: bool = False, meter: Meter | None = None) -> Iterator[Item]:
+               defer_recordings: bool = False, meter: Meter | None = None, span: Span | None = None) -> Iterator[Item]:
     name = name or str(path)
     if defer_recordings and path.suffix.lower() in AUDIO_EXTENSIONS:
         if audio is None or name not in audio.done:
@@ -185,7 +201,7 @@ def _read_file(path: Path, max_bytes: int, audio: AudioOptions | None, name: str
             meter.finished(path)
         return
     try:
-        yield from _read(path, name, max_bytes, audio, meter.read if meter is not None else None)
+        yield from _read(path, name, max_bytes, audio, meter.read if meter is not None else None, span)
     except OSError as exc:
         yield InputError(name, f"无法读取文件: {exc.strerror or exc}")
     except Exception as exc:  # a reader bug must not lose the rest of the batch
@@ -231,7 +247,7 @@ def _is_sidecar(path: Path) -> bool:
 
 
 def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None,
-          read: Callable[[int], None] | None = None) -> Iterator[Item]:
+          read: Callable[[int], None] | None = None, span: Span | None = None) -> Iterator[Item]:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -246,7 +262,7 @@ def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None,
         yield InputError(name, "文件为空")
         return
     if suffix in _STREAMED:
-        yield from read_jsonl(path, name, read)
+        yield from read_jsonl(path, name, read, span)
         return
     if suffix in AUDIO_EXTENSIONS:
         yield from _read_recording(path, name, audio)

@@ -143,22 +143,72 @@ def _ascii_compatible(encoding: str) -> bool:
     return "a\n".encode(encoding).endswith(b"a\n")  # endswith: utf-8-sig puts a BOM in front
 
 
-def iter_lines(path: Path, read: Callable[[int], None] | None = None) -> Iterator[tuple[int, str | EncodingError]]:
-    """(line number, text) for every line of a file, decoded one line at a time.
+@dataclass(frozen=True)
+class Span:
+    """Some lines of a file: from byte ``start`` (where a line begins) to byte ``end`` (exclusive:
+    where a line begins, or the file's end); the first of them is line ``line``."""
+
+    start: int
+    end: int
+    line: int
+
+
+def line_spans(path: Path, size: int) -> list[Span]:
+    """A text file cut at line ends into spans of about ``size`` bytes, each with the number of its
+    first line (one pass counting newline bytes, a block at a time). A file whose lines cannot be
+    found by the newline byte (UTF-16/32), or that is not text at all, is one span."""
+    total = path.stat().st_size
+    with path.open("rb") as fh:
+        try:
+            encoding = detect(fh.read(HEAD_BYTES))
+        except EncodingError:
+            return [Span(0, total, 1)]
+        if not _ascii_compatible(encoding):
+            return [Span(0, total, 1)]
+        fh.seek(0)
+        spans, start, line, position, newlines = [], 0, 1, 0, 0  # newlines: those before ``position``
+        while block := fh.read(1 << 20):
+            counted = counted_to = 0  # this block's newlines before index ``counted_to``
+            offset = start + size - position  # where in this block the current span may end
+            while offset < len(block):
+                newline = block.find(b"\n", max(offset, 0))
+                end = position + newline + 1
+                if newline < 0 or end >= total:
+                    break
+                spans.append(Span(start, end, line))
+                counted += block.count(b"\n", counted_to, newline + 1)
+                counted_to = newline + 1
+                start, line = end, 1 + newlines + counted
+                offset = start + size - position
+            newlines += counted + block.count(b"\n", counted_to)
+            position += len(block)
+        spans.append(Span(start, total, line))
+        return spans
+
+
+def iter_lines(path: Path, read: Callable[[int], None] | None = None,
+               span: Span | None = None) -> Iterator[tuple[int, str | EncodingError]]:
+    """(line number, text) for every line of a file (of ``span`` only, when given), decoded one
+    line at a time.
 
     The whole file is never in memory. A line that does not decode yields an EncodingError in
     place of its text and the next lines are still read. A file that is not text at all raises
     EncodingError before the first line. ``read`` is told the bytes of each line as it is read
-    (a progress bar's measure; not for UTF-16/32 files).
+    (a progress bar's measure; not for UTF-16/32 files, which are read whole).
     """
     with path.open("rb") as fh:
-        encoding = detect(fh.read(HEAD_BYTES))
+        encoding = detect(fh.read(HEAD_BYTES))  # the file's head decides, whichever span is read
         fh.seek(0)
         if not _ascii_compatible(encoding):
             yield from _iter_wide(fh, encoding)
             return
         tries = _tries(encoding)
-        for lineno, raw in enumerate(fh, start=1):
+        position, first = (span.start, span.line) if span is not None else (0, 1)
+        fh.seek(position)
+        for lineno, raw in enumerate(fh, start=first):
+            if span is not None and position >= span.end:
+                return
+            position += len(raw)
             if read is not None:
                 read(len(raw))
             text = _decode_line(raw, tries)

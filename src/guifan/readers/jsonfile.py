@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from guifan.errors import InputError
 from guifan.model import Conversation
 from guifan.readers.asr import from_asr, is_asr
-from guifan.readers.encoding import EncodingError, iter_lines
+from guifan.readers.encoding import EncodingError, Span, iter_lines
 from guifan.readers.fields import FieldError, build, type_name
 
 _DECODER = json.JSONDecoder()
@@ -80,10 +80,12 @@ def loads(text: str) -> Any:
         return _TOLERANT.decode(text)
 
 
-def read_jsonl(path: Path, name: str, read: Callable[[int], None] | None = None) -> Iterator[Conversation | InputError]:
-    """Conversations of a JSONL file, one line at a time; ``read`` is told the bytes of each line."""
+def read_jsonl(path: Path, name: str, read: Callable[[int], None] | None = None,
+               span: Span | None = None) -> Iterator[Conversation | InputError]:
+    """Conversations of a JSONL file (of its ``span`` of lines, when given), one line at a time;
+    ``read`` is told the bytes of each line."""
     empty = True
-    lines = iter_lines(path, read)
+    lines = iter_lines(path, read, span)
     try:
         first = next(lines, None)
     except EncodingError as exc:  # not text at all: one error for the file
@@ -106,7 +108,7 @@ def read_jsonl(path: Path, name: str, read: Callable[[int], None] | None = None)
             yield InputError(name, _TOO_DEEP, lineno)
             continue
         yield conversation(obj, name, lineno)
-    if empty:
+    if empty and span is None:  # a span of blank lines is no error: the file's other spans have some
         yield InputError(name, "文件为空")
 
 
