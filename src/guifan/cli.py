@@ -775,3 +775,9 @@ from guifan.cli_training import scenario_app, train  # noqa: E402
 
 app.command("train")(train)
 app.add_typer(scenario_app, name="scenario")
+
+# Streaming ingestion through a message broker (guifan.ingest): its commands live in their own module.
+from guifan.cli_ingest import ingest, publish  # noqa: E402
+
+app.command("ingest")(ingest)
+app.command("publish")(publish)
