@@ -27,8 +27,8 @@ from guifan.readers.textlog import parse_chat_log
 if TYPE_CHECKING:
     from guifan.audio import AudioOptions
 
-__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "Meter", "Span", "input_files",
-           "input_size", "line_spans", "read_file", "read_path", "read_paths"]
+__all__ = ["AUDIO_EXTENSIONS", "DEFAULT_MAX_BYTES", "STREAMED_EXTENSIONS", "SUPPORTED_EXTENSIONS", "Meter", "Span",
+           "input_files", "input_size", "line_spans", "read_file", "read_path", "read_paths"]
 
 Item = Conversation | InputError
 
@@ -44,7 +44,7 @@ _TEXT_READERS: dict[str, Callable[[str, Path, str], Iterator[Item]]] = {
     ".srt": lambda text, path, name: read_subtitles(text, name, path.stem, vtt=False),
     ".vtt": lambda text, path, name: read_subtitles(text, name, path.stem, vtt=True),
 }
-_STREAMED = (".jsonl", ".ndjson")
+STREAMED_EXTENSIONS = (".jsonl", ".ndjson")  # read a line at a time, whatever their size
 _BINARY = (".xlsx",)
 # Call recordings go to the audio front end (guifan.audio), which has its own length limit.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3")
@@ -261,7 +261,7 @@ def _read(path: Path, name: str, max_bytes: int, audio: AudioOptions | None,
     if size == 0:
         yield InputError(name, "文件为空")
         return
-    if suffix in _STREAMED:
+    if suffix in STREAMED_EXTENSIONS:
         yield from read_jsonl(path, name, read, span)
         return
     if suffix in AUDIO_EXTENSIONS:
