@@ -25,6 +25,10 @@ URL_HELP = "消息队列地址,如 amqp://guest:guest@127.0.0.1:5672/ (RabbitMQ)
 QUEUE_HELP = "队列名 (不存在时创建,并创建死信队列 <队列名>.dead 接收被拒收的消息)"
 
 
+def _say(line: str) -> None:
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 def _connect(url: str, queue: str):
     """The broker of ``url``, connected to ``queue``; ends the command when it cannot be."""
     from guifan.ingest import BrokerError, open_broker
@@ -68,9 +72,8 @@ def ingest(
     settings = Settings(batch=batch, seconds=batch_seconds, prefetch=prefetch)
     with _workspace(db) as (workspace, _session), _stop_on_signals() as stop:
         broker = _connect(url, queue)
-        ingestor = Ingestor(workspace, broker, queue, settings,
-                            report=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
-        err.print(f"正在从队列 {queue} 接收对话 (每批最多 {batch} 条或 {batch_seconds:g} 秒)…", highlight=False)
+        ingestor = Ingestor(workspace, broker, queue, settings, report=_say)
+        _say(f"正在从队列 {queue} 接收对话 (每批最多 {batch} 条或 {batch_seconds:g} 秒)…")
         try:
             totals = ingestor.run(stop, idle_exit=exit_when_idle)
         except UNAVAILABLE as exc:
@@ -82,7 +85,7 @@ def ingest(
         line += f";其中 {totals.redelivered} 条是重投的 (重复的不会再次入库)"
     if totals.rereview:
         line += f";{totals.rereview} 个已复核的对话内容有变,存为新版本待重新复核"
-    err.print(line, highlight=False)
+    _say(line)
     raise typer.Exit(1 if totals.rejected else 0)
 
 
@@ -101,7 +104,7 @@ def publish(
         for item in read_paths(paths):
             if isinstance(item, InputError):
                 failed += 1
-                err.print(f"无法读取 {item}", highlight=False, markup=False, soft_wrap=True)
+                _say(f"无法读取 {item}")
                 continue
             body = json.dumps(item.to_dict(), ensure_ascii=False, default=str).encode("utf-8")
             broker.publish(body, message_id=item.id)
@@ -110,5 +113,5 @@ def publish(
         _fail(f"{exc} (已发布 {published} 个对话)")
     finally:
         broker.close()
-    err.print(f"已向队列 {queue} 发布 {published} 个对话" + (f",{failed} 处无法读取" if failed else ""), highlight=False)
+    _say(f"已向队列 {queue} 发布 {published} 个对话" + (f",{failed} 处无法读取" if failed else ""))
     raise typer.Exit(1 if failed else 0)

@@ -7,6 +7,7 @@ dead-letter settings (arguments or a policy) decide where rejected messages go.
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +18,9 @@ from pika.exceptions import AMQPError, ChannelClosedByBroker
 from guifan.ingest.broker import BrokerError, Delivery
 
 DEAD_SUFFIX = ".dead"
+# pika logs what it also raises (a refused connection, the missing queue asked for); errors reach
+# the user as BrokerError in Chinese, so its records are not printed unless the application logs.
+logging.getLogger("pika").addHandler(logging.NullHandler())
 
 
 def dead_letter_queue(queue: str) -> str:
