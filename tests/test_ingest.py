@@ -214,6 +214,18 @@ def test_bad_messages_are_reported_and_dead_lettered_and_the_rest_stored(db_url,
     assert waiting(dead_letter_queue(queue)) == 5  # kept for people to look at, never redelivered
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_conversation_the_database_refuses_is_rejected_and_the_rest_of_its_batch_stored(db_url, queue):
+    publish(queue, (conversation("c-1", "1024"), "good-1"), (conversation("c-\u0000", "1024"), "nul-id"),
+            (conversation("c-2", "1024"), "good-2"))  # PostgreSQL's text holds no NUL character
+    result = ingest(queue, db_url)
+    assert result.exit_code == 1, result.output
+    assert "共收到 3 条消息:入库 2 个对话,拒收 1 条" in result.stderr
+    assert re.search(r"message_id nul-id\).*/nul-id: 存入工作台时出错: .*NUL", result.stderr)
+    assert sorted(stored(db_url)) == ["c-1", "c-2"]
+    assert waiting(dead_letter_queue(queue)) == 1
+
+
 def _consumer(queue: str, db: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "guifan", "ingest", AMQP, "--queue", queue, "--db", db, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -31,7 +31,7 @@ from guifan.ingest.broker import Broker, Delivery
 from guifan.model import Conversation
 from guifan.readers import DEFAULT_MAX_BYTES
 from guifan.readers.jsonfile import read_json
-from guifan.scoring import BatchSummary, CheckResult, check_error
+from guifan.scoring import BatchSummary, CheckResult
 from guifan.web.services import Workspace
 
 # The database is down or locked past its timeout: no message is at fault, so none is rejected.
@@ -79,6 +79,14 @@ def read_message(delivery: Delivery, name: str, max_bytes: int = DEFAULT_MAX_BYT
     return list(read_json(text, name)) or [InputError(name, "消息中没有对话")]
 
 
+def _refused(name: str, exc: Exception) -> InputError:
+    """The database's refusal of a message's conversation: the first line of the driver's reason,
+    cut short (the statement and its parameters, which carry the transcript, are left out)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return InputError(name, f"存入工作台时出错: {reason[:200]}")
+
+
 class Ingestor:
     def __init__(self, workspace: Workspace, broker: Broker, queue: str, settings: Settings = Settings(),
                  report: Callable[[str], None] = print):
@@ -118,7 +126,7 @@ class Ingestor:
             mask = bool(workspace.setting(session, "mask_personal_data"))
             number, checker = version.version, workspace.checker(version)
             session.commit()  # no transaction is held while checking
-            checked: list[tuple[Delivery, list[CheckResult]]] = []
+            checked: list[tuple[Delivery, str, list[CheckResult]]] = []
             for delivery in deliveries:
                 totals.received += 1
                 totals.redelivered += delivery.redelivered
@@ -128,16 +136,16 @@ class Ingestor:
                 if summary.errors:
                     self._refuse(delivery, summary.errors)
                 else:
-                    checked.append((delivery, results))
+                    checked.append((delivery, name, results))
             stored: list[Delivery] = []
-            for delivery, results in checked:
+            for delivery, name, results in checked:
                 try:
                     with session.begin_nested():  # a refused message undoes its own conversations only
                         outcomes = [workspace.store(session, result, number, mask) for result in results]
                 except UNAVAILABLE:
                     raise
                 except Exception as exc:
-                    self._refuse(delivery, [check_error(results[0].conversation, exc)])
+                    self._refuse(delivery, [_refused(name, exc)])
                     continue
                 stored.append(delivery)
                 totals.stored += len(results)
