@@ -72,11 +72,17 @@ class ResultLog:
                 yield result
 
     def _append(self, result: CheckResult) -> None:
-        record = {
-            "rulebook": result.rulebook,
-            "source": result.conversation.source,
-            "conversation": result.conversation.to_dict(),
-            "findings": [f.to_dict() for f in result.findings],
-        }
-        self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._stream.write(record_line(result))
         self._stream.flush()
+
+
+def record_line(result: CheckResult) -> str:
+    """A checked conversation as a line of the state file (made where it was checked: a worker
+    process or a cluster's node, so that the parent only writes it)."""
+    record = {
+        "rulebook": result.rulebook,
+        "source": result.conversation.source,
+        "conversation": result.conversation.to_dict(),
+        "findings": [f.to_dict() for f in result.findings],
+    }
+    return json.dumps(record, ensure_ascii=False) + "\n"
