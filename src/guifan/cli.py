@@ -409,6 +409,14 @@ def serve(
         help="实时音频流的语音识别后端:sherpa-onnx-online (流式,边说边出字)、sherpa-onnx、funasr、faster-whisper (每轮说完后识别)",
     ),
     assist_asr_model: Optional[Path] = typer.Option(None, "--assist-asr-model", help="实时语音识别的模型目录 (不会联网下载)"),
+    smtp_host: Optional[str] = typer.Option(None, "--smtp-host", help="公司的 SMTP 服务器:通知同时发邮件给填了邮箱的用户 (默认不发邮件)"),
+    smtp_port: int = typer.Option(25, "--smtp-port", min=1, max=65535, help="SMTP 端口"),
+    smtp_from: Optional[str] = typer.Option(None, "--smtp-from", help="发件地址,如 qa@example.com (给了 --smtp-host 时必填)"),
+    smtp_user: Optional[str] = typer.Option(None, "--smtp-user", help="SMTP 登录用户名 (服务器要求登录时)"),
+    smtp_password: Optional[str] = typer.Option(None, "--smtp-password", envvar="GUIFAN_SMTP_PASSWORD",
+                                                help="SMTP 登录密码 (宜用环境变量 GUIFAN_SMTP_PASSWORD)"),
+    smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="连接后以 STARTTLS 加密"),
+    public_url: Optional[str] = typer.Option(None, "--public-url", help="用户访问工作台的地址,邮件中的链接用它 (默认 http://HOST:PORT)"),
 ) -> None:
     """启动质检工作台 (Web)。 Start the QA workspace."""
     _require_web()
@@ -426,12 +434,24 @@ def serve(
             transcriber = load_transcriber(assist_asr, assist_asr_model, threads=1)
         except AsrUnavailable as exc:
             _fail(exc.message)
+    mail = None
+    if smtp_host is not None or smtp_from is not None:
+        if not smtp_host or not smtp_from:
+            _fail("发送通知邮件需要同时给出 --smtp-host 和 --smtp-from")
+        from guifan.web.notifications.mail import MailSettings
+
+        try:
+            mail = MailSettings(host=smtp_host, port=smtp_port, sender=smtp_from, username=smtp_user,
+                                password=smtp_password, starttls=smtp_starttls,
+                                site_url=public_url or f"http://{host}:{port}")
+        except ValueError as exc:
+            _fail(str(exc))
     try:
         application = create_app(db, secret=secret, secure_cookies=secure_cookies,
                                  frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None),
                                  upload_dir=upload_dir, max_upload_mb=max_upload_mb, max_request_mb=max_request_mb,
                                  assist_idle_seconds=assist_idle_minutes * 60, assist_meaning=assist_meaning,
-                                 assist_transcriber=transcriber)
+                                 assist_transcriber=transcriber, mail=mail)
     except ValueError as exc:
         _fail(str(exc))
     with application.state.workspace.sessions() as session:
@@ -574,18 +594,20 @@ def user_set(
     no_team: bool = typer.Option(False, "--no-team", help="移出班组"),
     agent_code: Optional[str] = typer.Option(None, "--agent-code", help="坐席工号 (空字符串: 取消)"),
     name: Optional[str] = typer.Option(None, "--name", help="显示名"),
+    email: Optional[str] = typer.Option(None, "--email", help="接收通知邮件的地址 (空字符串: 取消)"),
 ) -> None:
-    """修改用户的角色、班组、坐席工号或显示名。 Change a user's role, team, agent code or name."""
+    """修改用户的角色、班组、坐席工号、显示名或邮箱。 Change a user's role, team, agent code, name or e-mail."""
     if role is not None and role not in ROLES:
         _fail(f"未知角色 {role},可选: {' / '.join(ROLES)}")
     if team is not None and no_team:
         _fail("--team 与 --no-team 只能给一个")
-    if role is None and team is None and not no_team and agent_code is None and name is None:
-        _fail("没有要修改的内容:请给出 --role、--team、--no-team、--agent-code 或 --name")
-    labels = {"role": "角色", "team": "班组", "agent_code": "坐席工号", "display_name": "显示名"}
+    if role is None and team is None and not no_team and agent_code is None and name is None and email is None:
+        _fail("没有要修改的内容:请给出 --role、--team、--no-team、--agent-code、--name 或 --email")
+    labels = {"role": "角色", "team": "班组", "agent_code": "坐席工号", "display_name": "显示名", "email": "邮箱"}
     with _workspace(db) as (workspace, session):
         changes = workspace.update_user(session, workspace.user_named(session, username), role=role,
-                                        team="" if no_team else team, agent_code=agent_code, display_name=name)
+                                        team="" if no_team else team, agent_code=agent_code, display_name=name,
+                                        email=email)
     if not changes:
         err.print(f"用户 {username} 没有变化", highlight=False)
         return

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from guifan.web.db import make_engine, migrate
 from guifan.web.models import User
+from guifan.web.notifications.mail import Mailer, MailSettings
 from guifan.web.security import (
     SESSION_COOKIE,
     LoginForms,
@@ -91,6 +92,8 @@ def create_app(
     assist_transcriber=None,
     training_idle_seconds: float = 30 * 60,
     training_exam_seconds: float = 15 * 60,
+    mail: MailSettings | None = None,
+    mail_poll_seconds: float = 60,
 ) -> FastAPI:
     """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
     ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default);
@@ -98,7 +101,8 @@ def create_app(
     ``assist_meaning``: live hints and drafts use the meaning stage too; ``assist_transcriber``: the
     recognizer of live audio streams (guifan.audio.asr), None for none; ``training_idle_seconds``: a
     practice attempt without an answer this long is stored as abandoned; ``training_exam_seconds``:
-    the time of a 考核 attempt."""
+    the time of a 考核 attempt; ``mail``: the SMTP server notifications are mailed through (None: not
+    mailed), which the mailer also looks at every ``mail_poll_seconds``."""
     frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
@@ -111,13 +115,18 @@ def create_app(
     from guifan.web.training.service import Training
 
     training = Training(workspace, idle_seconds=training_idle_seconds, exam_seconds=training_exam_seconds)
+    mailer = Mailer(workspace, mail, poll_seconds=mail_poll_seconds) if mail is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if worker:
             importer.start()
         assist.start()
+        if mailer is not None:
+            mailer.start()
         yield
+        if mailer is not None:
+            mailer.stop()
         await assist.stop()
         if worker:
             importer.stop()
@@ -135,6 +144,7 @@ def create_app(
     app.state.importer = importer
     app.state.assist = assist
     app.state.training = training
+    app.state.mailer = mailer
     app.state.sessions = Sessions()
     app.state.login_forms = LoginForms(secret or secrets.token_urlsafe(32))
     app.state.throttle = LoginThrottle()
@@ -185,6 +195,7 @@ def create_app(
     from guifan.web.assist import api as assist_api, pages as assist_pages
     from guifan.web.conversations import api as conversations_api, pages as conversations_pages
     from guifan.web.dashboards import api as dashboards_api, pages as dashboards_pages
+    from guifan.web.notifications import api as notifications_api, pages as notifications_pages
     from guifan.web.training import api as training_api, pages as training_pages
     from guifan.web.users import api as users_api, pages as users_pages
 
@@ -193,6 +204,7 @@ def create_app(
     app.include_router(assist_api.router, prefix="/api/v1")
     app.include_router(conversations_api.router, prefix="/api/v1")
     app.include_router(dashboards_api.router, prefix="/api/v1")
+    app.include_router(notifications_api.router, prefix="/api/v1")
     app.include_router(training_api.router, prefix="/api/v1")
     app.include_router(users_api.router, prefix="/api/v1")
     app.include_router(pages.router)
@@ -200,6 +212,7 @@ def create_app(
     app.include_router(assist_pages.router)
     app.include_router(conversations_pages.router)
     app.include_router(dashboards_pages.router)
+    app.include_router(notifications_pages.router)
     app.include_router(training_pages.router)
     app.include_router(users_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

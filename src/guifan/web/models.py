@@ -87,6 +87,7 @@ class User(Base):
     agent_code: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(254))  # notifications are mailed here (guifan serve --smtp-host)
 
     team: Mapped[Team | None] = relationship()
 
@@ -365,3 +366,4 @@ class UserSession(Base):
 from guifan.web.assist import models as _assist_models  # noqa: E402,F401
 from guifan.web.training import models as _training_models  # noqa: E402,F401
 from guifan.web.conversations import models as _conversation_models  # noqa: E402,F401
+from guifan.web.notifications import models as _notification_models  # noqa: E402,F401

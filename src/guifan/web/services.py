@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -75,6 +76,17 @@ class WorkspaceError(GuifanError):
 def _check_password(password: str) -> None:
     if len(password) < 8:
         raise WorkspaceError("密码至少 8 位")
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL_MAX = 254
+
+
+def check_email(address: str) -> str:
+    """An e-mail address as notifications are mailed to it: one address, no spaces or line breaks."""
+    if len(address) > EMAIL_MAX or not EMAIL.fullmatch(address):
+        raise WorkspaceError(f"邮箱地址格式不正确: {address[:EMAIL_MAX]}")
+    return address
 
 
 def _role(role: UserRole | str) -> UserRole:
@@ -226,8 +238,9 @@ class Workspace:
 
     def update_user(self, session: Session, user: User, *, role: UserRole | str | None = None,
                     team: str | None = None, agent_code: str | None = None, display_name: str | None = None,
-                    by: User | None = None) -> dict[str, tuple[Any, Any]]:
-        """Change a user's role, team (``""``: no team), agent code (``""``: none) or display name;
+                    email: str | None = None, by: User | None = None) -> dict[str, tuple[Any, Any]]:
+        """Change a user's role, team (``""``: no team), agent code (``""``: none), display name or
+        e-mail address for notifications (``""``: none);
         None leaves a field as it is. Returns what changed, ``{field: (before, after)}``.
         A team change applies to conversations imported from now on: those already imported stay
         with the team the agent was in (the team lead of the time reviewed them)."""
@@ -254,6 +267,9 @@ class Workspace:
         if display_name is not None and display_name != user.display_name:
             changes["display_name"] = (user.display_name, display_name)
             user.display_name = display_name
+        if email is not None and (email.strip() or None) != user.email:
+            changes["email"] = (user.email, check_email(email.strip()) if email.strip() else None)
+            user.email = changes["email"][1]
         if changes:
             session.flush()
             audit(session, by, "user.update", "user", user.id, {k: v[0] for k, v in changes.items()},
@@ -531,6 +547,7 @@ class Workspace:
             self.rescore(row)  # carried verdicts and manual findings count in the final score
         session.add(row)
         session.flush()
+        notifications().findings_found(session, row, merged.new)
         return report
 
     def checker_for(self, version: int) -> Checker:
@@ -702,6 +719,7 @@ class Workspace:
             conversation.review_status = ReviewStatus.CLOSED
         audit(session, user, "appeal.decide", "appeal", appeal.id, before,
               {"appeal": appeal.status, "finding": finding.status, "final_score": conversation.final_score})
+        notifications().appeal_decided(session, appeal)
 
 
 # -- calibration and sampling ---------------------------------------------------------------------
@@ -784,6 +802,7 @@ def assign_sample(session: Session, user: User, per_agent: int, week: str, seed:
             created.append(row)
             turn += 1
     session.flush()
+    notifications().assigned(session, user, created)
     audit(session, user, "sampling.assign", "assignment", None, None,
           {"week": week, "per_agent": per_agent, "assigned": len(created)})
     return created
@@ -810,6 +829,13 @@ def as_model_finding(row: Finding) -> model.Finding:
 def teaching():
     """guifan.web.teaching, which builds on this module (imported when first used: a cycle otherwise)."""
     from guifan.web import teaching as module
+
+    return module
+
+
+def notifications():
+    """guifan.web.notifications.service, which builds on this module (imported when first used)."""
+    from guifan.web.notifications import service as module
 
     return module
 

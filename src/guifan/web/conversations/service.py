@@ -14,6 +14,7 @@ from starlette.datastructures import QueryParams
 
 from guifan.web.conversations.models import SavedFilter
 from guifan.web.models import Assignment, Conversation, Finding, User, UserRole
+from guifan.web.notifications import service as notifications
 from guifan.web.services import WorkspaceError, audit, visible
 
 PAGE_SIZES = (20, 50, 100, 200)
@@ -136,6 +137,7 @@ def assign(session: Session, user: User, ids: list[int], reviewer_id: int) -> li
             for cid in sorted(found - taken)]
     session.add_all(made)
     session.flush()
+    notifications.assigned(session, user, made)
     for row in made:
         audit(session, user, "assign", "assignment", row.id, None,
               {"conversation_id": row.conversation_id, "reviewer_id": reviewer.id, "week": row.week})

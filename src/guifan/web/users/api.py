@@ -29,12 +29,14 @@ class NewUser(BaseModel):
 
 
 class UserChange(BaseModel):
-    """Only the fields given change; ``team`` or ``agent_code`` "" removes it."""
+    """Only the fields given change; ``team``, ``agent_code`` or ``email`` "" removes it. ``email``:
+    where notifications are mailed (when the server has an SMTP server)."""
 
     role: UserRole | None = None
     team: Text | None = Field(default=None, max_length=100)
     agent_code: Text | None = Field(default=None, max_length=64)
     display_name: Text | None = Field(default=None, min_length=1, max_length=100)
+    email: Text | None = Field(default=None, max_length=254)
 
 
 class NewPassword(BaseModel):
@@ -69,7 +71,8 @@ def add_user(body: NewUser, request: Request, session: DB, user: Admin) -> dict:
 def change_user(user_id: RowId, body: UserChange, request: Request, session: DB, user: Admin) -> dict:
     target = existing(session, user_id)
     changes = workspace(request).update_user(session, target, role=body.role, team=body.team,
-                                             agent_code=body.agent_code, display_name=body.display_name, by=user)
+                                             agent_code=body.agent_code, display_name=body.display_name,
+                                             email=body.email, by=user)
     session.commit()
     return {**service.user_record(target), "changed": sorted(changes)}
 

@@ -49,10 +49,11 @@ def create_form(request: Request, session: DB, user: Admin, username: Annotated[
 @router.post("/users/{user_id}/edit")
 def edit_form(user_id: RowId, request: Request, session: DB, user: Admin, role: Annotated[UserRole, Form()],
               team: Annotated[Text, Form(max_length=100)] = "", agent_code: Annotated[Text, Form(max_length=64)] = "",
-              display_name: Annotated[Text, Form(min_length=1, max_length=100)] = "") -> Response:
+              display_name: Annotated[Text, Form(min_length=1, max_length=100)] = "",
+              email: Annotated[Text, Form(max_length=254)] = "") -> Response:
     target = existing(session, user_id)
     return _changed(lambda: workspace(request).update_user(session, target, role=role, team=team, agent_code=agent_code,
-                                                           display_name=display_name or None, by=user),
+                                                           display_name=display_name or None, email=email, by=user),
                     request, session, f"已保存 {target.username}")
 
 

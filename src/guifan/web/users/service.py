@@ -15,7 +15,7 @@ from guifan.web.models import Team, User
 def user_record(user: User) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": str(user.role),
             "team_id": user.team_id, "team": user.team.name if user.team else None, "agent_code": user.agent_code,
-            "active": user.active}
+            "active": user.active, "email": user.email}
 
 
 def teams(session: Session) -> list[dict[str, Any]]:
