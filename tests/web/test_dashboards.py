@@ -114,13 +114,17 @@ def test_each_chart_exports_its_data_to_xlsx(board):
     assert rows("clause-trend")[0] == ("周", "起", "止", "S-F10", "S-A11")
     assert rows("clause-ranking")[1][:3] == ("S-F10", 1, "1024")
     assert [r[4] for r in rows("kpis")[1:]] == [60, 120]
+    assert rows("comparison-trend")[1:] == [(1, "2026-11-02 至 2026-11-08", 2, 75, "2026-10-19 至 2026-10-25", 0, None),
+                                            (2, "2026-11-09 至 2026-11-15", 1, 85, "2026-10-26 至 2026-11-01", 1, 70)]
     comparison = rows("comparison")
     assert comparison[1] == ("会话数", 3, 1, 2) and comparison[0][1] == "本期 2026-11-02 至 2026-11-15"
 
 
 def test_page_draws_labelled_svg_charts(board):
     page = board["lead1"].get("/dashboard", params=RANGE).text
-    assert page.count('<svg class="chart"') == 7 and "cdn" not in page.lower()
+    assert page.count('<svg class="chart"') == 8 and "cdn" not in page.lower()
+    assert "本期 2026-11-02 起" in page and "上期 2026-10-19 起" in page and "第2周" in page  # the two periods drawn
+    assert "日期按 北京时间 (UTC+08:00) 计" in page
     assert "2026-W45" in page and "2026-W46" in page and "平均得分" in page and "得分区间" in page
     assert ">100</text>" in page and "静默占比(%)" in page
     assert "/api/v1/dashboard/trend.xlsx?" in page and "date_to=2026-11-15" in page
@@ -134,3 +138,18 @@ def test_count_axes_tick_whole_numbers_only():
     assert nice_ticks(0, 2) == [0.0, 0.5, 1.0, 1.5, 2.0]  # averages may fall between
     assert nice_ticks(0, 2, whole=True) == [0, 1, 2]  # "1.5 通会话" is no count
     assert nice_ticks(0, 100, whole=True) == [0, 20, 40, 60, 80, 100]
+
+
+def test_days_and_times_are_the_companys_local_time(app, people):
+    """Stored UTC, read in Beijing time: 01:30 on 16 November in Beijing is 15 November in UTC."""
+    from guifan.web.models import Conversation
+
+    scored(app, "night", "1024", "2026-11-15", 80)
+    row_id = stored(app, "early", [], agent="1024", started_at="2026-11-16T01:30:00+08:00")
+    with app.state.workspace.sessions() as session:
+        assert session.get(Conversation, row_id).started_at.isoformat() == "2026-11-15T17:30:00+00:00"
+    boss = people["super"]
+    assert boss.get("/api/v1/dashboard", params=RANGE).json()["conversations"] == 1  # "early" is the 16th
+    weeks = boss.get("/api/v1/dashboard", params={"date_from": "2026-11-16", "date_to": "2026-11-16"}).json()["weeks"]
+    assert [(w["week"], w["conversations"]) for w in weeks] == [("2026-W47", 1)]
+    assert "2026-11-16 01:30" in boss.get(f"/conversations/{row_id}").text

@@ -11,10 +11,25 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """A time stored as UTC and read back aware. SQLite keeps no zone: given 09:00+08:00 it would
+    store the wall time 09:00 and read it back as 09:00 UTC, eight hours late."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 class Base(DeclarativeBase):
@@ -130,7 +145,7 @@ class Conversation(Base):
     # ``ConversationVersion`` and counts up.
     version: Mapped[int] = mapped_column(Integer, default=1)
     channel: Mapped[str] = mapped_column(String(10))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)  # given with any offset
     agent_code: Mapped[str | None] = mapped_column(String(64), index=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)

@@ -21,7 +21,7 @@ from guifan.model import SEVERITY_LABELS
 from guifan.readers import SUPPORTED_EXTENSIONS
 from guifan.reporters.common import turn_record, valid_span
 from guifan.reporters.html import Segment, audio_views, heard_label, highlight
-from guifan.web import api
+from guifan.web import api, clock
 from guifan.web.app import DB, require
 from guifan.web.models import Appeal, Comment, Conversation, ImportJob, User
 from guifan.web.security import LOGIN_FORM_COOKIE, LOGIN_FORM_SECONDS, Permission, allowed
@@ -45,6 +45,8 @@ templates.env.globals.update(STATUS_NAMES=STATUS_NAMES, FINDING_STATUS=FINDING_S
                              EVIDENCE_NAMES=EVIDENCE_NAMES, UPLOAD_ACCEPT=",".join(SUPPORTED_EXTENSIONS))
 # Readable JSON for the audit trail, as plain text: autoescaped like every other value.
 templates.env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
+templates.env.filters["when"] = clock.when  # stored UTC, read in the company's time
+templates.env.globals["zone_label"] = clock.zone_label
 
 
 def render(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:

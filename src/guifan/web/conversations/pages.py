@@ -24,7 +24,6 @@ from guifan.web.validation import RowId, Text
 router = APIRouter(include_in_schema=False)
 templates.env.globals.update(query_with=service.query_with, PAGE_SIZES=service.PAGE_SIZES,
                              CHANNEL_NAMES={"phone": "电话", "chat": "在线"})
-templates.env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else "—"
 templates.env.filters["clock"] = lambda seconds: f"{int(seconds // 60)}:{seconds % 60:04.1f}"  # 1:05.3
 
 # The list's columns: (sort key, heading); every one sorts.

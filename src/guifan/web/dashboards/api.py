@@ -4,7 +4,7 @@ caller's scope (agents: their own, team leads: their team's, others: everyone)."
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.orm import Session
 
+from guifan.web import clock
 from guifan.web.app import DB, require
 from guifan.web.dashboards import service
 from guifan.web.models import User
@@ -63,7 +64,7 @@ class DashboardQuery(BaseModel):
     def _period(cls, value: date | None, info: ValidationInfo) -> date:
         start, end = info.data.get("date_from"), value
         if end is None:  # today, or twelve weeks from date_from if that ends sooner
-            today = datetime.now(timezone.utc).date()
+            today = clock.today()
             end = today if start is None else max(start, min(start + timedelta(days=service.DEFAULT_DAYS - 1), today))
         return _ending(end, start, "date_from")
 

@@ -54,8 +54,11 @@ def line_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
                          f"<title>{escape(name)} · {escape(labels[i])}: {number(v)}</title></circle>")
     if len(series) > 1:
-        parts += [f'<text class="legend" x="{LEFT + 8 + n * 110}" y="{TOP + 10}" font-size="11" fill="{COLOURS[n % len(COLOURS)]}">'
-                  f"■ {escape(name)}</text>" for n, (name, _) in enumerate(series)]
+        x = LEFT + 8
+        for n, (name, _) in enumerate(series):
+            parts.append(f'<text class="legend" x="{x}" y="{TOP + 10}" font-size="11" fill="{COLOURS[n % len(COLOURS)]}">'
+                         f"■ {escape(name)}</text>")
+            x += 24 + 11 * sum(1 if ord(ch) > 0x2E80 else 0.6 for ch in name)  # CJK glyphs are square
     return frame.svg(parts)
 
 

@@ -26,9 +26,17 @@ def drawn(data: dict[str, Any], clause_title) -> dict[str, Any]:
     weeks = data["weeks"]
     labels = [w["week"] for w in weeks]
     kpi = {key: [w["kpis"][key] for w in weeks] for key in service.KPI_KEYS}
+    compared = data["comparison"]
+    before = compared["previous_weeks"]
+    aligned = max(len(weeks), len(before))
     return {
         "distribution": charts.bar_chart([f"{b['low']}–{b['high']}" for b in data["distribution"]],
                                          [b["conversations"] for b in data["distribution"]], "得分区间", "会话数"),
+        "comparison": charts.line_chart(
+            [f"第{n}周" for n in range(1, aligned + 1)],
+            [(f"本期 {compared['current']['from']} 起", [w["score"] for w in weeks]),
+             (f"上期 {compared['previous']['from']} 起", [w["score"] for w in before])],
+            "各期的第几周", "平均得分", 0, 100),
         "trend": charts.line_chart(labels, [("平均得分", [w["score"] for w in weeks])], WEEK, "平均得分", 0, 100),
         "clause_trend": charts.line_chart(
             labels, [(f"{c} {clause_title(c)}"[:16], [w["clauses"][c] for w in weeks]) for c in (weeks[0]["clauses"] if weeks else [])],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Float, String, case, cast, func, literal_column, select
@@ -13,6 +13,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from guifan.web import clock
 from guifan.web.models import Conversation, Finding, FindingStatus, User
 from guifan.web.services import iso_week, visible
 
@@ -25,21 +26,23 @@ BUCKETS = tuple(range(0, 100, 10))  # score buckets [0, 10) … [90, 100]
 SCORE = func.coalesce(Conversation.final_score, Conversation.auto_score)
 
 
-class utc_day(FunctionElement):
-    """The UTC calendar day of a timestamp as ``YYYY-MM-DD`` (the workspace stores UTC)."""
+class local_day(FunctionElement):
+    """The local calendar day (``guifan.web.clock``) of a stored UTC timestamp as ``YYYY-MM-DD``."""
 
     type = String()
-    inherit_cache = True
+    inherit_cache = False  # the zone is read when the statement is compiled
 
 
-@compiles(utc_day)
-def _utc_day_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"
+@compiles(local_day)
+def _local_day_sqlite(element, compiler, **kw):
+    # SQLite knows no zones: the zone's offset now (China has no daylight saving time)
+    return f"date({compiler.process(element.clauses, **kw)}, '{clock.utc_offset_minutes():+d} minutes')"
 
 
-@compiles(utc_day, "postgresql")
-def _utc_day_postgresql(element, compiler, **kw):
-    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+@compiles(local_day, "postgresql")
+def _local_day_postgresql(element, compiler, **kw):
+    zone = clock.zone().key.replace("'", "")
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE '{zone}', 'YYYY-MM-DD')"
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,8 @@ class Scope:
 
     def where(self, query, period: Period):
         query = visible(query, self.user).where(
-            Conversation.started_at >= datetime.combine(period.start, time.min, timezone.utc),
-            Conversation.started_at < datetime.combine(period.end + timedelta(days=1), time.min, timezone.utc))
+            Conversation.started_at >= clock.midnight(period.start),
+            Conversation.started_at < clock.midnight(period.end + timedelta(days=1)))
         if self.agent:
             query = query.where(Conversation.agent_code == self.agent)
         if self.team is not None:
@@ -157,7 +160,7 @@ def clause_ranking(session: Session, scope: Scope, period: Period, clause: str,
 def weekly(session: Session, scope: Scope, period: Period, clauses: list[str]) -> list[dict[str, Any]]:
     """Per ISO week of the period: conversations, average score, average KPIs and the findings of
     each of ``clauses`` (weeks without conversations have no averages)."""
-    day = utc_day(Conversation.started_at)
+    day = local_day(Conversation.started_at)
     rows = session.execute(scope.where(select(
         day, func.count(Conversation.id), func.sum(cast(SCORE, Float)), func.count(_kpi("handle_seconds")),
         *(func.sum(_kpi(key)) for key in KPI_KEYS)), period).group_by(day)).all()
@@ -206,6 +209,9 @@ def figures(session: Session, scope: Scope, period: Period, previous: Period, cl
         "weeks": weekly(session, scope, period, trend_clauses),
         "kpis": current["kpis"], "timed_conversations": current["timed_conversations"],
         "comparison": {"current": current, "previous": before,
+                       # week by week, the n-th week of this period beside the n-th of the other
+                       "previous_weeks": [{k: w[k] for k in ("week", "from", "to", "conversations", "score")}
+                                          for w in weekly(session, scope, previous, [])],
                        "change": {"conversations": current["conversations"] - before["conversations"],
                                   "score": _diff(current["score"], before["score"]),
                                   "findings": current["findings"] - before["findings"],
@@ -240,12 +246,23 @@ def tables(data: dict[str, Any]) -> dict[str, tuple[str, tuple[str, ...], list[t
                          [(w["week"], w["from"], w["to"], *w["clauses"].values()) for w in weeks]),
         "kpis": ("通话指标", ("周", "起", "止", "带时间戳会话数", *KPI_NAMES.values()),
                  [(w["week"], w["from"], w["to"], w["timed_conversations"], *w["kpis"].values()) for w in weeks]),
+        "comparison-trend": ("两期得分对比", ("第几周", "本期周", "本期会话数", "本期平均得分", "上期周", "上期会话数", "上期平均得分"),
+                             [(n, *_week_cells(weeks, n), *_week_cells(compared["previous_weeks"], n))
+                              for n in range(1, max(len(weeks), len(compared["previous_weeks"])) + 1)]),
         "comparison": ("两期对比", ("指标", f"本期 {compared['current']['from']} 至 {compared['current']['to']}",
                                     f"上期 {compared['previous']['from']} 至 {compared['previous']['to']}", "变化"),
                        [(name, compared["current"][key], compared["previous"][key], compared["change"][key]) for name, key in rows]
                        + [(KPI_NAMES[k], compared["current"]["kpis"][k], compared["previous"]["kpis"][k],
                            compared["change"][k]) for k in KPI_KEYS]),
     }
+
+
+def _week_cells(weeks: list[dict[str, Any]], n: int) -> tuple[Any, Any, Any]:
+    """The n-th week's label, conversations and score; blanks past the period's end."""
+    if n > len(weeks):
+        return None, None, None
+    w = weeks[n - 1]
+    return f"{w['from']} 至 {w['to']}", w["conversations"], w["score"]
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
