@@ -80,8 +80,8 @@ def run(url: str, args) -> None:
         agent, reviewer = fill(session, args.agents, args.per_agent, args.notifications)
         print(f"  {args.notifications:,} notifications, {args.agents * args.per_agent:,} conversations")
         for name, user in (("agent", agent), ("reviewer", reviewer)):
-            badge = timed(lambda: service.unread_count(session, user), args.repeat)
-            listing = timed(lambda: service.page_of(session, user, 1, 50, False), args.repeat)
+            badge = timed(lambda user=user: service.unread_count(session, user), args.repeat)
+            listing = timed(lambda user=user: service.page_of(session, user, 1, 50, False), args.repeat)
             print(f"  {name:8}  badge (unread count) {badge[0]:6.2f} ms wall {badge[1]:6.2f} ms CPU"
                   f"  ·  first page of 50 {listing[0]:6.2f} ms wall {listing[1]:6.2f} ms CPU"
                   f"  ({service.unread_count(session, user)} unread)")

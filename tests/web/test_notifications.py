@@ -14,15 +14,14 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from guifan.web.app import create_app
-from guifan.web.notifications.mail import MailSettings
 from guifan.web.models import utcnow
+from guifan.web.notifications.mail import MailSettings
 from guifan.web.notifications.models import Kind, Notification
 from tests.web.conftest import PASSWORD, Actor, jsonl, made, stored, wait_for_job
-
-from fastapi.testclient import TestClient
 
 
 def notes(actor, **params) -> dict:
@@ -180,7 +179,7 @@ def test_the_header_count_the_page_and_its_forms(app, people):
 def test_admins_set_an_email_address(app, people):
     admin, agent1 = people["admin"], people["agent1"]
     url = f"/api/v1/users/{agent1.user['id']}"
-    patch = lambda body: admin.client.patch(url, json=body, headers={"X-CSRF-Token": admin.csrf})  # noqa: E731
+    patch = lambda body: admin.client.patch(url, json=body, headers={"X-CSRF-Token": admin.csrf})
     assert patch({"email": "agent1@example.com"}).json()["email"] == "agent1@example.com"
     for bad in ("not-an-address", "a@b.c\r\nBcc: x@y.z", "a b@example.com"):
         response = patch({"email": bad})

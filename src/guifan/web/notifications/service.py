@@ -5,14 +5,23 @@ notifications are theirs, and of conversations they may still see (``visible``).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 # The module, not its names: guifan.web.conversations.service calls this one (``assigned``).
 from guifan.web.conversations import service as lists
-from guifan.web.models import Appeal, AppealStatus, Assignment, Conversation, Finding, User, utcnow
+from guifan.web.models import (
+    Appeal,
+    AppealStatus,
+    Assignment,
+    Conversation,
+    Finding,
+    User,
+    utcnow,
+)
 from guifan.web.notifications.models import Kind, Notification
 from guifan.web.services import visible
 
