@@ -49,7 +49,7 @@ def test_pages_sorts_and_bounds(app, people):
                      r'descending=true">会话 ▲', page)
     rows = re.findall(r'<a href="/conversations/\d+">(c\d\d)</a>', page)
     assert rows == [f"c{n}" for n in range(10, 20)]
-    assert "2026-11-02 10:00" in page and "在线" in page
+    assert "2026-11-02 18:00" in page  # 10:00 UTC in Beijing time and "在线" in page
 
 
 def test_saved_filters_are_each_users_own(app, people):
