@@ -5,11 +5,12 @@
 
 Generates conversations (bench_check's generator), publishes them to a fresh queue of the local
 RabbitMQ (`guifan.ingest.amqp`, persistent messages with publisher confirms), then runs
-`guifan ingest … --exit-when-idle 1` as a whole process, as a user runs it, into a new SQLite file
-and a new PostgreSQL database (127.0.0.1:5432, dropped afterwards). Prints, per database,
-conversations per second of the consumer's CPU time (user+sys, start-up included) and of wall
-time (the idle second before it exits left out), and, measured in the same run, the ratio of its
-CPU time to `guifan check` of the same conversations into a JSON report. Asserts nothing.
+`guifan ingest … --exit-when-idle 1` as whole processes, as a user runs it: one consumer into a new
+SQLite file, one and then two consumers (each on its own core) into new PostgreSQL databases
+(127.0.0.1:5432, dropped afterwards). Prints, per run, conversations per second of the consumers'
+CPU time (user+sys, start-up included) and of wall time (the idle second before they exit left
+out), and, measured in the same run, the ratio of the CPU time to `guifan check` of the same
+conversations into a JSON report and of two consumers' wall time to one's. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_check import make_conversation  # noqa: E402
@@ -39,14 +42,17 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(command: list[str]) -> tuple[float, float, str]:
-    """(CPU seconds, wall seconds, standard error) of a command run to its end."""
+def timed(command: list[str], copies: int = 1) -> tuple[float, float, str]:
+    """(CPU seconds, wall seconds, standard error) of ``copies`` of a command run at once to their end."""
     cpu, wall = child_cpu(), time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    running = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for _ in range(copies)]
+    errors = [process.communicate()[1] for process in running]
     wall, cpu = time.perf_counter() - wall, child_cpu() - cpu
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])}… failed ({done.returncode}):\n{done.stderr}")
-    return cpu, wall, done.stderr
+    for process, err in zip(running, errors):
+        if process.returncode != 0:
+            sys.exit(f"{' '.join(command[:4])}… failed ({process.returncode}):\n{err}")
+    return cpu, wall, "".join(errors)
 
 
 def publish(queue: str, lines: list[str]) -> float:
@@ -75,7 +81,7 @@ def delete_queue(queue: str) -> None:
     connection.close()
 
 
-def postgres_database() -> tuple[str, callable]:
+def postgres_database() -> tuple[str, Callable[[], None]]:
     from sqlalchemy import create_engine, text
 
     name = f"guifan_bench_{uuid.uuid4().hex[:10]}"
@@ -111,23 +117,28 @@ def main() -> None:
           f"guifan check (whole process): {args.n / check_cpu:,.0f} conv/s of CPU")
 
     sqlite = f"sqlite:///{folder / 'guifan.db'}"
-    postgres, drop = postgres_database()
+    databases = [postgres_database(), postgres_database()]
+    walls = {}
     try:
-        for label, db in (("SQLite", sqlite), ("PostgreSQL", postgres)):
+        runs = (("SQLite", sqlite, 1), ("PostgreSQL", databases[0][0], 1), ("PostgreSQL", databases[1][0], 2))
+        for label, db, consumers in runs:
             queue = f"guifan-bench-{uuid.uuid4().hex[:10]}"
             try:
                 rate = publish(queue, lines)
-                cpu, wall, err = timed([*guifan, "ingest", AMQP, "--queue", queue, "--db", db,
-                                        "--batch", str(args.batch), "--exit-when-idle", str(IDLE)])
+                cpu, wall, err = timed([*guifan, "ingest", AMQP, "--queue", queue, "--db", db, "--batch",
+                                        str(args.batch), "--exit-when-idle", str(IDLE)], copies=consumers)
             finally:
                 delete_queue(queue)
-            if f"入库 {args.n} 个对话" not in err:
-                sys.exit(f"not every conversation was stored:\n{err}")
-            print(f"{label:<10} ingest: {args.n / cpu:,.0f} conv/s of CPU (user+sys), "
-                  f"{args.n / (wall - IDLE):,.0f} conv/s of wall time; CPU {cpu / check_cpu:.2f}× guifan check; "
-                  f"published at {rate:,.0f} msg/s")
+            if sum(int(n) for n in re.findall(r"入库 (\d+) 个对话", err)) != args.n:
+                sys.exit(f"not every conversation was stored once:\n{err}")
+            walls[label, consumers] = wall - IDLE
+            speedup = f"; {walls[label, 1] / walls[label, consumers]:.2f}× one consumer" if consumers > 1 else ""
+            print(f"{label:<10} {consumers} consumer{'s' if consumers > 1 else ' '}: "
+                  f"{args.n / cpu:,.0f} conv/s of CPU (user+sys), {args.n / (wall - IDLE):,.0f} conv/s of wall time"
+                  f"{speedup}; CPU {cpu / check_cpu:.2f}× guifan check; published at {rate:,.0f} msg/s")
     finally:
-        drop()
+        for _, drop in databases:
+            drop()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -18,7 +19,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed")
 pika = pytest.importorskip("pika", reason="the amqp extra is not installed")
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from guifan.cli import app  # noqa: E402
@@ -224,6 +225,40 @@ def test_a_conversation_the_database_refuses_is_rejected_and_the_rest_of_its_bat
     assert re.search(r"message_id nul-id\).*/nul-id: 存入工作台时出错: .*NUL", result.stderr)
     assert sorted(stored(db_url)) == ["c-1", "c-2"]
     assert waiting(dead_letter_queue(queue)) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_consumers_storing_the_same_new_conversation_at_once_store_it_once(db_url, queue):
+    engine = make_engine(db_url)
+    migrate(engine)
+    workspace = Workspace(engine)
+    publish(queue, (conversation("c-1", "1024", "您好,很高兴为您服务"), "m-2"))
+    with workspace.sessions() as other:  # another consumer: has inserted c-1, not yet committed
+        version = workspace.active_rulebook(other)
+        other.commit()
+        workspace.store(other, workspace.checker(version).check(build(conversation("c-1", "1024"))),
+                        version.version, mask=True)
+        broker = RabbitMQ(AMQP, queue)
+        broker.connect()
+        totals = []
+        consumer = threading.Thread(target=lambda: totals.append(
+            Ingestor(Workspace(engine), broker, queue).run(idle_exit=1)))
+        consumer.start()
+
+        def blocked() -> bool:
+            with engine.connect() as connection:
+                return bool(connection.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")))
+
+        _wait_for(lambda: blocked() or not consumer.is_alive(), "the consumer to wait for the other's insert")
+        other.commit()
+    consumer.join(timeout=300)
+    broker.close()
+    engine.dispose()
+    assert [(t.stored, t.rejected) for t in totals] == [(1, 0)]
+    rows = stored(db_url)
+    assert list(rows) == ["c-1"]
+    assert rows["c-1"].turns[1]["text"] == "您好,很高兴为您服务"  # the message, applied over the other's row
 
 
 def _consumer(queue: str, db: str, *extra: str) -> subprocess.Popen:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timezone
+
+import pytest
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -20,6 +24,29 @@ def test_migrations_match_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_processes_started_at_once_on_a_new_database_migrate_it_one_at_a_time(db_url, tmp_path):
+    """Two consumers (guifan ingest) or servers started together: both migrate, neither fails."""
+    go = tmp_path / "go"
+    script = ("import pathlib, sys, time\n"
+              "from guifan.web.db import make_engine, migrate\n"
+              "engine = make_engine(sys.argv[1])\n"
+              "print('ready', flush=True)\n"
+              "while not pathlib.Path(sys.argv[2]).exists(): time.sleep(0.01)\n"
+              "migrate(engine)\n")
+    starts = [subprocess.Popen([sys.executable, "-c", script, db_url, str(go)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    assert [process.stdout.readline() for process in starts] == ["ready\n", "ready\n"]
+    go.touch()  # both go at once (without the lock, one of them failed on every try)
+    for process in starts:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    engine = make_engine(db_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
 
 

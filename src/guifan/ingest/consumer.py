@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from guifan.errors import InputError
 from guifan.ingest.broker import Broker, Delivery
@@ -140,8 +141,7 @@ class Ingestor:
             stored: list[Delivery] = []
             for delivery, name, results in checked:
                 try:
-                    with session.begin_nested():  # a refused message undoes its own conversations only
-                        outcomes = [workspace.store(session, result, number, mask) for result in results]
+                    outcomes = self._store(session, results, number, mask)
                 except UNAVAILABLE:
                     raise
                 except Exception as exc:
@@ -153,6 +153,20 @@ class Ingestor:
             session.commit()
         self.broker.ack(stored)
         totals.batches += 1
+
+    def _store(self, session: Session, results: list[CheckResult], version: int, mask: bool) -> list[dict | None]:
+        """One message's conversations, in a savepoint: a refused message undoes its own only.
+        Tried again once when another consumer stored one of them meanwhile: its key (or its new
+        version's number) is unique, so the insert fails when the other commits, and the second
+        try finds the other's row and applies this message over it (PostgreSQL: read committed)."""
+        def once() -> list[dict | None]:
+            with session.begin_nested():
+                return [self.workspace.store(session, result, version, mask) for result in results]
+
+        try:
+            return once()
+        except IntegrityError:
+            return once()
 
     def _refuse(self, delivery: Delivery, errors: list[InputError]) -> None:
         self.broker.reject(delivery)

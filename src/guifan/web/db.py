@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_URL = "sqlite:///guifan.db"
+MIGRATION_LOCK = 0x67756966616E  # PostgreSQL advisory lock key held while migrating ("guifan")
 
 
 def normalize_url(url: str) -> str:
@@ -65,6 +66,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             connection.commit()
         try:
             with connection.begin():
+                if connection.dialect.name == "postgresql":  # processes started at once migrate one at a time
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
