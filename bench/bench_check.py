@@ -70,7 +70,6 @@ def main() -> None:
     from guifan.engine import Engine
     from guifan.readers import read_paths
     from guifan.scoring import Checker
-    from guifan.text import warm_up
 
     rng = random.Random(args.seed)
     path = args.keep or Path(tempfile.mkstemp(suffix=".jsonl")[1])
@@ -80,7 +79,6 @@ def main() -> None:
 
     started = time.perf_counter()
     checker = Checker(Engine())
-    warm_up()
     setup = time.perf_counter() - started
 
     started = time.perf_counter()

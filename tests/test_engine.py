@@ -124,7 +124,7 @@ def test_rulebook_names_every_clause_of_the_standard():
 LAYERS = {
     "model": set(),
     "errors": set(),
-    "text": set(),
+    "text": {"_text_tables"},  # its own character tables, generated (scripts/make_text_tables.py)
     "rulebook": {"errors", "model"},
     "readers": {"errors", "model", "audio"},  # audio: the reader of call recordings
     "audio": {"errors", "model", "audio"},

@@ -12,14 +12,20 @@ Two normalized forms of every text are matched against the rulebook's phrases:
 Every step maps one character to one or zero characters, so the whole normalization is a single
 ``str.translate`` (C speed) and a position in a normalized text maps back to the original text by
 skipping the removed characters. That map is built only when a phrase is found.
+
+The translation table is filled a character at a time, the first time a text holds it (built for
+all of Unicode up front, it cost 0.8 s of every start-up). What comes from other libraries, OpenCC's
+traditional characters and pypinyin's readings, is precomputed in ``guifan._text_tables``
+(``scripts/make_text_tables.py``): no check imports them.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from functools import lru_cache
+
+from guifan import _text_tables
 
 # Filler particles and interjections that agents sprinkle into chat and speech.
 FILLERS = "嗯恩啊呀呢哦噢喔吧啦哈哟呐嘞咯哇呗"
@@ -30,35 +36,37 @@ _KEEP_CATEGORIES = ("L", "N")
 EMOTICON = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")  # letters (incl. CJK) and digits survive; everything else is noise
 
 
-@lru_cache(maxsize=1)
-def _tables() -> tuple[dict[int, int | None], dict[int, None]]:
-    import opencc
+class _Folding(dict):
+    """Code point -> its basic form: another code point, or None (removed). An entry is made the
+    first time a character is looked up (``str.translate`` asks for every character)."""
 
-    table: dict[int, int | None] = {}
-    for cp in range(sys.maxunicode + 1):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        ch = chr(cp)
-        cat = unicodedata.category(ch)
-        if not cat.startswith(_KEEP_CATEGORIES):
-            table[cp] = None
-            continue
-        if cp > 0xFFFF and not (0x20000 <= cp <= 0x3FFFF):
-            table[cp] = None  # emoji and other astral symbols outside the CJK extensions
-            continue
-        folded = unicodedata.normalize("NFKC", ch).lower()
-        if len(folded) == 1 and folded != ch:
-            table[cp] = ord(folded)
-    # Traditional -> simplified, character by character (one OpenCC call for the whole CJK block).
-    cjk = "".join(chr(c) for c in range(0x4E00, 0xA000))
-    simplified = opencc.OpenCC("t2s").convert(cjk)
-    if len(simplified) == len(cjk):
-        for a, b in zip(cjk, simplified):
-            if a != b:
-                table[ord(a)] = ord(b)
-    table[ord("您")] = ord("你")
-    fillers = {ord(c): None for c in FILLERS}
-    return table, fillers
+    __slots__ = ()
+
+    def __missing__(self, cp: int) -> int | None:
+        value = self[cp] = _fold(cp)
+        return value
+
+
+def _fold(cp: int) -> int | None:
+    """The basic form of one character: traditional to simplified, width and case folded (NFKC),
+    removed when neither a letter nor a digit, or an astral symbol outside the CJK extensions."""
+    if 0xD800 <= cp <= 0xDFFF:
+        return cp
+    simplified = _SIMPLIFIED.get(cp)
+    if simplified is not None:
+        return simplified
+    ch = chr(cp)
+    if not unicodedata.category(ch).startswith(_KEEP_CATEGORIES):
+        return None
+    if cp > 0xFFFF and not (0x20000 <= cp <= 0x3FFFF):
+        return None  # emoji and other astral symbols outside the CJK extensions
+    folded = unicodedata.normalize("NFKC", ch).lower()
+    return ord(folded) if len(folded) == 1 else cp
+
+
+_SIMPLIFIED = dict(zip(map(ord, _text_tables.SIMPLIFIED[::2]), map(ord, _text_tables.SIMPLIFIED[1::2])))
+_FOLDING = _Folding({ord("您"): ord("你")})
+_FILLERS = {ord(c): None for c in FILLERS}
 
 
 def blank_emoticons(text: str) -> str:
@@ -67,12 +75,12 @@ def blank_emoticons(text: str) -> str:
 
 
 def basic(text: str) -> str:
-    return text.translate(_tables()[0])
+    return text.translate(_FOLDING)
 
 
 def loosen(basic_text: str) -> str:
     """The loose form of an already basic-normalized text."""
-    return basic_text.translate(_tables()[1])
+    return basic_text.translate(_FILLERS)
 
 
 def loose(text: str) -> str:
@@ -83,21 +91,13 @@ def loose(text: str) -> str:
 def _homophones() -> dict[int, int]:
     """CJK character -> the first character (in code point order) read with the same toneless syllable.
 
-    pypinyin's per-character table gives each character's readings; the first one is the most
-    common. Tone marks are dropped (ASR confuses tones as readily as characters), ü stays apart from u.
+    From pypinyin's per-character table (precomputed: ``scripts/make_text_tables.py``): a
+    character's first reading is its most common. Tone marks are dropped (ASR confuses tones as
+    readily as characters), ü stays apart from u.
     """
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    representative: dict[str, int] = {}
     table: dict[int, int] = {}
-    for cp in sorted(pinyin_dict, key=lambda c: (not 0x4E00 <= c <= 0x9FFF, c)):  # readable representatives
-        reading = pinyin_dict[cp].split(",", 1)[0]
-        syllable = "".join(
-            c for c in unicodedata.normalize("NFD", reading.replace("ü", "v")) if not unicodedata.combining(c)
-        )
-        first = representative.setdefault(syllable, cp)
-        if first != cp:
-            table[cp] = first
+    for group in _text_tables.HOMOPHONES.split(" "):
+        table.update(dict.fromkeys(map(ord, group[1:]), ord(group[0])))
     return table
 
 
@@ -112,22 +112,13 @@ def offsets(text: str, form: str) -> list[int]:
 
     A final entry ``len(text)`` is appended so that an exclusive end maps too.
     """
-    table, fillers = _tables()
+    fillers = _FILLERS if form != "basic" else {}
     kept: list[int] = []
     for i, ch in enumerate(text):
-        mapped = table.get(ord(ch), ord(ch))
-        if mapped is None:
-            continue
-        if form != "basic" and mapped in fillers:
+        mapped = _FOLDING[ord(ch)]
+        if mapped is None or mapped in fillers:
             continue
         kept.append(i)
     kept.append(len(text))
     return kept
 
-
-def warm_up(homophones: bool = True) -> None:
-    """Build the translation tables now (about 0.1 s, the homophone table 0.1 s more) rather than
-    inside the first check."""
-    _tables()
-    if homophones:
-        _homophones()

@@ -11,8 +11,7 @@ from guifan.engine import complaints
 from guifan.engine.matcher import VETOED, Hit, PhraseMatcher
 from guifan.engine.hearing import doubtful_turns, heard_with
 from guifan.engine.judge import ModelJudge
-from guifan.engine.meaning import Judgement, MeaningModel, units
-from guifan.engine.meaning import form as meaning_form
+from guifan.engine.meaning import Judgement, MeaningModel, unit_forms
 from guifan.model import Conversation, Evidence, Role, Turn
 from guifan.rulebook import Rulebook
 
@@ -131,12 +130,13 @@ class TurnView:
     def judged(self, categories: Iterable[str]) -> dict[str, Judgement]:
         """The meaning stage's judgement of this agent turn for each act (computed once per act)."""
         meaning = self._recognizer.meaning if self._recognizer is not None else None
-        if meaning is None or not self.is_agent:
+        if meaning is None or self.turn.role is not Role.AGENT:
             return {}
-        wanted = [c for c in categories if c not in self._judged and c in meaning.acts and c not in meaning.phrase_only]
+        known = self._judged
+        wanted = [c for c in categories if c not in known and c in meaning.acts and c not in meaning.phrase_only]
         if wanted:
-            self._judged.update(meaning.judge(self.text, wanted))
-        return {c: self._judged[c] for c in categories if c in self._judged}
+            known.update(meaning.judge(self.text, wanted))
+        return {c: judged for c in categories if (judged := known.get(c)) is not None}
 
     def heard(self, category: str) -> list[Hit]:
         """The category's phrases found by sound (guifan.engine.matcher), computed on first use."""
@@ -214,6 +214,14 @@ class Recognizer:
         self.judge = judge
 
 
+def _offences(ctx: CheckContext) -> list[tuple[TurnView, dict[str, Judgement]]]:
+    """Each agent turn with the meaning stage's judgement of every must-not act, for ``meant``
+    (asked once per act): the conversation's units are encoded first, in one batch."""
+    meaning = ctx._recognizer.meaning
+    meaning.encode([text for view in ctx.agent for text in unit_forms(view.text)])
+    return [(view, view.judged(meaning.must_not)) for view in ctx.agent]
+
+
 def _mostly_quoted(text: str, start: int, end: int) -> bool:
     """Half or more of the stretch is inside quotation marks: the agent repeating the customer."""
     if not any(q in text for q in _ANY_QUOTE):
@@ -242,7 +250,6 @@ class CheckContext:
         self.rulebook = rulebook
         self._matcher = matcher
         self._recognizer = recognizer
-        self._encoded = False
         self.settings = rulebook.settings
         self._shared: dict[Callable, object] = {}
         self._complaints: dict[int, bool] = {}  # customer turn -> complains (complaints.is_complaint)
@@ -336,7 +343,6 @@ class CheckContext:
 
     def _changed(self) -> None:
         self._shared.clear()
-        self._encoded = False
 
     # -- navigation -----------------------------------------------------------------------------
 
@@ -412,23 +418,19 @@ class CheckContext:
         meaning = recognizer.meaning if recognizer is not None else None
         if meaning is None or act not in meaning.acts or not self.rulebook.semantic.create_findings:
             return
-        if not self._encoded:  # every agent unit of the conversation in one batch
-            meaning.vectors([meaning_form(u.text) for v in self.agent for u in units(v.text)])
-            self._encoded = True
         config = self.rulebook.judge
         judge = recognizer.judge if act in config.acts else None
         low = config.band[0] if judge is not None else self.rulebook.semantic.finding_from
         excuses = self.rulebook.semantic.excused_by.get(act, ())
-        rivals = meaning.must_not - {act}
-        for view in self.agent:
-            judged = view.judged([act]).get(act)
+        for view, offences in self.shared(_offences):
+            judged = offences.get(act)
             if judged is None or judged.probability < low:
                 continue
             unit = judged.unit
             # One offence per stretch of words: a sentence that mocks is not also reported as
             # ordering and grumbling; the act it is most like takes it.
             if any(other.probability > judged.probability and other.unit.start < unit.end and unit.start < other.unit.end
-                   for other in view.judged(rivals).values()):
+                   for rival, other in offences.items() if rival != act):
                 continue
             # Words an exact phrase already reports (of this act or another offence) are not reported again.
             taken = (view.span(hit) for category in meaning.must_not | OFFENCES for hit in view.find(category))

