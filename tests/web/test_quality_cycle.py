@@ -65,9 +65,16 @@ def test_sampling_plan_assigns_per_agent_per_week_to_reviewers(people):
     assert len(again) == 2  # only the two conversations of agent 1024 not yet assigned
     mine = rev.get("/api/v1/assignments").json()
     assert mine and not any(a["done"] for a in mine)
-    assert "我的抽检任务" in rev.get("/").text
+    assert f"我的复核队列:{len(mine)} 通待复核" in rev.get("/").text
+    queue = rev.get("/api/v1/conversations", params={"queue": "mine", "per_page": 2}).json()
+    assert queue["total"] == len(mine) and len(queue["items"]) == 2  # a paged list like any other
+    assert {c["id"] for c in rev.get("/api/v1/conversations", params={"queue": "mine"}).json()["items"]} == {
+        a["conversation_id"] for a in mine}
     rev.post(f"/api/v1/conversations/{mine[0]['conversation_id']}/review")
     assert rev.get("/api/v1/assignments").json()[0]["done"] is True
+    page = rev.get("/", params={"queue": "mine"}).text
+    assert "我的复核队列" in page and f"共 {len(mine) - 1} 通" in page  # reviewed: out of the queue
+    assert boss.get("/api/v1/conversations", params={"queue": "mine"}).json()["total"] == 0  # nothing assigned to them
     assert people["rev"].post("/api/v1/sampling", json={"per_agent": 1, "week": "2026-W45"}).status_code == 403
 
 

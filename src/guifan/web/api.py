@@ -3,7 +3,7 @@ scope (agents: their own, team leads: their team's) is applied in every query, n
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Response, UploadFile
@@ -12,6 +12,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from starlette.concurrency import run_in_threadpool
 
+from guifan.web import clock
 from guifan.web.app import DB, require
 from guifan.web.models import (
     Appeal,
@@ -227,6 +228,7 @@ class Filters(BaseModel):
     clause: Text | None = Field(default=None, max_length=20)
     status: Text | None = Field(default=None, max_length=20)
     uncertain: bool | None = None  # true: with findings awaiting review (待复核); false: without
+    queue: Literal["mine"] | None = None  # mine: assigned to the caller for review and not yet reviewed
     sort: Text = Field(default="started_at", max_length=20)  # a key of SORTS (others: started_at)
     descending: bool = True
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
@@ -244,10 +246,13 @@ def filtered(user: User, filters: Filters):
         query = query.where(Conversation.team_id == filters.team)
     if filters.channel:
         query = query.where(Conversation.channel == filters.channel)
-    if filters.date_from:
-        query = query.where(Conversation.started_at >= datetime.combine(filters.date_from, time.min, timezone.utc))
+    if filters.date_from:  # days as the company reads them (guifan.web.clock)
+        query = query.where(Conversation.started_at >= clock.midnight(filters.date_from))
     if filters.date_to:
-        query = query.where(Conversation.started_at <= datetime.combine(filters.date_to, time.max, timezone.utc))
+        query = query.where(Conversation.started_at < clock.midnight(filters.date_to + timedelta(days=1)))
+    if filters.queue == "mine":
+        query = query.where(Conversation.id.in_(select(Assignment.conversation_id).where(
+            Assignment.reviewer_id == user.id, Assignment.done.is_(False))))
     score = func.coalesce(Conversation.final_score, Conversation.auto_score)
     if filters.score_min is not None:
         query = query.where(score >= filters.score_min)

@@ -49,6 +49,19 @@ templates.env.filters["when"] = clock.when  # stored UTC, read in the company's 
 templates.env.globals["zone_label"] = clock.zone_label
 
 
+def rule_titles(rulebook) -> dict[str, str]:
+    """Every rule's title as people read it (its clauses' titles), by code: for the rule pickers."""
+    from guifan.docs import rule_title
+
+    return {code: rule_title(cls, rulebook) for code, cls in sorted(all_rules().items())}
+
+
+def active_rule_titles(request: Request, session) -> dict[str, str]:
+    """``rule_titles`` of the workspace's active rulebook."""
+    workspace = request.app.state.workspace
+    return rule_titles(workspace.checker(workspace.active_rulebook(session)).engine.rulebook)
+
+
 def render(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
     return templates.TemplateResponse(
         request, name, {"user": user, "csrf": getattr(request.state, "csrf", ""), **context}, status_code=status_code
@@ -114,7 +127,7 @@ def conversation_page(conversation_id: RowId, request: Request, session: DB,
                   segments=[_segments(t["text"], by_turn.get(i, [])) for i, t in enumerate(conversation.turns)],
                   heard=_heard(conversation, rulebook), clause_title=rulebook.clause_title,
                   wording=rulebook.wording, severity_names={s.value: name for s, name in SEVERITY_LABELS.items()},
-                  rules=all_rules(), error=request.query_params.get("error"),
+                  rules=rule_titles(rulebook), error=request.query_params.get("error"),
                   **_recording(conversation, rulebook))
 
 
@@ -234,6 +247,7 @@ def decision_form(appeal_id: RowId, request: Request, session: DB, accept: Annot
 def calibration_page(request: Request, session: DB,
                      user: Annotated[User, Depends(require(Permission.CALIBRATE))]) -> HTMLResponse:
     return render(request, "calibration.html", user, cal=api.calibration_figures(session, user),
+                  titles=active_rule_titles(request, session),
                   error=request.query_params.get("error"))
 
 

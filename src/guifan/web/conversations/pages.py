@@ -9,14 +9,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from guifan.engine import all_rules
 from guifan.web import api
 from guifan.web.app import DB, require
 from guifan.web.conversations import service
 from guifan.web.models import Appeal, Assignment, AuditEntry, Conversation, Finding, User
-from guifan.web.pages import back, failed, render, templates
+from guifan.web.pages import active_rule_titles, back, failed, render, templates
 from guifan.web.security import Permission, allowed
 from guifan.web.services import WorkspaceError, visible
 from guifan.web.validation import RowId, Text
@@ -40,17 +39,15 @@ def _local(url: str) -> str:
 def conversations_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
                        filters: Annotated[api.Filters, Depends()]) -> Response:
     total, rows = api.page_of(session, user, filters)
-    assigned = []
+    queued = 0  # the reviewer's queue: assigned and not yet reviewed (the list with queue=mine)
     if allowed(user.role, Permission.REVIEW):
-        assigned = list(session.execute(
-            select(Assignment, Conversation.external_id).join(Conversation, Conversation.id == Assignment.conversation_id)
-            .where(Assignment.reviewer_id == user.id, Assignment.done.is_(False)).order_by(Assignment.id)
-        ))
+        queued = session.scalar(select(func.count(Assignment.id)).where(
+            Assignment.reviewer_id == user.id, Assignment.done.is_(False))) or 0
     return render(request, "conversations.html", user, rows=rows, filters=filters, columns=COLUMNS,
                   pager=service.Pager(total, filters.page, filters.per_page),
                   saved=service.saved_filters(session, user, "conversations"),
                   reviewers=service.reviewers(session) if allowed(user.role, Permission.DECIDE) else [],
-                  rules=sorted(all_rules()), teams=api.teams(session, user), assigned=assigned,
+                  rules=active_rule_titles(request, session), teams=api.teams(session, user), queued=queued,
                   error=request.query_params.get("error"))
 
 
