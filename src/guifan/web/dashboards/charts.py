@@ -10,7 +10,7 @@ from typing import Sequence
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 52
+LEFT, RIGHT, TOP, BOTTOM = 64, 40, 16, 52  # room for the last category label
 MAX_LABELS = 9  # category labels shown at most (every k-th otherwise)
 COLOURS = ("#1f3a5f", "#c0392b", "#27865f", "#d68910", "#7d3c98", "#5d6d7e")
 
