@@ -417,15 +417,21 @@ def serve(
                                                 help="SMTP 登录密码 (宜用环境变量 GUIFAN_SMTP_PASSWORD)"),
     smtp_starttls: bool = typer.Option(False, "--smtp-starttls", help="连接后以 STARTTLS 加密"),
     public_url: Optional[str] = typer.Option(None, "--public-url", help="用户访问工作台的地址,邮件中的链接用它 (默认 http://HOST:PORT)"),
+    zone: str = typer.Option("Asia/Shanghai", "--timezone", help="页面与看板按此时区显示时间、划分日期 (IANA 名称;默认北京时间)"),
 ) -> None:
     """启动质检工作台 (Web)。 Start the QA workspace."""
     _require_web()
     import uvicorn
     from sqlalchemy import func, select
 
+    from guifan.web import clock
     from guifan.web.app import create_app
     from guifan.web.models import User
 
+    try:
+        clock.set_zone(zone)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        _fail(f"未知的时区: {zone} (请用 IANA 名称,如 Asia/Shanghai)")
     transcriber = None
     if assist_asr is not None:
         from guifan.audio.asr import AsrUnavailable, load_transcriber

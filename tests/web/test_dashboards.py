@@ -153,3 +153,12 @@ def test_days_and_times_are_the_companys_local_time(app, people):
     weeks = boss.get("/api/v1/dashboard", params={"date_from": "2026-11-16", "date_to": "2026-11-16"}).json()["weeks"]
     assert [(w["week"], w["conversations"]) for w in weeks] == [("2026-W47", 1)]
     assert "2026-11-16 01:30" in boss.get(f"/conversations/{row_id}").text
+
+
+def test_serve_takes_the_companys_zone_by_its_iana_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from guifan.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--db", f"sqlite:///{tmp_path / 'w.db'}", "--timezone", "Mars/Olympus"])
+    assert result.exit_code != 0 and "未知的时区: Mars/Olympus" in result.output
