@@ -30,7 +30,7 @@ from guifan.readers.fields import build  # noqa: E402
 from guifan.rulebook import load_rulebook  # noqa: E402
 from guifan.scoring import Checker  # noqa: E402
 from guifan.web.db import make_engine, migrate  # noqa: E402
-from guifan.web.models import Conversation, ConversationVersion, Finding, ReviewStatus  # noqa: E402
+from guifan.web.models import Conversation, ConversationVersion, ReviewStatus, RulebookVersion  # noqa: E402
 from guifan.web.services import Workspace  # noqa: E402
 from web.conftest import conversation, db_url  # noqa: E402,F401  (the SQLite and PostgreSQL databases)
 
@@ -227,6 +227,27 @@ def test_a_conversation_the_database_refuses_is_rejected_and_the_rest_of_its_bat
     assert waiting(dead_letter_queue(queue)) == 1
 
 
+def _consume_behind(engine, queue: str, other) -> list:
+    """A consumer in a thread, until it waits for the other session's uncommitted insert (another
+    consumer's); then the other commits. Returns the consumer's totals (none if it failed)."""
+    broker = RabbitMQ(AMQP, queue)
+    broker.connect()
+    totals = []
+    consumer = threading.Thread(target=lambda: totals.append(Ingestor(Workspace(engine), broker, queue).run(idle_exit=1)))
+    consumer.start()
+
+    def blocked() -> bool:
+        with engine.connect() as connection:
+            return bool(connection.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")))
+
+    _wait_for(lambda: blocked() or not consumer.is_alive(), "the consumer to wait for the other's insert")
+    other.commit()
+    consumer.join(timeout=300)
+    broker.close()
+    return totals
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_two_consumers_storing_the_same_new_conversation_at_once_store_it_once(db_url, queue):
     engine = make_engine(db_url)
@@ -238,27 +259,28 @@ def test_two_consumers_storing_the_same_new_conversation_at_once_store_it_once(d
         other.commit()
         workspace.store(other, workspace.checker(version).check(build(conversation("c-1", "1024"))),
                         version.version, mask=True)
-        broker = RabbitMQ(AMQP, queue)
-        broker.connect()
-        totals = []
-        consumer = threading.Thread(target=lambda: totals.append(
-            Ingestor(Workspace(engine), broker, queue).run(idle_exit=1)))
-        consumer.start()
-
-        def blocked() -> bool:
-            with engine.connect() as connection:
-                return bool(connection.scalar(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")))
-
-        _wait_for(lambda: blocked() or not consumer.is_alive(), "the consumer to wait for the other's insert")
-        other.commit()
-    consumer.join(timeout=300)
-    broker.close()
+        totals = _consume_behind(engine, queue, other)
     engine.dispose()
     assert [(t.stored, t.rejected) for t in totals] == [(1, 0)]
     rows = stored(db_url)
     assert list(rows) == ["c-1"]
     assert rows["c-1"].turns[1]["text"] == "您好,很高兴为您服务"  # the message, applied over the other's row
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_consumers_starting_on_a_new_database_share_its_first_rulebook(db_url, queue):
+    engine = make_engine(db_url)
+    migrate(engine)
+    workspace = Workspace(engine)
+    publish(queue, (conversation("c-1", "1024"), "m-1"))
+    with workspace.sessions() as other:  # another consumer: has made the default rulebook, not yet committed
+        workspace.active_rulebook(other)
+        totals = _consume_behind(engine, queue, other)
+    with workspace.sessions() as session:
+        assert session.scalars(select(RulebookVersion.version)).all() == [1]
+    engine.dispose()
+    assert [(t.stored, t.rejected) for t in totals] == [(1, 0)]
+    assert {k: row.rulebook_version for k, row in stored(db_url).items()} == {"c-1": 1}
 
 
 def _consumer(queue: str, db: str, *extra: str) -> subprocess.Popen:

@@ -33,6 +33,7 @@ from guifan.model import Conversation
 from guifan.readers import DEFAULT_MAX_BYTES
 from guifan.readers.jsonfile import read_json
 from guifan.scoring import BatchSummary, CheckResult
+from guifan.web.models import RulebookVersion
 from guifan.web.services import Workspace
 
 # The database is down or locked past its timeout: no message is at fault, so none is rejected.
@@ -123,7 +124,7 @@ class Ingestor:
         """Check and store one batch, then acknowledge what was stored."""
         workspace, totals = self.workspace, self.totals
         with workspace.sessions() as session:
-            version = workspace.active_rulebook(session)
+            version = self._active_rulebook(session)
             mask = bool(workspace.setting(session, "mask_personal_data"))
             number, checker = version.version, workspace.checker(version)
             session.commit()  # no transaction is held while checking
@@ -153,6 +154,15 @@ class Ingestor:
             session.commit()
         self.broker.ack(stored)
         totals.batches += 1
+
+    def _active_rulebook(self, session: Session) -> RulebookVersion:
+        """The active rulebook; on a new database, the first consumer to store makes the default
+        one, and another starting at the same moment takes it (its version number is unique)."""
+        try:
+            with session.begin_nested():
+                return self.workspace.active_rulebook(session)
+        except IntegrityError:
+            return self.workspace.active_rulebook(session)
 
     def _store(self, session: Session, results: list[CheckResult], version: int, mask: bool) -> list[dict | None]:
         """One message's conversations, in a savepoint: a refused message undoes its own only.
