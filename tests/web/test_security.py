@@ -90,6 +90,23 @@ def endpoints(ids):
         ("POST", "/api/v1/exemplars/decline", {"ids": [2**31 - 1]}, {"admin", "super"}),
         ("GET", "/exemplars", None, {"admin", "super"}),
         ("GET", f"/api/v1/conversations/{c}", None, everyone),
+        ("GET", "/api/v1/dashboard/trend.xlsx", None, everyone),
+        ("GET", "/api/v1/saved-filters", None, everyone),
+        ("GET", "/api/v1/notifications", None, everyone),
+        ("POST", "/api/v1/notifications/read-all", None, everyone),
+        ("GET", "/notifications", None, everyone),
+        ("POST", "/api/v1/users/2147483647/disable", None, {"admin"}),
+        ("POST", "/api/v1/users/2147483647/password", {"password": PASSWORD}, {"admin"}),
+        ("GET", "/users", None, {"admin"}),
+        # 陪练: practising (agents), coaching (team leads), authoring (supervisors); reviewers do neither
+        ("GET", "/api/v1/training/scenarios", None, everyone - {"rev"}),
+        ("POST", "/api/v1/training/attempts", {"scenario": "complaint-late-delivery"}, {"admin", "super", "agent1"}),
+        ("GET", "/api/v1/training/readiness", None, {"admin", "super", "lead1"}),
+        ("GET", "/api/v1/training/proposals", None, {"admin", "super", "lead1"}),
+        ("POST", "/api/v1/training/scenarios/validate", {"yaml": "id: x"}, {"admin", "super"}),
+        ("GET", "/api/v1/training/scenarios/versions", None, {"admin", "super"}),
+        ("GET", "/training", None, everyone - {"rev"}),
+        ("GET", "/training/team", None, {"admin", "super", "lead1"}),
     ]
 
 
