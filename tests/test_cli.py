@@ -121,15 +121,15 @@ def test_interrupted_batch_resumes_without_loss_or_duplicates(tmp_path, monkeypa
             raise KeyboardInterrupt  # the operator (or the machine) stops the batch mid-way
         return real_check(self, conversation)
 
-    monkeypatch.setattr(scoring.Checker, "check", dying_check)
-    first = run("check", EXAMPLES, "--format", "json", "--state", state, "--no-progress")
+    monkeypatch.setattr(scoring.Checker, "check", dying_check)  # in this process: --jobs 1
+    first = run("check", EXAMPLES, "--format", "json", "--state", state, "--no-progress", "--jobs", "1")
     assert first.exit_code != 0
     assert len(state.read_text(encoding="utf-8").splitlines()) == 9
 
     monkeypatch.setattr(scoring.Checker, "check", real_check)
     checked = []
     monkeypatch.setattr(scoring.Checker, "check", lambda self, c: checked.append(c.id) or real_check(self, c))
-    second = run("check", EXAMPLES, "--format", "json", "--state", state, "--no-progress")
+    second = run("check", EXAMPLES, "--format", "json", "--state", state, "--no-progress", "--jobs", "1")
     assert second.exit_code == 0
     report = json.loads(second.stdout)
     ids = [c["id"] for c in report["conversations"]]

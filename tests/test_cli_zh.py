@@ -58,7 +58,7 @@ def test_help_headings_notes_and_types():
 @pytest.mark.parametrize(("args", "expected"), [
     (("check",), "错误: 缺少参数 'paths'"),
     (("check", "x", "--bogus"), "错误: 没有选项 --bogus"),
-    (("check", "x", "--format", "pdf"), "'--format' / '-f' 的值无效: 'pdf' 不是可选值 (可选: 'text', 'json', 'html', 'xlsx')"),
+    (("check", "x", "--format", "pdf"), "'--format' / '-f' 的值无效: 'pdf' 不是可选值 (可选: 'text', 'json', 'jsonl', 'html', 'xlsx')"),
     (("check", "x", "--jobs", "x"), "'--jobs' / '-j' 的值无效: 应为整数"),
     (("check", "x", "--jobs", "0"), "'--jobs' / '-j' 的值无效: 不能小于 1"),
     (("check", "x", "-o"), "错误: 选项 '-o' 需要一个值"),

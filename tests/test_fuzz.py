@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from guifan.engine import Engine
 from guifan.errors import InputError
-from guifan.readers import read_paths
+from guifan.pipeline import Context, check_stream, chunks
 from guifan.reporters import REPORTERS, write_report
 from guifan.resume import ResultLog
 from guifan.scoring import BatchSummary, Checker
@@ -80,17 +80,28 @@ def run_batch(paths: list[Path], folder: Path, checker: Checker) -> tuple[BatchS
     """The CLI's path in process: read, check into a state file, write every report, resume."""
     summary = BatchSummary()
     log = ResultLog(folder / "state.jsonl", checker)
-    log.load()
-    results = list(log.check_all(read_paths(paths), summary))
+    log.scan()
+    context = Context(checker, lambda result, rulebook: None, log=True, seen=log.seen, keep=True)
+    results = []
+    for outcome in check_stream(chunks(paths, parallel=False), context):
+        summary.read += 1
+        if isinstance(outcome, InputError):
+            summary.failed += 1
+            summary.errors.append(outcome)
+        else:
+            summary.checked += 1
+            results.append(outcome.result)
+            log.append(outcome.line)
+    log.close()
     assert summary.read == summary.checked + summary.failed
-    assert summary.failed == len(summary.errors) and summary.checked == len(results)
     assert all(isinstance(e, InputError) and e.message and len(e.message) < 1000 for e in summary.errors)
     for fmt in REPORTERS:
         write_report(fmt, results, summary, checker.engine.rulebook, folder / f"report.{fmt}")
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert len(report["conversations"]) == len(results)
-    resumed = ResultLog(folder / "state.jsonl", checker).load()
-    assert {r.conversation.source for r in resumed} == {r.conversation.source for r in results}
+    resumed = ResultLog(folder / "state.jsonl", checker)
+    assert resumed.scan() == len(results)
+    assert {r.conversation.source for r in resumed.results()} == {r.conversation.source for r in results}
     return summary, results
 
 

@@ -39,6 +39,9 @@ class InputError(GuifanError):
     def to_dict(self) -> dict:
         return {"path": self.path, "line": self.line, "field": self.field, "message": self.message}
 
+    def __reduce__(self):  # an exception pickles its args, then sets its attributes: a frozen one refuses
+        return type(self), (self.path, self.message, self.line, self.field)
+
 
 class RulebookError(GuifanError):
     """A rulebook or company override file that is not valid; the message names file and key path."""

@@ -7,6 +7,7 @@ zero; any fatal finding zeroes the whole score.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -50,6 +51,75 @@ class BatchSummary:
     checked: int = 0
     failed: int = 0
     errors: list[InputError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultStats:
+    """What a batch's figures need of one checked conversation: a few numbers, so that a batch of
+    any size is summed up as it goes without holding its results (see ``BatchTotals``)."""
+
+    total: float
+    fatal: bool
+    rules: tuple[str, ...]  # the rule of each finding
+    skipped: tuple[str, ...] = ()
+    # A recording transcribed in this run: (its seconds, its turns the recognizer wrote no words for).
+    heard: tuple[float, int] | None = None
+
+    @classmethod
+    def of(cls, result: CheckResult, fresh: bool = True) -> "ResultStats":
+        """``fresh``: checked in this run (not resumed from a state file): its recognition counts."""
+        audio = result.conversation.audio
+        heard = None
+        if fresh and audio is not None and audio.transcribed:
+            heard = (audio.duration, sum(t.unrecognized for t in result.conversation.turns))
+        return cls(result.score.total, result.score.fatal, tuple(f.rule for f in result.findings), result.skipped, heard)
+
+
+class BatchTotals:
+    """The figures of a batch's checked conversations, added up one ``ResultStats`` at a time."""
+
+    def __init__(self) -> None:
+        self.conversations = 0
+        self.findings = 0
+        self.fatal = 0
+        self.flagged = 0  # conversations with at least one finding
+        self.score_sum = 0.0
+        self.rules: Counter[str] = Counter()
+        self.skipped = 0  # conversations some rules were skipped on (recordings without ASR)
+        self.skipped_rules: set[str] = set()
+        self.heard = 0  # recordings transcribed in this run
+        self.heard_seconds = 0.0
+        self.unheard_turns = 0
+
+    @classmethod
+    def of(cls, results: Iterable[CheckResult]) -> "BatchTotals":
+        totals = cls()
+        for result in results:
+            totals.add(ResultStats.of(result))
+        return totals
+
+    def add(self, stats: ResultStats) -> None:
+        self.conversations += 1
+        self.findings += len(stats.rules)
+        self.fatal += stats.fatal
+        self.flagged += bool(stats.rules)
+        self.score_sum += stats.total
+        self.rules.update(stats.rules)
+        if stats.skipped:
+            self.skipped += 1
+            self.skipped_rules.update(stats.skipped)
+        if stats.heard is not None:
+            self.heard += 1
+            self.heard_seconds += stats.heard[0]
+            self.unheard_turns += stats.heard[1]
+
+    @property
+    def average(self) -> float | None:
+        return round(self.score_sum / self.conversations, 1) if self.conversations else None
+
+    def top_rules(self, limit: int = 10) -> list[tuple[str, int]]:
+        """(code, count) of the most frequent rules, most frequent first."""
+        return sorted(self.rules.items(), key=lambda item: (-item[1], item[0]))[:limit]
 
 
 class Scorer:

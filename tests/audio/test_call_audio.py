@@ -20,6 +20,7 @@ from guifan.audio.asr import Heard
 from guifan.engine import Engine
 from guifan.errors import InputError
 from guifan.model import Role
+from guifan.pipeline import Context, check_stream, chunks
 from guifan.readers import read_paths
 from guifan.scoring import Checker
 
@@ -338,9 +339,10 @@ def test_kpis_of_a_recording_count_hold_music_as_a_hold_not_as_silence(built):
     assert figures.interruptions == 1
 
 
-def test_recordings_decoded_in_parallel_come_out_as_one_at_a_time(built, tmp_path):
-    """--jobs: each recording in a worker process, the same conversations in the same order, the
-    transcripts beside them not held back, a broken recording still its own error."""
+def test_recordings_checked_in_worker_processes_come_out_in_input_order(built, tmp_path):
+    """--jobs: each recording decoded and checked in a worker process (the check pipeline), every
+    item in input order with the transcript between them, the same conversations as read here, a
+    broken recording still its own error."""
     folder = tmp_path / "batch"
     folder.mkdir()
     for n in range(3):
@@ -349,11 +351,11 @@ def test_recordings_decoded_in_parallel_come_out_as_one_at_a_time(built, tmp_pat
     (folder / "9-broken.wav").write_bytes(b"RIFF....WAVEfmt ")
     (folder / "chat.txt").write_text("客服: 您好,请问有什么可以帮您?\n客户: 谢谢\n", encoding="utf-8")
     one = list(read_paths([folder], audio=AudioOptions()))
-    two = list(read_paths([folder], audio=AudioOptions(jobs=2)))
+    context = Context(Checker(Engine()), lambda result, rulebook: None, keep=True)
+    two = [o if isinstance(o, InputError) else o.result.conversation
+           for o in check_stream(chunks([folder], parallel=True), context, jobs=2)]
     key = lambda item: item.path if isinstance(item, InputError) else item.source  # noqa: E731
-    assert sorted(map(key, one)) == sorted(map(key, two)) and len(one) == 8
-    recordings = [item for item in two if not isinstance(item, InputError) and item.audio is not None]
-    assert [r.source for r in recordings] == sorted(r.source for r in recordings)
+    assert list(map(key, two)) == list(map(key, one)) and len(one) == 8
     by_source = {key(item): item for item in one}
-    assert all(by_source[r.source] == r for r in recordings)
+    assert all(by_source[key(item)] == item for item in two)
     assert any(isinstance(item, InputError) and item.path.endswith("9-broken.wav") for item in two)

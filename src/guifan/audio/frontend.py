@@ -54,19 +54,18 @@ class AudioOptions:
     # Recordings (as named in errors and sources) that a resumed batch has already checked: they
     # are skipped before decoding, which with ASR is most of the work.
     done: frozenset[str] = frozenset()
-    # Recordings decoded at once, each in its own process (guifan check --jobs). A process loads its
-    # own recognizer from ``asr`` (backend, model directory, threads): a loaded model does not travel.
-    jobs: int = 1
+    # The recognizer as a worker process loads its own (guifan check --jobs, a cluster's task):
+    # (backend, model directory, threads); a loaded model does not travel between processes.
     asr: tuple[str, str | None, int] | None = None
 
     def in_worker(self) -> "AudioOptions":
         """These options for a worker process: its own recognizer, loaded from ``asr``."""
         if self.asr is None:
-            return replace(self, transcriber=None, jobs=1)
+            return replace(self, transcriber=None)
         from guifan.audio.asr import load_transcriber
 
         backend, model, threads = self.asr
-        return replace(self, transcriber=load_transcriber(backend, model, threads=threads), jobs=1)
+        return replace(self, transcriber=load_transcriber(backend, model, threads=threads))
 
 
 @dataclass

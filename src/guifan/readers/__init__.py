@@ -11,8 +11,7 @@ and their error messages are described in docs/input-formats.md.
 from __future__ import annotations
 
 import os
-from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -96,77 +95,23 @@ def read_paths(
     meter: Meter | None = None,
 ) -> Iterator[Item]:
     """Every conversation in the given files and directories (walked recursively), in order.
-    ``audio``: how call recordings are read (default: agent on the first channel, no ASR); with
-    ``audio.jobs`` > 1, recordings are decoded that many at once in worker processes and come out
-    as they finish, in their order among themselves (transcripts are not held back for them).
+    ``audio``: how call recordings are read (default: agent on the first channel, no ASR); several
+    at once in worker processes: ``guifan check --jobs`` (guifan.pipeline).
     ``meter``: counts the bytes read (see `input_size` for the total)."""
-    if audio is None or audio.jobs <= 1:
-        for path in paths:
-            yield from read_path(path, max_bytes=max_bytes, audio=audio, meter=meter)
-        return
-    yield from _read_in_parallel(paths, max_bytes, audio, meter)
-
-
-@dataclass(frozen=True)
-class _Recording:
-    """A recording left for a worker process (parallel reading)."""
-
-    path: Path
-    name: str
-
-
-_WORKER_OPTIONS: AudioOptions | None = None  # a worker process's own options, recognizer loaded
-
-
-def _start_worker(options: AudioOptions) -> None:
-    global _WORKER_OPTIONS
-    _WORKER_OPTIONS = options.in_worker()
-
-
-def _read_in_worker(recording: _Recording) -> list[Item]:
-    return list(_read_file(recording.path, DEFAULT_MAX_BYTES, _WORKER_OPTIONS, recording.name))
-
-
-def _read_in_parallel(paths: Iterable[str | Path], max_bytes: int, audio: AudioOptions,
-                      meter: Meter | None = None) -> Iterator[Item]:
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    pending: deque = deque()
-    with ProcessPoolExecutor(audio.jobs, initializer=_start_worker, initargs=(replace(audio, transcriber=None),)) as pool:
-        def finished(wait: int) -> Iterator[Item]:
-            """The recordings decoded so far, in order, waiting until at most ``wait`` are pending
-            (a bounded queue: a folder of calls is not all decoded into memory ahead of the check)."""
-            while pending and (len(pending) > wait or pending[0][1].done()):
-                recording, future = pending.popleft()
-                try:
-                    yield from future.result()
-                except BrokenProcessPool as exc:  # a worker died (out of memory, a crashing decoder)
-                    yield InputError(recording.name, f"解码录音的进程意外退出: {exc}")
-                if meter is not None:
-                    meter.finished(recording.path)
-
-        for path in paths:
-            for item in read_path(path, max_bytes=max_bytes, audio=audio, defer_recordings=True, meter=meter):
-                if isinstance(item, _Recording):
-                    pending.append((item, pool.submit(_read_in_worker, item)))
-                    yield from finished(wait=2 * audio.jobs)
-                else:
-                    yield item
-        yield from finished(wait=0)
+    for path in paths:
+        yield from read_path(path, max_bytes=max_bytes, audio=audio, meter=meter)
 
 
 def read_path(
     path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, audio: AudioOptions | None = None,
-    defer_recordings: bool = False, meter: Meter | None = None,
+    meter: Meter | None = None,
 ) -> Iterator[Item]:
-    """Every conversation in one file (or directory), then nothing; errors are yielded, not raised.
-    ``defer_recordings``: yield a `_Recording` for each recording instead of decoding it."""
+    """Every conversation in one file (or directory), then nothing; errors are yielded, not raised."""
     for found in input_files(path, skip=meter.finished if meter is not None else None):
         if isinstance(found, InputError):
             yield found
         else:
-            yield from _read_file(found, max_bytes, audio, defer_recordings=defer_recordings, meter=meter)
+            yield from _read_file(found, max_bytes, audio, meter=meter)
 
 
 def input_files(path: str | Path, skip: Callable[[Path], None] | None = None) -> Iterator[Path | InputError]:
@@ -192,14 +137,8 @@ def read_file(path: Path, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES, audi
 
 
 def _read_file(path: Path, max_bytes: int, audio: AudioOptions | None, name: str | None = None, *,
-               defer_recordings: bool = False, meter: Meter | None = None, span: Span | None = None) -> Iterator[Item]:
+               meter: Meter | None = None, span: Span | None = None) -> Iterator[Item]:
     name = name or str(path)
-    if defer_recordings and path.suffix.lower() in AUDIO_EXTENSIONS:
-        if audio is None or name not in audio.done:
-            yield _Recording(path, name)  # counted by the meter when its worker is done
-        elif meter is not None:
-            meter.finished(path)
-        return
     try:
         yield from _read(path, name, max_bytes, audio, meter.read if meter is not None else None, span)
     except OSError as exc:

@@ -7,18 +7,18 @@ disagree about a field.
 
 from __future__ import annotations
 
+import io
 import re
 import statistics
-from collections import Counter
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Protocol, Sequence, TextIO
 
 from guifan.engine import Rule, all_rules
 from guifan.engine.hearing import heard_with
 from guifan.engine.voice import spoken_characters
 from guifan.model import SEVERITY_LABELS, Channel, Conversation, Finding, Interval, Role, Turn
 from guifan.rulebook import Rulebook
-from guifan.scoring import BatchSummary, CheckResult
+from guifan.scoring import BatchSummary, BatchTotals, CheckResult, ResultStats
 
 CHANNEL_LABELS = {Channel.PHONE: "电话", Channel.CHAT: "在线"}
 ROLE_LABELS = {Role.AGENT: "客服", Role.CUSTOMER: "客户", Role.SYSTEM: "系统"}
@@ -275,11 +275,9 @@ def summary_record(summary: BatchSummary) -> dict[str, Any]:
     }
 
 
-def top_rules(results: Sequence[CheckResult], rulebook: Rulebook, limit: int = 10) -> list[tuple[str, str, int]]:
+def top_rules(totals: BatchTotals, rulebook: Rulebook, limit: int = 10) -> list[tuple[str, str, int]]:
     """(code, "S-F6 推卸语", count) of the most frequent rules of a batch, most frequent first."""
-    counts = Counter(f.rule for r in results for f in r.findings)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [(code, _rule_clauses(code, rulebook), count) for code, count in ranked]
+    return [(code, _rule_clauses(code, rulebook), count) for code, count in totals.top_rules(limit)]
 
 
 def _rule_clauses(code: str, rulebook: Rulebook) -> str:
@@ -292,10 +290,35 @@ def clause_label(clauses: Sequence[str], rulebook: Rulebook) -> str:
     return "、".join(f"{c} {rulebook.clause_title(c)}" for c in clauses)
 
 
-def batch_stats(results: Sequence[CheckResult]) -> dict[str, Any]:
-    """Figures for report headers: findings, fatal conversations, average score."""
-    findings = sum(len(r.findings) for r in results)
-    fatal = sum(1 for r in results if r.score.fatal)
-    flagged = sum(1 for r in results if r.findings)
-    average = round(sum(r.score.total for r in results) / len(results), 1) if results else None
-    return {"findings": findings, "fatal": fatal, "flagged": flagged, "average": average}
+# --- writing a report as the results come ------------------------------------------------------
+
+
+class Writer(Protocol):
+    """A report being written: ``add`` each conversation's piece (made by the format's encoder,
+    maybe in another process) in order, then ``close`` with the batch's summary and totals."""
+
+    def add(self, fragment: Any) -> None: ...
+
+    def close(self, summary: BatchSummary, totals: BatchTotals) -> None: ...
+
+
+# The piece of a report for one checked conversation: a picklable callable (a worker process or a
+# cluster's task runs it where the conversation was checked).
+Encoder = Callable[[CheckResult, Rulebook], Any]
+
+
+def write_all(writer: Writer, encode: Encoder, results: Iterable[CheckResult], summary: BatchSummary,
+              rulebook: Rulebook) -> None:
+    """Write ``results`` (any iterable: they are not held) with ``writer``, then close it."""
+    totals = BatchTotals()
+    for result in results:
+        writer.add(encode(result, rulebook))
+        totals.add(ResultStats.of(result))
+    writer.close(summary, totals)
+
+
+def byte_sink(stream: BinaryIO | TextIO) -> Callable[[bytes], Any]:
+    """A function writing UTF-8 bytes to ``stream``, binary or text."""
+    if isinstance(stream, io.TextIOBase):
+        return lambda data: stream.write(data.decode("utf-8"))
+    return stream.write

@@ -1,15 +1,28 @@
-"""The HTML report: one self-contained page (inline CSS, no scripts, no external resources).
+"""The HTML report: self-contained pages (inline CSS, no scripts, no external resources).
+
+A batch of up to ``PAGE_SIZE`` conversations is one page: the summary, the list of conversations
+and each conversation with its findings. A bigger batch written to a file is paged as it is
+checked: the file is the summary with a list of pages (quick to open however big the batch), and
+the folder beside it (``report_pages/`` for ``report.html``) holds the pages of ``PAGE_SIZE``
+conversations each, written as soon as each is full.
 
 Every piece of conversation text reaches the template as plain strings and is escaped by Jinja2's
 autoescaping; highlighting never builds markup from text, it splits each turn into segments and
-the template writes the ``<mark>`` tags around them.
+the template writes the ``<mark>`` tags around them. A conversation's block is rendered where it
+was checked (``encode_html``); its anchors hold ``NUMBER``, which the writer replaces by the
+conversation's number in the batch (autoescaping turns every ``<`` of the text into ``&lt;``, so
+the placeholder cannot occur in it).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
+
+from markupsafe import Markup
 
 from guifan.model import CallAudio, Conversation, Finding, Interval, Turn
 from guifan.reporters.common import (
@@ -20,7 +33,6 @@ from guifan.reporters.common import (
     SILENCE_MIN_SECONDS,
     UNRECOGNIZED,
     audio_record,
-    batch_stats,
     clause_label,
     clock,
     conversation_record,
@@ -32,11 +44,14 @@ from guifan.reporters.common import (
     turn_label,
     turn_of,
     valid_span,
+    write_all,
 )
 from guifan.rulebook import Rulebook
-from guifan.scoring import BatchSummary, CheckResult
+from guifan.scoring import BatchSummary, BatchTotals, CheckResult
 
 SEVERITY_ORDER = ("fatal", "major", "minor")
+PAGE_SIZE = 200  # conversations per page of a paged report
+NUMBER = "<#>"  # a conversation's number in its block, until the writer knows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,11 +387,11 @@ def audio_views(
     }
 
 
-def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:
+def _conversation_view(result: CheckResult, rulebook: Rulebook) -> dict[str, Any]:
     conv = result.conversation
     record = conversation_record(result, rulebook)
     views = [
-        _finding_view(f"c{number}-f{k}", f, rec, rulebook)
+        _finding_view(Markup(f"c{NUMBER}-f{k}"), f, rec, rulebook)
         for k, (f, rec) in enumerate(zip(result.findings, record["findings"]), 1)
     ]
     loose: list[FindingView] = []  # findings about the whole conversation, or at a turn it lacks
@@ -404,8 +419,7 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
             )
         )
     return {
-        "number": number,
-        "anchor": f"c{number}",
+        "anchor": Markup(f"c{NUMBER}"),
         "record": record,
         "channel_label": CHANNEL_LABELS[conv.channel],
         "started_at": conv.started_at.isoformat(sep=" ") if conv.started_at else "",
@@ -418,7 +432,6 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
         "findings": views,
         "loose": loose,
         "turns": turns,
-        "severities": {s: sum(1 for f in result.findings if f.severity.value == s) for s in SEVERITY_ORDER},
         **audio_views(conv, result.findings, [v.anchor for v in views], rulebook, record.get("audio")),
         # Rules not run on a recording without speech recognition, and the clauses they check.
         "skipped": (
@@ -428,7 +441,8 @@ def _conversation_view(number: int, result: CheckResult, rulebook: Rulebook) -> 
     }
 
 
-def render_html(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: TextIO) -> None:
+@lru_cache(maxsize=1)
+def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined  # lazy: only this format needs Jinja2
 
     env = Environment(
@@ -439,15 +453,99 @@ def render_html(results: Sequence[CheckResult], summary: BatchSummary, rulebook:
         lstrip_blocks=True,
     )
     env.filters["score"] = format_score
-    template = env.get_template("report.html.j2")
-    stream.write(
-        template.render(
-            conversations=[_conversation_view(n, r, rulebook) for n, r in enumerate(results, 1)],
-            summary=summary,
-            stats=batch_stats(results),
-            top_rules=top_rules(results, rulebook),
-            rulebook=rulebook,
-            severity_labels={s.value: label for s, label in SEVERITY_LABELS.items()},
-            evidence_labels=EVIDENCE_LABELS,
-        )
+    env.globals.update(
+        severity_labels={s.value: label for s, label in SEVERITY_LABELS.items()}, evidence_labels=EVIDENCE_LABELS,
     )
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlPiece:
+    """One conversation of the HTML report: its row in the list of conversations and its block."""
+
+    row: dict[str, Any]
+    block: str
+
+
+def encode_html(result: CheckResult, rulebook: Rulebook) -> HtmlPiece:
+    conv = result.conversation
+    view = _conversation_view(result, rulebook)
+    row = {
+        "id": conv.id,
+        "channel_label": view["channel_label"],
+        "agent_id": conv.agent_id,
+        "started_at": view["started_at"],
+        "grade": view["grade"],
+        "total": result.score.total,
+        "fatal": result.score.fatal,
+        "findings": len(result.findings),
+        "severities": {s: sum(1 for f in result.findings if f.severity.value == s) for s in SEVERITY_ORDER},
+    }
+    return HtmlPiece(row, _environment().get_template("_conversation.html.j2").render(conv=view))
+
+
+class HtmlWriter:
+    """The HTML report as the conversations come: one page, or, past ``PAGE_SIZE`` conversations
+    when ``output`` (the file ``stream`` writes) is given, pages written as each fills into the
+    folder beside it and the summary with the list of pages at ``close``. Without ``output`` every
+    conversation is held until the page is written."""
+
+    def __init__(self, stream: TextIO, rulebook: Rulebook, output: Path | None = None):
+        self._stream = stream
+        self._rulebook = rulebook
+        self._pages = output.with_name(f"{output.stem}_pages") if output is not None else None
+        self._index = f"../{output.name}" if output is not None else ""
+        self._count = 0
+        self._rows: list[dict[str, Any]] = []  # the conversations of the page being filled
+        self._blocks: list[Markup] = []
+        self._written: list[dict[str, Any]] = []  # a line per page written
+
+    def add(self, fragment: HtmlPiece) -> None:
+        if self._pages is not None and len(self._rows) == PAGE_SIZE:
+            self._write_page(last=False)
+        self._count += 1
+        number = str(self._count)
+        self._rows.append({**fragment.row, "number": number})
+        self._blocks.append(Markup(fragment.block.replace(NUMBER, number)))
+
+    def _write_page(self, last: bool) -> None:
+        number = len(self._written) + 1
+        first, final = int(self._rows[0]["number"]), int(self._rows[-1]["number"])
+        page = {
+            "number": number, "first": first, "last": final, "size": PAGE_SIZE, "index": self._index,
+            "previous": f"{number - 1:05d}.html" if number > 1 else None,
+            "next": None if last else f"{number + 1:05d}.html",
+        }
+        self._pages.mkdir(parents=True, exist_ok=True)
+        with open(self._pages / f"{number:05d}.html", "w", encoding="utf-8", newline="\n") as out:
+            out.write(self._render(page, None, None, None, self._rows, self._blocks))
+        lowest = min(self._rows, key=lambda r: r["total"])
+        self._written.append({
+            "number": number, "href": f"{self._pages.name}/{number:05d}.html", "first": first, "last": final,
+            "first_id": self._rows[0]["id"], "last_id": self._rows[-1]["id"],
+            "findings": sum(r["findings"] for r in self._rows), "fatal": sum(r["fatal"] for r in self._rows),
+            "lowest": lowest["total"], "grade": lowest["grade"],
+        })
+        self._rows, self._blocks = [], []
+
+    def _render(self, page: dict[str, Any] | None, pages: list[dict[str, Any]] | None,
+                summary: BatchSummary | None, totals: BatchTotals | None,
+                conversations: list[dict[str, Any]] | None, details: list[Markup] | None) -> str:
+        """A page of conversations (``page``), the summary with the list of pages (``pages``), or
+        the summary with every conversation (a batch of one page)."""
+        return _environment().get_template("report.html.j2").render(
+            rulebook=self._rulebook, page=page, pages=pages, summary=summary, totals=totals,
+            top_rules=top_rules(totals, self._rulebook) if totals is not None else None,
+            conversations=conversations, details=details,
+        )
+
+    def close(self, summary: BatchSummary, totals: BatchTotals) -> None:
+        if self._written:
+            self._write_page(last=True)
+            self._stream.write(self._render(None, self._written, summary, totals, None, None))
+        else:
+            self._stream.write(self._render(None, None, summary, totals, self._rows, self._blocks))
+
+
+def render_html(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: TextIO) -> None:
+    write_all(HtmlWriter(stream, rulebook), encode_html, results, summary, rulebook)

@@ -2,10 +2,15 @@
 
 Conversation text is only ever printed as ``rich.text.Text`` (never as markup), so a customer who
 types ``[bold]`` gets the brackets printed back, not a style. Colours only on a terminal.
+
+Written as the conversations are checked: each conversation's block is rendered where it was
+checked (``TextEncoder``, with the output's width and colours), the summary at the end.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence, TextIO
 
 from rich.console import Console
@@ -19,7 +24,6 @@ from guifan.reporters.common import (
     ROLE_LABELS,
     SEVERITY_LABELS,
     audio_record,
-    batch_stats,
     clause_label,
     needs_review,
     clock,
@@ -30,9 +34,10 @@ from guifan.reporters.common import (
     turn_label,
     turn_of,
     valid_span,
+    write_all,
 )
 from guifan.rulebook import Rulebook
-from guifan.scoring import BatchSummary, CheckResult
+from guifan.scoring import BatchSummary, BatchTotals, CheckResult
 
 GRADE_STYLES = {"good": "bold green", "fair": "bold yellow", "bad": "bold red"}
 SEVERITY_STYLES = {"fatal": "bold white on red", "major": "bold red", "minor": "yellow"}
@@ -129,25 +134,24 @@ def finding_lines(result: CheckResult, finding: Finding, rulebook: Rulebook) -> 
     return lines
 
 
-def _summary(console: Console, results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook) -> None:
-    stats = batch_stats(results)
+def _summary(console: Console, summary: BatchSummary, totals: BatchTotals, rulebook: Rulebook) -> None:
     console.rule(Text("汇总", style="bold"), style="dim")
     line = Text.assemble(
         f"读取 {summary.read} · 已检查 {summary.checked} · ",
         (f"失败 {summary.failed}", "bold red" if summary.failed else ""),
-        f" · 问题 {stats['findings']} 条 · 有问题的对话 {stats['flagged']} 通",
+        f" · 问题 {totals.findings} 条 · 有问题的对话 {totals.flagged} 通",
     )
-    if stats["fatal"]:
-        line.append(f" · 致命 {stats['fatal']} 通", style="bold red")
-    if stats["average"] is not None:
-        line.append(f" · 平均得分 {format_score(stats['average'])}")
+    if totals.fatal:
+        line.append(f" · 致命 {totals.fatal} 通", style="bold red")
+    if totals.average is not None:
+        line.append(f" · 平均得分 {format_score(totals.average)}")
     console.print(line)
     console.print(Text(f"规则手册: {rulebook.name} ({rulebook.origin})", style="dim"))
     if summary.errors:
         console.print(Text("输入错误:", style="bold red"))
         for error in summary.errors:
             console.print(Text(f"  {error}", style="red"))
-    top = top_rules(results, rulebook)
+    top = top_rules(totals, rulebook)
     if top:
         table = Table(title="最常见的问题", title_justify="left", show_edge=False, box=None, pad_edge=False)
         table.add_column("规则", style="magenta")
@@ -158,19 +162,62 @@ def _summary(console: Console, results: Sequence[CheckResult], summary: BatchSum
         console.print(table)
 
 
+def _print_result(console: Console, result: CheckResult, rulebook: Rulebook) -> None:
+    console.print(_header(result))
+    audio = _audio_line(result)
+    if audio is not None:
+        console.print(audio)
+    if result.skipped:
+        console.print(Text(f"  {skipped_notice(result.skipped, rulebook)}", style="yellow"))
+    if not result.findings:
+        console.print(Text("  未发现问题", style="green"))
+    for finding in result.findings:
+        for line in finding_lines(result, finding, rulebook):
+            console.print(line)
+    console.print()
+
+
+@dataclass(frozen=True)
+class TextEncoder:
+    """Renders one conversation's block as the output's console would print it (its width and
+    colours), wherever the conversation was checked."""
+
+    width: int
+    color_system: str | None
+    terminal: bool
+
+    @classmethod
+    def like(cls, console: Console) -> "TextEncoder":
+        return cls(console.width, console.color_system, console.is_terminal)
+
+    def __call__(self, result: CheckResult, rulebook: Rulebook) -> str:
+        console = _capturing_console(self)
+        with console.capture() as captured:
+            _print_result(console, result, rulebook)
+        return captured.get()
+
+
+@lru_cache(maxsize=4)
+def _capturing_console(encoder: TextEncoder) -> Console:
+    return Console(width=encoder.width, color_system=encoder.color_system, force_terminal=encoder.terminal,
+                   markup=False, highlight=False, emoji=False, soft_wrap=not encoder.terminal)
+
+
+class TextWriter:
+    """The terminal report on ``stream``: each conversation's block as it comes, then the summary."""
+
+    def __init__(self, stream: TextIO, rulebook: Rulebook):
+        self.console = text_console(stream)
+        self._stream = stream
+        self._rulebook = rulebook
+
+    def add(self, fragment: str) -> None:
+        self._stream.write(fragment)
+
+    def close(self, summary: BatchSummary, totals: BatchTotals) -> None:
+        _summary(self.console, summary, totals, self._rulebook)
+
+
 def render_text(results: Sequence[CheckResult], summary: BatchSummary, rulebook: Rulebook, stream: TextIO) -> None:
-    console = text_console(stream)
-    for result in results:
-        console.print(_header(result))
-        audio = _audio_line(result)
-        if audio is not None:
-            console.print(audio)
-        if result.skipped:
-            console.print(Text(f"  {skipped_notice(result.skipped, rulebook)}", style="yellow"))
-        if not result.findings:
-            console.print(Text("  未发现问题", style="green"))
-        for finding in result.findings:
-            for line in finding_lines(result, finding, rulebook):
-                console.print(line)
-        console.print()
-    _summary(console, results, summary, rulebook)
+    writer = TextWriter(stream, rulebook)
+    write_all(writer, TextEncoder.like(writer.console), results, summary, rulebook)
