@@ -20,6 +20,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 pika = pytest.importorskip("pika", reason="the amqp extra is not installed")
 
 from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from guifan.cli import app  # noqa: E402
@@ -293,7 +294,7 @@ def _count(db: str) -> int:
     try:
         with engine.connect() as connection:
             return connection.scalar(select(func.count(Conversation.id)))
-    except Exception:  # the consumer has not made the schema yet
+    except DBAPIError:  # the consumer has not made the schema yet
         return 0
     finally:
         engine.dispose()
