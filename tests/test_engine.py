@@ -117,7 +117,8 @@ def test_rulebook_names_every_clause_of_the_standard():
     assert ids <= set(default_rulebook().clauses), ids - set(default_rulebook().clauses)
 
 
-# Each layer may import only the layers before it: readers/audio -> model -> engine -> scoring -> reporters/cli;
+# Each layer may import only the layers before it: readers/audio -> model -> engine -> scoring -> resume ->
+# pipeline -> reporters/cli;
 # live assist is a client of the engine, served by the web app like its other features; training is a
 # client of live assist (and prints its report card with the reporters' pieces), and only the CLI and
 # the web workspace (practice in the browser) import it.
@@ -140,7 +141,11 @@ LAYERS = {
     "assist": {"model", "errors", "text", "engine", "rulebook", "scoring", "audio", "assist"},
     "web": {"model", "errors", "engine", "rulebook", "readers", "audio", "scoring", "kpis", "privacy", "reporters",
             "assist", "training", "web"},
-    "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "reporters"},
+    "fastjson": set(),
+    "resume": {"errors", "fastjson", "model", "readers", "scoring"},
+    # the check pipeline (guifan check --jobs): the reporters' encoder is handed in, not imported
+    "pipeline": {"errors", "model", "readers", "audio", "engine", "rulebook", "scoring", "resume", "privacy"},
+    "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "fastjson", "reporters"},
     "training": {"model", "errors", "engine", "rulebook", "scoring", "assist", "reporters", "audio", "training"},
 }
 
