@@ -33,6 +33,21 @@ def _hash(source: str | None, conversation_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
+class Seen:
+    """The conversations a state file holds, by key: ``seen(conversation)`` is whether an earlier
+    run checked it. Plain data, so that it travels to worker processes and cluster nodes."""
+
+    def __init__(self, keys=None):
+        self.keys = keys  # numpy's uint64 array, sorted; None: nothing seen
+
+    def __call__(self, conversation: Conversation) -> bool:
+        if self.keys is None or not len(self.keys):
+            return False
+        key = _hash(conversation.source, conversation.id)
+        at = int(self.keys.searchsorted(key))
+        return at < len(self.keys) and int(self.keys[at]) == key
+
+
 def _corrupt(path: Path, number: int, exc: Exception) -> GuifanError:
     return GuifanError(f"{path}:{number}: 状态文件已损坏 ({exc}),请删除后重新检查")
 
@@ -45,7 +60,7 @@ class ResultLog:
         self.checker = checker
         self.count = 0  # results in the file for the current rulebook
         self.spans: list[Span] = []  # where the results are, in spans of about SPAN_BYTES
-        self._keys = None  # numpy's uint64 array, sorted
+        self.seen = Seen()  # whether a conversation is in the state file (checked by an earlier run)
         self._recordings: set[str] = set()
         self._stream: IO[str] | None = None
 
@@ -96,18 +111,10 @@ class ResultLog:
         import numpy as np  # sorted in place: no Python object per key
 
         self.spans = spans
-        self._keys = np.sort(np.frombuffer(keys, dtype=np.uint64))
+        self.seen = Seen(np.sort(np.frombuffer(keys, dtype=np.uint64)))
         self._recordings = recordings
         self.count = len(keys)
         return self.count
-
-    def seen(self, conversation: Conversation) -> bool:
-        """Whether ``conversation`` is in the state file (checked by an earlier run)."""
-        if not self.count:
-            return False
-        key = _hash(conversation.source, conversation.id)
-        at = int(self._keys.searchsorted(key))
-        return at < self.count and int(self._keys[at]) == key
 
     def recordings(self) -> frozenset[str]:
         """The recordings already checked (their sources): a resumed batch need not decode and
