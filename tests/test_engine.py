@@ -146,6 +146,9 @@ LAYERS = {
     # the check pipeline (guifan check --jobs): the reporters' encoder is handed in, not imported
     "pipeline": {"errors", "model", "readers", "audio", "engine", "rulebook", "scoring", "resume", "privacy"},
     "reporters": {"model", "errors", "text", "rulebook", "engine", "scoring", "fastjson", "reporters"},
+    # guifan check --ray (the pipeline's chunks checked on a cluster's nodes) and --db (into the workspace)
+    "cluster": {"errors", "engine", "pipeline", "readers", "rulebook", "scoring"},
+    "dbstore": {"errors", "pipeline", "reporters", "rulebook", "scoring", "web"},
     "training": {"model", "errors", "engine", "rulebook", "scoring", "assist", "reporters", "audio", "training"},
 }
 

@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timezone
 from enum import Enum
 from pathlib import Path
@@ -149,6 +149,14 @@ def check(
         None, "--mask/--no-mask",
         help="报告中遮盖手机号、身份证号、银行卡号与电子邮箱 (如 138****5678);默认按规则手册 privacy.mask_reports",
     ),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", help="在 Ray 集群上检查: auto (本机所在的集群) 或头节点地址 (如 10.0.0.1:6379);"
+                            "输入须在各节点同一路径的共享文件系统上 (见 docs/cluster.md)",
+    ),
+    db: Optional[str] = typer.Option(
+        None, "--db", help="结果直接存入质检工作台的数据库 (与 guifan serve 的 --db 相同),按工作台当前的规则手册检查;"
+                           "不给 -o 时不写报告",
+    ),
 ) -> None:
     """检查对话并输出报告。 Check conversations and write a report."""
     if format is None:
@@ -157,7 +165,9 @@ def check(
         _fail("XLSX 报告请用 -o 指定输出文件")
     if format is OutputFormat.html and output is None and input_size(paths) > HTML_STDOUT_BYTES:
         _fail(f"输入超过 {HTML_STDOUT_BYTES // 1024 // 1024} MB 时 HTML 报告请用 -o 指定输出文件 (按页写入,每页 {PAGE_SIZE} 通对话)")
-    rulebook = _load(config)
+    store = _workspace_store(db, bool(config or select or ignore)) if db else None
+    cluster = _cluster(ray) if ray else None
+    rulebook = store.rulebook if store is not None else _load(config)
     model_judge = None
     if judge:
         from guifan.engine.judge import ModelJudge
@@ -185,11 +195,12 @@ def check(
     masked = rulebook.privacy.mask_reports if mask is None else mask
     summary, totals = BatchSummary(), BatchTotals()
     try:
-        with open_report(format.value, rulebook, output) as report:
+        with (nullcontext(store.report()) if store is not None and output is None  # --db alone: no report
+              else open_report(format.value, rulebook, output)) as report:
             context = Context(checker, report.encode, mask=masked, log=log is not None,
                               seen=log.seen if log is not None and resumed else None, audio=audio,
-                              max_bytes=max_file_mb * 1024 * 1024, judge=model_judge)
-            work = chunks(paths, parallel=jobs > 1, max_bytes=context.max_bytes,
+                              max_bytes=max_file_mb * 1024 * 1024, judge=model_judge, keep=store is not None)
+            work = chunks(paths, parallel=jobs > 1 or cluster is not None, max_bytes=context.max_bytes,
                           skip_recordings=audio.done if audio is not None else frozenset())
             if resumed:
                 work = itertools.chain(resumed_chunks(state, log.spans), work)
@@ -199,7 +210,9 @@ def check(
             shown = progress and not (output is None and sys.stdout.isatty())
             with _progress(paths, shown, summary, meter) as advance:
                 try:
-                    for outcome in check_stream(work, context, jobs=jobs, meter=meter):
+                    stream = (cluster.check_stream(work, context, meter) if cluster is not None
+                              else check_stream(work, context, jobs=jobs, meter=meter))
+                    for outcome in store.stored(stream) if store is not None else stream:
                         summary.read += 1
                         if isinstance(outcome, InputError):
                             summary.failed += 1
@@ -231,10 +244,36 @@ def check(
         err.print(f"[yellow]{escape(model_judge.failure)}[/]", highlight=False, markup=True)
     err.print(
         f"读取 {summary.read} · 检查 {summary.checked} · 失败 {summary.failed} · 发现问题 {totals.findings} 条"
-        + (f" · 报告已写入 {output}" if output else ""),
+        + (f" · 报告已写入 {output}" if output else "") + (f" · 已存入工作台 {summary.checked} 通" if store else ""),
         highlight=False,
     )
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _workspace_store(db: str, overridden: bool):
+    """The workspace that ``--db`` stores into, with its active rulebook."""
+    if overridden:
+        _fail("--db 按工作台当前的规则手册检查,不能同时给 --config、--select 或 --ignore")
+    _require_web()
+    from guifan.dbstore import WorkspaceStore
+
+    try:
+        return WorkspaceStore(db)
+    except GuifanError as exc:
+        _fail(str(exc))
+
+
+def _cluster(address: str):
+    """guifan.cluster, joined to the Ray cluster at ``address``."""
+    try:
+        from guifan import cluster
+    except ImportError as exc:
+        _fail(f"--ray 需要 Ray ({exc.name} 未安装): pip install 'guifan[ray]'")
+    try:
+        cluster.connect(address)
+    except GuifanError as exc:
+        _fail(str(exc))
+    return cluster
 
 
 @contextmanager
