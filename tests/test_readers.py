@@ -873,3 +873,12 @@ def test_input_files_lists_what_read_paths_reads(tmp_path):
     write(tmp_path, ".hidden.jsonl", "x")
     assert list(input_files(tmp_path)) == [tmp_path / "a.txt", tmp_path / "b" / "2.jsonl"]
     assert list(input_files(tmp_path / "a.txt")) == [tmp_path / "a.txt"]
+
+
+def test_an_input_error_survives_pickling():
+    """Errors travel between worker processes (the workspace's import, the cluster) as pickles."""
+    import pickle
+
+    error = InputError("a.jsonl", "缺少字段", 3, "turns[0].text")
+    assert pickle.loads(pickle.dumps(error)) == error
+

@@ -39,6 +39,11 @@ class InputError(GuifanError):
     def to_dict(self) -> dict:
         return {"path": self.path, "line": self.line, "field": self.field, "message": self.message}
 
+    def __reduce__(self):
+        """Pickled by its fields (an exception pickles its ``args``, which a dataclass leaves empty):
+        errors cross to and from worker processes."""
+        return type(self), (self.path, self.message, self.line, self.field)
+
     def __reduce__(self):  # an exception pickles its args, then sets its attributes: a frozen one refuses
         return type(self), (self.path, self.message, self.line, self.field)
 
