@@ -29,8 +29,9 @@ def test_pages_sorts_and_bounds(app, people):
     rev = people["rev"]
     assert listing(rev, sort="external_id", descending=False, per_page=10, page=3) == [f"c{n}" for n in range(20, 25)]
     assert listing(rev, sort="external_id", per_page=3) == ["c24", "c23", "c22"]
-    # Ties in order of arrival: the nine with a finding first.
-    assert listing(rev, sort="findings", per_page=9) == [f"c{n:02d}" for n in range(0, 25, 3)]
+    # Ties by arrival in the sort's direction (newest first when descending): the nine with a finding first.
+    assert listing(rev, sort="findings", per_page=9) == [f"c{n:02d}" for n in range(24, -1, -3)]
+    assert listing(rev, sort="findings", descending=False, per_page=3) == ["c01", "c02", "c04"]
     for key in ("channel", "agent", "started_at", "score", "final_score", "status", "uncertain"):
         assert len(listing(rev, sort=key, per_page=200)) == 25
     assert listing(rev, sort="agent", descending=False, per_page=1) == ["c01"]  # agent 1024 before 2048

@@ -56,9 +56,7 @@ SORTS = {
     "external_id": Conversation.external_id,
     "channel": Conversation.channel,
     "status": Conversation.review_status,
-    # findings that stand (not rejected), as the list's 问题 column counts them
-    "findings": select(func.count(Finding.id)).where(Finding.conversation_id == Conversation.id,
-                                                     Finding.status != "rejected").scalar_subquery(),
+    "findings": Conversation.standing,  # findings that stand (not rejected), as the list's 问题 column counts them
 }
 
 
@@ -197,16 +195,25 @@ def import_json(body: ConversationsIn, request: Request, session: DB,
 
 
 @router.get("/imports/{job_id}", tags=["import"])
-def import_status(job_id: RowId, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))]) -> dict:
+def import_status(job_id: RowId, session: DB, user: Annotated[User, Depends(require(Permission.IMPORT))],
+                  details: bool = True) -> dict:
+    """The job's progress: ``total`` conversations (counted when it starts; null before),
+    ``read`` / ``checked`` / ``failed`` so far, ``eta_seconds`` (the time left at this run's pace;
+    null while pending, done or not yet measured); ``details=false`` leaves out the errors and
+    outcomes (for polling)."""
     job = session.get(ImportJob, job_id)
     if job is None:
         raise HTTPException(404, "没有这个导入任务")
-    return job_dict(job)
+    return job_dict(job, details)
 
 
-def job_dict(job: ImportJob) -> dict:
-    return {"id": job.id, "status": job.status, "read": job.read, "checked": job.checked, "failed": job.failed,
-            "errors": job.errors, "outcomes": job.outcomes, "files": [f.name for f in job.files]}
+def job_dict(job: ImportJob, details: bool = True) -> dict:
+    from guifan.web.imports.service import eta_seconds
+
+    return {"id": job.id, "status": job.status, "total": job.total, "read": job.read, "checked": job.checked,
+            "failed": job.failed, "eta_seconds": eta_seconds(job),
+            **({"errors": job.errors, "outcomes": job.outcomes} if details else {}),
+            "files": [f.name for f in job.files]}
 
 
 # -- conversations -------------------------------------------------------------------------------
@@ -233,13 +240,27 @@ class Filters(BaseModel):
     descending: bool = True
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
+    # Where the page starts: the previous page's ``next`` (for its sort); without it, ``page`` counts.
+    after: Text | None = Field(default=None, max_length=200)
+
+    @property
+    def column(self):
+        return SORTS.get(self.sort, Conversation.started_at)
 
 
 def filtered(user: User, filters: Filters):
-    """The conversations the user may see, filtered and sorted (bound parameters only)."""
+    """The conversations the user may see, filtered and sorted by the sort's column, then by id in the
+    same direction (bound parameters only)."""
     # Lists and exports never need the transcripts and audio: leave them in the database.
     heavy = (Conversation.turns, Conversation.audio, Conversation.meta, Conversation.category_scores)
-    query = visible(select(Conversation).options(selectinload(Conversation.findings), *map(defer, heavy)), user)
+    query = matching(select(Conversation).options(selectinload(Conversation.findings), *map(defer, heavy)), user, filters)
+    order = (filters.column, Conversation.id)
+    return query.order_by(*(c.desc() if filters.descending else c.asc() for c in order))
+
+
+def matching(query, user: User, filters: Filters):
+    """``query`` restricted to the conversations the user may see that pass the filters."""
+    query = visible(query, user)
     if filters.agent:
         query = query.where(Conversation.agent_code == filters.agent)
     if filters.team is not None:
@@ -269,8 +290,7 @@ def filtered(user: User, filters: Filters):
         query = query.where(Conversation.review_status == filters.status)
     if filters.uncertain is not None:
         query = query.where(Conversation.uncertain > 0 if filters.uncertain else Conversation.uncertain == 0)
-    column = SORTS.get(filters.sort, Conversation.started_at)
-    return query.order_by(column.desc() if filters.descending else column.asc(), Conversation.id)
+    return query
 
 
 def _like_escape(text: str) -> str:
@@ -280,16 +300,19 @@ def _like_escape(text: str) -> str:
 @router.get("/conversations", tags=["conversations"])
 def list_conversations(session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
                        filters: Annotated[Filters, Query()]) -> dict:
-    total, rows = page_of(session, user, filters)
-    return {"total": total, "page": filters.page, "items": [summary(c) for c in rows]}
+    """A page of the list. ``total`` counts at most 10,000 (``total_capped``: more match); ``next``
+    is where the next page starts: pass it as ``after`` (with ``page`` one more, as the number shown)."""
+    pager, rows = page_of(session, user, filters)
+    return {"total": pager.total, "total_capped": pager.capped, "page": filters.page, "next": pager.next,
+            "items": [summary(c) for c in rows]}
 
 
-def page_of(session: Session, user: User, filters: Filters) -> tuple[int, list[Conversation]]:
-    """How many conversations match, and the requested page of them."""
-    from guifan.web.conversations.service import paged
+def page_of(session: Session, user: User, filters: Filters):
+    """The requested page of the conversations that match, and its pager."""
+    from guifan.web.conversations.service import keyset_page
 
-    pager, rows = paged(session, filtered(user, filters), filters.page, filters.per_page)
-    return pager.total, rows
+    return keyset_page(session, filtered(user, filters), matching(select(Conversation.id), user, filters),
+                       filters.column, filters.sort, filters.descending, filters.page, filters.per_page, filters.after)
 
 
 EXPORT_HEADERS = ("会话ID", "渠道", "坐席", "开始时间", "自动得分", "复核得分", "问题数", "复核状态", "规则手册版本")

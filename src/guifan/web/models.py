@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -133,8 +133,15 @@ class RulebookVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+# The list's sort columns, each indexed with the row id: the tie-break, which follows the sort's
+# direction, so that one index serves both directions and a page can start after a row (keyset).
+LIST_SORTED = ("started_at", "agent_code", "auto_score", "final_score", "imported_at", "channel", "uncertain",
+               "standing", "review_status")
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
+    __table_args__ = tuple(Index(f"ix_conversations_{column}_id", column, "id") for column in LIST_SORTED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The id as people read it (masked when personal data is masked) and the key a re-import of the
@@ -145,8 +152,8 @@ class Conversation(Base):
     # ``ConversationVersion`` and counts up.
     version: Mapped[int] = mapped_column(Integer, default=1)
     channel: Mapped[str] = mapped_column(String(10))
-    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)  # given with any offset
-    agent_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # given with any offset
+    agent_code: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     source: Mapped[str | None] = mapped_column(String(500))
@@ -159,12 +166,14 @@ class Conversation(Base):
     recording: Mapped[str | None] = mapped_column(String(40))
     kpis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rulebook_version: Mapped[int] = mapped_column(Integer)
-    auto_score: Mapped[float] = mapped_column(Float, index=True)
+    auto_score: Mapped[float] = mapped_column(Float)
     # Open findings the check was unsure of (``Finding.awaits_review``): reviewers see these first.
-    uncertain: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    uncertain: Mapped[int] = mapped_column(Integer, default=0)
+    # Findings that stand (not rejected), as the list's 问题 column counts them: kept, so that it sorts.
+    standing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     final_score: Mapped[float | None] = mapped_column(Float)
     category_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    review_status: Mapped[ReviewStatus] = mapped_column(String(20), default=ReviewStatus.PENDING, index=True)
+    review_status: Mapped[ReviewStatus] = mapped_column(String(20), default=ReviewStatus.PENDING)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -196,11 +205,12 @@ class ConversationVersion(Base):
 
 class Finding(Base):
     __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_rule_conversation_id", "rule", "conversation_id"),)  # the list's rule filter
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     manual: Mapped[bool] = mapped_column(Boolean, default=False)  # added by a reviewer
-    rule: Mapped[str] = mapped_column(String(20), index=True)
+    rule: Mapped[str] = mapped_column(String(20))
     clauses: Mapped[list[Any]] = mapped_column(JSON)
     severity: Mapped[str] = mapped_column(String(10))
     category: Mapped[str] = mapped_column(String(40))
@@ -332,6 +342,11 @@ class ImportJob(Base):
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # What the import did to conversations that had review work (``Workspace.store``'s outcomes).
     outcomes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The conversations (and unreadable entries) of its files, counted when it starts; when its
+    # current run started and what it had read then: the pace, hence the time left.
+    total: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

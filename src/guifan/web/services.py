@@ -16,7 +16,7 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from threading import Lock
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -26,14 +26,16 @@ from sqlalchemy.orm import Session
 from guifan import model
 from guifan.engine import Engine as RuleEngine
 from guifan.engine import get_rule
-from guifan.errors import GuifanError, InputError
-from guifan.kpis import kpis
-from guifan.privacy import mask_personal_data, mask_value
+from guifan.errors import GuifanError
+from guifan.privacy import mask_personal_data
 from guifan.readers.fields import build
 from guifan.rulebook import Rulebook, load_rulebook
-from guifan.scoring import Checker, CheckResult, check_error
+from guifan.scoring import Checker, CheckResult
 from guifan.web import history, uploads
 from guifan.web.db import session_factory
+from guifan.web.imports.checking import CheckPool
+from guifan.web.imports.records import Record, categories, record
+from guifan.web.imports import service as imports
 from guifan.web.uploads import StoredUpload
 from guifan.web.models import (
     ApiToken,
@@ -66,7 +68,6 @@ DEFAULTS: dict[str, Any] = {
 }
 KEY_SETTING = "conversation_key_secret"  # made by migration 0004; see Workspace.conversation_key
 _hasher = PasswordHasher()
-COMMIT_EVERY = 50  # conversations per import transaction
 
 
 class WorkspaceError(GuifanError):
@@ -143,7 +144,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 class Workspace:
     """The application's state: the database and a checker per rulebook version."""
 
-    def __init__(self, engine: Engine, upload_dir: Path | None = None):
+    def __init__(self, engine: Engine, upload_dir: Path | None = None, import_jobs: int | None = None):
         self.engine = engine
         self.sessions = session_factory(engine)
         self.upload_dir = upload_dir  # where uploads are streamed to (needed to receive, not to import)
@@ -152,6 +153,10 @@ class Workspace:
         self._checkers: dict[int, Checker] = {}
         self._lock = Lock()
         self._key_secret: bytes | None = None
+        # Worker processes that check big imports (``import_jobs``, default: the machine's cores),
+        # used for jobs of ``parallel_from`` conversations and more.
+        self.check_pool = CheckPool(import_jobs)
+        self.parallel_from = imports.PARALLEL_FROM
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -381,74 +386,11 @@ class Workspace:
                                         .order_by(ImportJob.id)))
 
     def run_import(self, job_id: int) -> None:
-        """Read, check and store every conversation of a job's files.
+        """Read, check and store every conversation of a job's files (``guifan.web.imports.service``):
+        a job interrupted at any point resumes after its last commit."""
+        imports.run_import(self, job_id)
 
-        Conversations are checked first, then stored in groups of ``COMMIT_EVERY`` together with the
-        job's progress in one short transaction: a job interrupted at any point resumes after its
-        last commit (nothing lost, nothing stored twice, since conversations are keyed by id), and
-        the database's write lock is never held while conversations are being checked (SQLite has
-        one writer: other requests would wait, then fail with "database is locked").
-        """
-        with self.sessions() as session:
-            job = session.get(ImportJob, job_id)
-            if job is None or job.status == JobStatus.DONE:
-                return
-            job.status = JobStatus.RUNNING
-            version = self.active_rulebook(session)
-            session.commit()
-            checker = self.checker(version)
-            mask = bool(self.setting(session, "mask_personal_data"))
-            for file in job.files:
-                if file.finished:
-                    continue
-                batch: list[tuple[int, CheckResult | InputError]] = []
-                for index, item in enumerate(_upload_items(file)):
-                    if index < file.done_items:
-                        continue  # stored before the interruption
-                    if not isinstance(item, InputError):
-                        try:
-                            item = checker.check(item)
-                        except Exception as exc:  # one bad conversation must not stop the job
-                            item = check_error(item, exc)
-                    batch.append((index, item))
-                    if len(batch) == COMMIT_EVERY:
-                        self._save(session, job, file, batch, version.version, mask)
-                        batch = []
-                self._save(session, job, file, batch, version.version, mask)
-                file.finished = True
-                file.content = None  # the conversations are stored; the upload is no longer needed
-                session.commit()
-                uploads.discard(file.path)
-            job.status = JobStatus.DONE
-            job.finished_at = utcnow()
-            session.commit()
-
-    def _save(self, session: Session, job: ImportJob, file: ImportFile,
-              batch: list[tuple[int, CheckResult | InputError]], version: int, mask: bool) -> None:
-        """Store checked conversations and the job's progress, atomically."""
-        errors, outcomes = list(job.errors), list(job.outcomes)
-        for index, item in batch:
-            job.read += 1
-            if isinstance(item, InputError):
-                job.failed += 1
-                errors.append(mask_value(item.to_dict()) if mask else item.to_dict())
-            else:
-                try:
-                    with session.begin_nested():  # a failure undoes this conversation only
-                        found = self.store(session, item, version, mask, job.id)
-                        if file.path and uploads.is_recording(file.name):
-                            self._keep_recording(session, item.conversation.id, Path(file.path))
-                    job.checked += 1
-                    if found is not None:
-                        outcomes.append(found)
-                except Exception as exc:  # one bad conversation must not stop the job
-                    job.failed += 1
-                    errors.append(check_error(item.conversation, exc).to_dict())
-            file.done_items = index + 1
-        job.errors, job.outcomes = errors, outcomes
-        session.commit()
-
-    def _keep_recording(self, session: Session, conversation_id: str, upload: Path) -> None:
+    def keep_recording(self, session: Session, conversation_id: str, upload: Path) -> None:
         """Keep a recording's upload as its conversation's audio (named by the row id)."""
         if self.recording_dir is None:
             return
@@ -480,6 +422,10 @@ class Workspace:
 
     def store(self, session: Session, result: CheckResult, version: int, mask: bool,
               job_id: int | None = None) -> dict[str, Any] | None:
+        """Insert or update a checked conversation with its automatic findings (``store_record``)."""
+        return self.store_record(session, record(result, self.checker_for(version), version, mask), job_id)
+
+    def store_record(self, session: Session, checked: Record, job_id: int | None = None) -> dict[str, Any] | None:
         """Insert or update a checked conversation with its automatic findings.
 
         A conversation imported again gets the new transcript and findings. When it had review work,
@@ -487,30 +433,14 @@ class Workspace:
         appeals of unchanged findings carried over, the rest marked for re-review; the returned
         outcome says which (None for a conversation without review work).
         """
-        conv = result.conversation
-        clean = mask_personal_data if mask else (lambda text: text)
-        key = self.conversation_key(session, conv.id)
+        key = self.conversation_key(session, checked.source_id)
         row = session.scalar(select(Conversation).where(Conversation.external_key == key))
-        agent = session.scalar(select(User).where(User.agent_code == conv.agent_id)) if conv.agent_id else None
+        code = checked.row["agent_code"]
+        agent = session.scalar(select(User).where(User.agent_code == code)) if code else None
         if row is None:
             row = Conversation(external_key=key, version=1, findings=[])
-        checker = self.checker_for(version)
-        scorer = checker.scorer
-        turns = [
-            {"role": t.role.value, "text": clean(t.text), "start": t.start, "end": t.end,
-             **({"voice": t.voice.to_dict()} if t.voice is not None else {}),
-             **({"asr": t.asr.to_dict()} if t.asr is not None else {})}
-            for t in conv.turns
-        ]
-        fresh = [
-            Finding(manual=False, rule=f.rule, clauses=list(f.clauses), severity=f.severity.value,
-                    category=scorer.category_of(f.rule), turn=f.turn,
-                    span_start=f.span[0] if f.span else None, span_end=f.span[1] if f.span else None,
-                    quote=clean(f.quote), message=clean(f.message), suggestion=f.suggestion,
-                    confidence=f.confidence, evidence=f.evidence.value, needs_review=scorer.needs_review(f),
-                    status=FindingStatus.OPEN)  # set now, not at the flush: the uncertain count reads it
-            for f in result.findings
-        ]
+        turns = checked.row["turns"]
+        fresh = [Finding(**f) for f in checked.findings]
         reviewed = history.has_review_work(session, row)
         merged = history.merge(row.findings, fresh, row.turns or [], turns)
         unchanged = reviewed and not merged.new and not merged.removed and turns == row.turns
@@ -520,20 +450,11 @@ class Workspace:
         if reviewed:
             history.keep_version(session, row, job_id)
             report = history.outcome(session, row, merged, unchanged=False)  # before the removed findings go
-        figures = kpis(conv, hold_seconds=checker.engine.rulebook.settings.hold_min_seconds)
-        row.external_id = clean(conv.id)
-        row.channel = conv.channel.value
-        row.started_at = conv.started_at
-        row.agent_code = conv.agent_id
+        for column, value in checked.row.items():
+            setattr(row, column, value)
+        row.final_score = None
         row.agent_id = agent.id if agent else None
         row.team_id = agent.team_id if agent else None
-        row.source = clean(conv.source) if conv.source else None
-        row.turns = turns
-        row.audio = conv.audio.to_dict() if conv.audio is not None else None
-        meta = {k: v for k, v in conv.metadata.items() if _jsonable(v)}
-        row.meta = mask_value(meta) if mask else meta
-        row.kpis = figures.to_dict() if figures else {}
-        row.rulebook_version = version
         row.review_status = ReviewStatus.PENDING
         row.reviewed_by = row.reviewed_at = row.acknowledged_at = None
         manual = [f for f in row.findings if f.manual]
@@ -541,8 +462,7 @@ class Workspace:
             if finding.turn is not None and finding.turn >= len(turns):
                 finding.turn = None
         row.findings = [*merged.kept, *merged.new, *manual]
-        self._apply_score(row, result.score, final=False)
-        self._count_uncertain(row)
+        self._count(row)
         if any(f.status != FindingStatus.OPEN for f in row.findings):
             self.rescore(row)  # carried verdicts and manual findings count in the final score
         session.add(row)
@@ -562,15 +482,9 @@ class Workspace:
             return self.checker(row)
 
     @staticmethod
-    def _apply_score(row: Conversation, score, final: bool) -> None:
-        categories = {c.key: {"name": c.name, "weight": c.weight, "score": c.score, "findings": c.findings}
-                      for c in score.categories}
-        if final:
-            row.final_score = score.total
-        else:
-            row.auto_score = score.total
-            row.final_score = None
-        row.category_scores = categories
+    def _apply_final_score(row: Conversation, score) -> None:
+        row.final_score = score.total
+        row.category_scores = categories(score)
 
     # -- review (复核) ---------------------------------------------------------------------------
 
@@ -583,13 +497,15 @@ class Workspace:
             finding = as_model_finding(row)
             if row.status == FindingStatus.CONFIRMED or (row.status == FindingStatus.OPEN and scorer.counts(finding)):
                 kept.append(finding)
-        self._apply_score(conversation, scorer.score(kept, reviewed=True), final=True)
-        self._count_uncertain(conversation)
+        self._apply_final_score(conversation, scorer.score(kept, reviewed=True))
+        self._count(conversation)
 
     @staticmethod
-    def _count_uncertain(conversation: Conversation) -> None:
-        """Kept in a column, so that lists sort and filter by it."""
+    def _count(conversation: Conversation) -> None:
+        """Findings awaiting review and findings that stand, kept in columns, so that lists sort and
+        filter by them."""
         conversation.uncertain = sum(f.awaits_review for f in conversation.findings)
+        conversation.standing = sum(f.status != FindingStatus.REJECTED for f in conversation.findings)
 
     def set_verdict(self, session: Session, user: User, finding: Finding, confirmed: bool, comment: str = "") -> None:
         before = finding_dict(finding)
@@ -857,20 +773,6 @@ def recordings_beside(upload_dir: Path) -> Path:
     recordings, other → other-recordings."""
     name = upload_dir.name
     return upload_dir.with_name((name.removesuffix("uploads") if name.endswith("uploads") else name + "-") + "recordings")
-
-
-def _upload_items(file: ImportFile) -> Iterator[model.Conversation | InputError]:
-    if file.path is not None:
-        yield from uploads.read_upload(file.name, Path(file.path))
-        return
-    with tempfile.TemporaryDirectory() as folder:  # an upload queued before migration 0004, held in the database
-        path = Path(folder) / uploads.safe_name(file.name)
-        path.write_bytes(file.content or b"")
-        yield from uploads.read_upload(file.name, path)
-
-
-def _jsonable(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool, type(None), list, dict))
 
 
 def _aware(moment: datetime | None) -> datetime | None:

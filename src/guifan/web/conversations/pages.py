@@ -38,13 +38,13 @@ def _local(url: str) -> str:
 @router.get("/", response_class=HTMLResponse)
 def conversations_page(request: Request, session: DB, user: Annotated[User, Depends(require(Permission.VIEW))],
                        filters: Annotated[api.Filters, Depends()]) -> Response:
-    total, rows = api.page_of(session, user, filters)
+    pager, rows = api.page_of(session, user, filters)
     queued = 0  # the reviewer's queue: assigned and not yet reviewed (the list with queue=mine)
     if allowed(user.role, Permission.REVIEW):
         queued = session.scalar(select(func.count(Assignment.id)).where(
             Assignment.reviewer_id == user.id, Assignment.done.is_(False))) or 0
     return render(request, "conversations.html", user, rows=rows, filters=filters, columns=COLUMNS,
-                  pager=service.Pager(total, filters.page, filters.per_page),
+                  pager=pager,
                   saved=service.saved_filters(session, user, "conversations"),
                   reviewers=service.reviewers(session) if allowed(user.role, Permission.DECIDE) else [],
                   rules=active_rule_titles(request, session), teams=api.teams(session, user), queued=queued,

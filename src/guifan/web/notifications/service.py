@@ -38,9 +38,14 @@ def _add(session: Session, row: Notification) -> None:
 def findings_found(session: Session, conversation: Conversation, findings: list[Finding]) -> None:
     """The automatic findings an import (or a live session's end) just found on an agent's
     conversation: one notification for them all."""
-    if conversation.agent_id is not None and findings:
-        _add(session, Notification(user_id=conversation.agent_id, kind=Kind.FINDINGS,
-                                   conversation_id=conversation.id, count=len(findings), detail={}))
+    new_findings(session, conversation.id, conversation.agent_id, len(findings))
+
+
+def new_findings(session: Session, conversation_id: int, agent_id: int | None, count: int) -> None:
+    """``findings_found`` by ids (an import's bulk insert has no rows loaded)."""
+    if agent_id is not None and count:
+        _add(session, Notification(user_id=agent_id, kind=Kind.FINDINGS, conversation_id=conversation_id,
+                                   count=count, detail={}))
 
 
 def appeal_decided(session: Session, appeal: Appeal) -> None:
