@@ -1,0 +1,99 @@
+"""Benchmark: `guifan check --ray` on a Ray cluster of this machine, with 1 and then 2 worker nodes.
+
+    python bench/bench_ray.py             # 20,000 JDDC-like chats
+    python bench/bench_ray.py -n 5000
+
+Samples N chats from the JDDC sample (../shared/corpus/jddc-sample.jsonl, new ids, as
+shared/tools/measure-check.py does) into a temporary JSONL file, never into the project. Starts a
+head node that runs no tasks (the driver's node, `--num-cpus 0`) and worker nodes of one CPU each,
+added one at a time, and runs the whole job as a user runs it: `guifan check --ray ADDRESS
+load.jsonl -f json -o OUT` (the nodes' worker processes start and build their engine, every span
+is read on a node, the driver writes the report). Prints conversations per second of wall time
+and the driver's CPU time for each cluster size, the ratio of the two measured in the same run,
+and plain `guifan check --jobs 1` beside them, with the load average at the start (the ratio means
+something only with the cores free). Asserts nothing.
+
+The figures count the job's start-up: a node's worker processes belong to one job and build their
+engine when it starts. On a machine with fewer free cores than worker nodes plus the driver the
+nodes share cores, and the ratio says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.ray_nodes import ENV, LocalCluster  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "jddc-sample.jsonl"
+
+
+def sample(corpus: Path, n: int, path: Path) -> None:
+    pool = [json.loads(line) for line in corpus.open(encoding="utf-8")]
+    rng = random.Random(7)
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            chat = dict(rng.choice(pool))
+            chat["id"] = f"load-{i}"
+            chat.pop("source", None)
+            fh.write(json.dumps(chat, ensure_ascii=False) + "\n")
+
+
+def run(*args: str) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys) of one `guifan check` process (the driver)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "guifan", "check", *args, "--no-progress"], env=ENV,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"guifan check {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=20_000, help="conversations (default 20,000)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="JDDC-like JSONL to sample from")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
+    data, out = work / "load.jsonl", work / "out.json"
+    sample(args.corpus, args.n, data)
+    size = data.stat().st_size / 1024 / 1024
+    load = os.getloadavg()[0]
+    print(f"{args.n} JDDC-like chats ({size:.1f} MB), {os.cpu_count()} CPUs on this machine, load average {load:.1f}")
+
+    wall, cpu = run(str(data), "-f", "json", "-o", str(out), "--jobs", "1")
+    print(f"plain guifan check --jobs 1: {wall:.1f} s, {args.n / wall:,.0f} conv/s (CPU {cpu:.1f} s)")
+
+    cluster = LocalCluster(head_cpus=0)
+    figures = {}
+    try:
+        for workers in (1, 2):
+            cluster.add_worker(cpus=1)
+            wall, cpu = run("--ray", cluster.address, str(data), "-f", "json", "-o", str(out))
+            figures[workers] = args.n / wall
+            print(f"--ray, {workers} worker node{'s' if workers > 1 else ''} of 1 CPU: {wall:.1f} s, "
+                  f"{figures[workers]:,.0f} conv/s (driver CPU {cpu:.1f} s)")
+    finally:
+        cluster.stop()
+    print(f"2 workers / 1 worker: {figures[2] / figures[1]:.2f}x")
+    for path in (data, out):
+        path.unlink(missing_ok=True)
+    work.rmdir()
+
+
+if __name__ == "__main__":
+    main()
