@@ -212,7 +212,7 @@ def check(
                 try:
                     stream = (cluster.check_stream(work, context, meter) if cluster is not None
                               else check_stream(work, context, jobs=jobs, meter=meter))
-                    for outcome in store.stored(stream) if store is not None else stream:
+                    for outcome in store.stored(stream, logged=log is not None) if store is not None else stream:
                         summary.read += 1
                         if isinstance(outcome, InputError):
                             summary.failed += 1

@@ -46,25 +46,28 @@ class WorkspaceStore:
             self.engine.dispose()
             raise GuifanError(f"无法打开工作台数据库 {url}: {exc}") from None
 
-    def stored(self, outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
+    def stored(self, outcomes: Iterable[Outcome], logged: bool = False) -> Iterator[Outcome]:
         """The outcomes, each checked conversation's once it is stored (those the database refuses
-        become InputErrors naming them). Checked outcomes must keep their result (``Context.keep``)."""
+        become InputErrors naming them). Checked outcomes must keep their result (``Context.keep``).
+        ``logged``: the run writes a state file, so a checked outcome without its line is a result
+        read back from it, stored by the run that wrote it: passed on, not stored again."""
         batch: list[Outcome] = []
         for outcome in outcomes:
             batch.append(outcome)
             if len(batch) == BATCH:
-                yield from self._store(batch)
+                yield from self._store(batch, logged)
                 batch = []
-        yield from self._store(batch)
+        yield from self._store(batch, logged)
 
-    def _store(self, batch: list[Outcome]) -> list[Outcome]:
-        if not any(isinstance(o, Checked) for o in batch):
+    def _store(self, batch: list[Outcome], logged: bool) -> list[Outcome]:
+        fresh = [isinstance(o, Checked) and (o.line or not logged) for o in batch]
+        if not any(fresh):
             return batch
         refused: dict[int, InputError] = {}
         try:
             with self.workspace.sessions() as session:
                 for index, outcome in enumerate(batch):
-                    if isinstance(outcome, Checked):
+                    if fresh[index]:
                         refusal = self._store_one(session, outcome.result)
                         if refusal is not None:
                             refused[index] = refusal
