@@ -1,5 +1,6 @@
 """The rulebook: seed phrases carried verbatim, company overrides, and clear validation errors."""
 
+import json
 import re
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from guifan.engine import Engine
 from guifan.errors import RulebookError
 from guifan.readers.textlog import parse_example
-from guifan.rulebook import default_rulebook, load_rulebook
+from guifan.rulebook import _default_data, default_rulebook, load_rulebook
 from guifan.text import basic
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -56,6 +57,21 @@ def test_seed_001_and_002_phrases_are_carried(clause, phrase):
 
 def test_default_scorecard_weights_sum_to_100():
     assert sum(c.weight for c in default_rulebook().scorecard.categories.values()) == 100
+
+
+def test_bundled_rulebook_is_read_once_then_from_the_cache(tmp_path, monkeypatch):
+    """The bundled YAML is parsed into GUIFAN_CACHE as JSON; later runs read that, the same data; a
+    damaged cache file is parsed again and replaced."""
+    monkeypatch.setenv("GUIFAN_CACHE", str(tmp_path))
+    parsed = _default_data.__wrapped__()
+    [cached] = tmp_path.glob("rulebook-*.json")
+    assert _default_data.__wrapped__() == parsed == _default_data()
+    assert parsed["semantic"]["banks"] and parsed["phrases"]
+    cached.write_text('{"read": "from the cache"}', encoding="utf-8")
+    assert _default_data.__wrapped__() == {"read": "from the cache"}
+    cached.write_text("{not json", encoding="utf-8")
+    assert _default_data.__wrapped__() == parsed
+    assert json.loads(cached.read_text(encoding="utf-8")) == parsed
 
 
 def test_company_override_merges_and_fills_placeholders(tmp_path):

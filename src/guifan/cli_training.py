@@ -13,7 +13,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -26,25 +26,12 @@ from guifan.engine import Engine
 from guifan.errors import GuifanError
 from guifan.rulebook import Rulebook
 from guifan.scoring import Checker
-from guifan.training import (
-    AnswerError,
-    OUTCOME_LABELS,
-    Progress,
-    Scenario,
-    TrainingSession,
-    behaves,
-    grade,
-    load_scenarios,
-    parse_answer,
-    play_examples,
-    read_answers,
-    read_scenario,
-)
 from guifan.model import Role
-from guifan.engine.judge import ChatEndpoint
-from guifan.training.answers import Spoken
-from guifan.training.voice import ModelVoice
-from guifan.training.report import render_card, scenario_header, turn_line
+
+# guifan.training (scenarios, live assist, grading) is imported by these commands only, not by
+# every `guifan check` that loads this module to register them.
+if TYPE_CHECKING:
+    from guifan.training import Scenario, TrainingSession
 
 QUIT_WORDS = ("/退出", "/结束", "/quit")
 
@@ -55,6 +42,8 @@ class TrainFormat(str, Enum):
 
 
 def _scenarios(folders: list[Path] | None, rulebook: Rulebook) -> dict[str, Scenario]:
+    from guifan.training import load_scenarios
+
     try:
         return load_scenarios(folders or [], rulebook)
     except GuifanError as exc:
@@ -143,6 +132,12 @@ def train(
     reword_model: str = typer.Option("default", "--reword-model", help="--reword 服务上的模型名"),
 ) -> None:
     """对着模拟客户练习服务规范,按质检规则评分。 Practise the standard against a simulated customer."""
+    from guifan.engine.judge import ChatEndpoint
+    from guifan.training import AnswerError, TrainingSession, grade, read_answers
+    from guifan.training.answers import Spoken
+    from guifan.training.report import render_card
+    from guifan.training.voice import ModelVoice
+
     rulebook = _load(config)
     scenarios = _scenarios(scenarios_dir, rulebook)
     if list_:
@@ -194,6 +189,9 @@ def train(
 
 def _practise(session: TrainingSession, rulebook: Rulebook) -> None:
     """The interactive practice: the customer's lines, the trainee's replies, hints when on."""
+    from guifan.training import OUTCOME_LABELS, AnswerError, Progress, parse_answer
+    from guifan.training.report import scenario_header, turn_line
+
     console = Console(highlight=False)
     for line in scenario_header(session.scenario, rulebook):
         console.print(line)
@@ -233,6 +231,8 @@ def scenario_validate(
     config: Optional[list[Path]] = typer.Option(None, "--config", "-c", help="公司规则手册覆盖文件 (YAML)"),
 ) -> None:
     """校验场景文件,并用示例回答试练。 Validate scenario files and play their examples."""
+    from guifan.training import OUTCOME_LABELS, behaves, play_examples, read_scenario
+
     rulebook = _load(config)
     read = []
     for path in files:

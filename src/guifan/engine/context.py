@@ -32,7 +32,7 @@ class TurnView:
     _recognizer: Recognizer | None = None
     _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
     _heard: dict[str, list[Hit]] | None = None  # homophone-tolerant hits, on first use
-    _judged: dict[str, Judgement] = field(default_factory=dict)  # meaning, per act, on first use
+    _judged: dict[str, Judgement | None] = field(default_factory=dict)  # meaning, per act, on first use
     # How far the turn's recognized words can be trusted when it was heard with doubt (engine.hearing).
     heard_with: float | None = None
     # What rules worked out about this turn that only this turn and the turns before it decide
@@ -133,10 +133,12 @@ class TurnView:
         if meaning is None or self.turn.role is not Role.AGENT:
             return {}
         known = self._judged
-        wanted = [c for c in categories if c not in known and c in meaning.acts and c not in meaning.phrase_only]
+        wanted = [c for c in categories if c not in known]
         if wanted:
-            known.update(meaning.judge(self.text, wanted))
-        return {c: judged for c in categories if (judged := known.get(c)) is not None}
+            found = meaning.judge(self.text, [c for c in wanted if c in meaning.judgeable])
+            for category in wanted:
+                known[category] = found.get(category)
+        return {c: judged for c in categories if (judged := known[c]) is not None}
 
     def heard(self, category: str) -> list[Hit]:
         """The category's phrases found by sound (guifan.engine.matcher), computed on first use."""
@@ -219,7 +221,7 @@ def _offences(ctx: CheckContext) -> list[tuple[TurnView, dict[str, Judgement]]]:
     (asked once per act): the conversation's units are encoded first, in one batch."""
     meaning = ctx._recognizer.meaning
     meaning.encode([text for view in ctx.agent for text in unit_forms(view.text)])
-    return [(view, view.judged(meaning.must_not)) for view in ctx.agent]
+    return [(view, meaning.offences(view.text)) for view in ctx.agent]
 
 
 def _mostly_quoted(text: str, start: int, end: int) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import accumulate
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
@@ -67,6 +67,10 @@ class Hit(NamedTuple):
     @property
     def category(self) -> str:
         return self.phrase.category
+
+
+# Hit((phrase, start, end)) without the generated __new__'s Python frame: scans make many.
+_new_hit = partial(tuple.__new__, Hit)
 
 
 def phrase_keys(
@@ -223,27 +227,25 @@ class PhraseMatcher:
         haystack = "\n".join(texts)
         starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
         phrases = self._phrases[form]
-        turn, turn_start = 0, 0
+        turn, turn_start, text, into = 0, 0, texts[0], found[0]
         next_start = starts[1] if len(starts) > 1 else len(haystack) + 1
         for index, start, end in automaton.find_matches_as_indexes(haystack, overlapping=True):
             if start >= next_start:
                 turn = bisect_right(starts, start) - 1
-                turn_start = starts[turn]
+                turn_start, text, into = starts[turn], texts[turn], found[turn]
                 next_start = starts[turn + 1] if turn + 1 < len(starts) else len(haystack) + 1
-            text = texts[turn]
-            local_start, local_end = start - turn_start, end - turn_start
-            into = found[turn]
+            start -= turn_start
+            end -= turn_start
             for phrase in phrases[index]:
-                if phrase.guarded and _vetoed(phrase, text, local_start, local_end):
+                if phrase.guarded and _vetoed(phrase, text, start, end):
                     # Kept apart: the meaning stage must not flag what a near-miss guard cleared.
-                    into.setdefault(VETOED + phrase.category, []).append(Hit(phrase, local_start, local_end))
+                    into.setdefault(VETOED + phrase.category, []).append(_new_hit((phrase, start, end)))
                     continue
-                hit = Hit(phrase, local_start, local_end)
                 hits = into.get(phrase.category)
                 if hits is None:
-                    into[phrase.category] = [hit]
+                    into[phrase.category] = [_new_hit((phrase, start, end))]
                 else:
-                    hits.append(hit)
+                    hits.append(_new_hit((phrase, start, end)))
 
 
 def _vetoed(phrase: Phrase, haystack: str, start: int, end: int) -> bool:

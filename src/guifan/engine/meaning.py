@@ -37,7 +37,7 @@ import numpy as np
 
 from guifan import text as textnorm
 from guifan.errors import RulebookError
-from guifan.rulebook import Rulebook
+from guifan.rulebook import Rulebook, cache_dir
 
 # Clause boundaries: punctuation and the spaces that join chat messages; sentences end at 。!?.
 _CLAUSE_BREAKS = re.compile(r"[,，;；~～、\s]+")
@@ -186,10 +186,6 @@ def make_encoder(rulebook: Rulebook) -> Encoder:
     return NgramEncoder(documents + [p.text for entries in rulebook.phrases.values() for p in entries])
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("GUIFAN_CACHE") or Path.home() / ".cache" / "guifan")
-
-
 class VectorStore:
     """Vectors of the bank sentences, and what is derived from them (the acts' curves), computed
     once per encoder and kept on disk: one set of files per encoder and set of sentences (a
@@ -281,12 +277,15 @@ class MeaningModel:
         composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
         self.curves = store.derived(f"curves{MARGIN_VERSION}-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
         self.acts = frozenset(self._rows)
+        self.judgeable = self.acts - self.phrase_only  # what turns are judged on (TurnView.judged)
         self.must_not = frozenset(a for a, bank in banks.items() if bank.kind == "must_not")
+        self._must_not_judged = self.judgeable & self.must_not
         self._cache: dict[str, np.ndarray] = {}
         self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
         # Per text and act, its judgement (None: the text has no unit to judge): agents repeat
         # their boilerplate, and every rule asks about the same turns.
         self._judgements: dict[str, dict[str, Judgement | None]] = {}
+        self._offences: dict[str, dict[str, Judgement]] = {}
 
     def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Other acts' positives that are near misses of ``act``: for a must-not act every must-say
@@ -349,6 +348,16 @@ class MeaningModel:
                 known[act] = found.get(act)
         return {a: judged for a in acts if (judged := known.get(a)) is not None}
 
+    def offences(self, text: str) -> dict[str, Judgement]:
+        """``judge`` of every must-not act that is judged by meaning (not ``phrase_only``), cached
+        by text: the forbidden-language rules ask about each agent turn of every conversation."""
+        found = self._offences.get(text)
+        if found is None:
+            if len(self._offences) > 100_000:
+                self._offences.clear()
+            found = self._offences[text] = self.judge(text, self._must_not_judged)
+        return found
+
     def _judge(self, text: str, wanted: list[str]) -> dict[str, Judgement]:
         found = units(text)
         if not found:
@@ -357,13 +366,14 @@ class MeaningModel:
         best: dict[str, Judgement] = {}
         for act in wanted:
             positive, negative = self._rows[act]
-            resemblance = _top_mean(similarity[:, positive], self.k)
-            margins = _margins(similarity[:, positive], similarity[:, negative], self.k)
+            to_positive, to_negative = similarity[:, positive], similarity[:, negative]
+            resemblance, nearest = _top(to_positive, self.k)
+            margins = _margin(resemblance, nearest, *_top(to_negative, self.k))
             row = int(np.argmax(margins))
             best[act] = Judgement(
                 self.probability(act, float(margins[row])), found[row],
-                self._texts[positive[int(np.argmax(similarity[row, positive]))]],
-                self._texts[negative[int(np.argmax(similarity[row, negative]))]] if len(negative) else "",
+                self._texts[positive[int(np.argmax(to_positive[row]))]],
+                self._texts[negative[int(np.argmax(to_negative[row]))]] if len(negative) else "",
                 float(resemblance[row]),
             )
         return best
@@ -438,13 +448,20 @@ def _margins(positive: np.ndarray, negative: np.ndarray, k: int) -> np.ndarray:
     """Per row, how much nearer the positives are than the negatives: half the difference of the
     ``k`` nearest on each side (robust to one odd exemplar), half that of the single nearest (a
     near miss the bank holds word for word must win against several loosely similar positives)."""
-    return 0.5 * (_top_mean(positive, k) - _top_mean(negative, k)) + 0.5 * (_top_mean(positive, 1) - _top_mean(negative, 1))
+    return _margin(*_top(positive, k), *_top(negative, k))
 
 
-def _top_mean(similarity: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the mean of the ``k`` largest values (fewer when there are fewer columns)."""
+def _margin(positive_k: np.ndarray, positive_1: np.ndarray, negative_k: np.ndarray, negative_1: np.ndarray) -> np.ndarray:
+    return 0.5 * (positive_k - negative_k) + 0.5 * (positive_1 - negative_1)
+
+
+def _top(similarity: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the mean of the ``k`` largest values (fewer when there are fewer columns) and the
+    largest; a value that is not finite counts as 0. One partition for both."""
     if similarity.shape[1] == 0:
-        return np.full(similarity.shape[0], -1.0, dtype=np.float32)
+        none = np.full(similarity.shape[0], -1.0, dtype=np.float32)
+        return none, none
     k = min(k, similarity.shape[1])
     top = np.partition(similarity, -k, axis=1)[:, -k:]
-    return np.where(np.isfinite(top), top, 0.0).mean(axis=1)
+    largest = top.max(axis=1)
+    return np.where(np.isfinite(top), top, 0.0).mean(axis=1), np.where(np.isfinite(largest), largest, 0.0)
