@@ -72,7 +72,7 @@ class Recipe:
         engine, judge = context.checker.engine, context.judge
         endpoint = judge.endpoint if judge is not None else None
         spec = (endpoint.url, endpoint.model, endpoint.timeout, endpoint.api_key) if endpoint is not None else None
-        return cls(engine.rulebook, tuple(rule.code for rule in engine.rules), spec)
+        return cls(engine.rulebook, tuple(rule.code for rule in engine.rules), spec)  # codes: none prefixes another
 
     def context(self, shipped: Context) -> Context:
         judge = ModelJudge(*self.judge) if self.judge is not None else None
@@ -151,9 +151,10 @@ def check_stream(chunks: Iterable[Chunk], context: Context, meter: Meter | None 
                 meter.read(entry.chunk.size)
         if exhausted and not pending:
             return
-        ready, _ = ray.wait(list(running), num_returns=1)
-        for task in ready:
-            _finish(running.pop(task), context)
+        if running:  # else the window held only chunks done here: fill it again
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for task in ready:
+                _finish(running.pop(task), context)
 
 
 def _finish(entry: _Entry, context: Context) -> None:
