@@ -270,8 +270,9 @@ class MeaningModel:
         self._banks = banks
         store = VectorStore(self.encoder, [form(t) for t in texts])
         self._bank = store.vectors
+        centroids = {name: _centroid(self._bank[positive]) for name, (positive, _) in spans.items() if len(positive)}
         self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {
-            name: (positive, np.concatenate([negative, np.arange(len(neutral)), *self._rivals(name, spans)]))
+            name: (positive, np.concatenate([negative, np.arange(len(neutral)), *self._rivals(name, spans, centroids)]))
             for name, (positive, negative) in spans.items()
         }
         composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
@@ -287,7 +288,8 @@ class MeaningModel:
         self._judgements: dict[str, dict[str, Judgement | None]] = {}
         self._offences: dict[str, dict[str, Judgement]] = {}
 
-    def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]],
+                centroids: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Other acts' positives that are near misses of ``act``: for a must-not act every must-say
         act (an apology is never an insult); for a must-say act those of unrelated acts (the centroid
         of their positives far from its own), so that "非常抱歉" alone is no announcement of the end
@@ -296,10 +298,10 @@ class MeaningModel:
         polite = [n for n, b in self._banks.items() if b.kind == "must_say" and n != act and len(spans[n][0])]
         if self._banks[act].kind == "must_not":
             return [spans[n][0] for n in polite]
-        own = _centroid(self._bank[spans[act][0]]) if len(spans[act][0]) else None
+        own = centroids.get(act)
         if own is None:
             return []
-        return [spans[n][0] for n in polite if float(own @ _centroid(self._bank[spans[n][0]])) < RELATED_ACTS]
+        return [spans[n][0] for n in polite if float(own @ centroids[n]) < RELATED_ACTS]
 
     def name(self, act: str) -> str:
         """The act's name as people read it (the bank's ``act``), else its key."""
