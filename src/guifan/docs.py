@@ -33,9 +33,8 @@ def _clause_key(clause: str) -> tuple[str, int]:
 
 
 def rule_title(cls: type[Rule], rulebook: Rulebook) -> str:
-    """A rule's title as people read it: the titles of the clauses it checks (``推卸语``); a rule's
-    ``name`` is an English identifier."""
-    return "、".join(rulebook.clause_title(c) for c in cls.clauses)
+    """A rule's title as people read it (``Rulebook.title_of`` its clauses)."""
+    return rulebook.title_of(cls.clauses)
 
 
 def find_clauses(key: str, rulebook: Rulebook) -> list[str]:

@@ -332,6 +332,11 @@ class Rulebook(_Strict):
         found = self.clauses.get(clause)
         return found.title if found else clause
 
+    def title_of(self, clauses: Iterable[str]) -> str:
+        """A rule's title as people read it: the titles of the clauses it checks (``推卸语``); a
+        rule's ``name`` is an English identifier."""
+        return "、".join(self.clause_title(c) for c in clauses)
+
     def wording(self, clause: str) -> tuple[str, ...]:
         """The standard wording for a clause, with company placeholders filled in."""
         found = self.clauses.get(clause)

@@ -51,9 +51,7 @@ templates.env.globals["zone_label"] = clock.zone_label
 
 def rule_titles(rulebook) -> dict[str, str]:
     """Every rule's title as people read it (its clauses' titles), by code: for the rule pickers."""
-    from guifan.docs import rule_title
-
-    return {code: rule_title(cls, rulebook) for code, cls in sorted(all_rules().items())}
+    return {code: rulebook.title_of(cls.clauses) for code, cls in sorted(all_rules().items())}
 
 
 def active_rule_titles(request: Request, session) -> dict[str, str]:
