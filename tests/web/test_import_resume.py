@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from sqlalchemy import func, select
 
@@ -33,23 +32,20 @@ def test_killed_worker_resumes_without_loss_or_duplicates(db_url, tmp_path):
         session.commit()
         job_id = job.id
 
-    worker = subprocess.Popen(
+    # The worker kills itself (SIGKILL) at its third commit: the job started, a group of the first
+    # file stored, then its last group, but not yet the file's end: mid-job, however fast it runs.
+    worker = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from guifan.web.db import make_engine; from guifan.web.services import Workspace; "
+         "import os, signal, sys; from sqlalchemy import event; from sqlalchemy.orm import Session; "
+         "from guifan.web.db import make_engine; from guifan.web.services import Workspace; "
+         "commits = []; "
+         "event.listen(Session, 'after_commit', lambda s: commits.append(1) or "
+         "(len(commits) == 3 and os.kill(os.getpid(), signal.SIGKILL))); "
          "Workspace(make_engine(sys.argv[1])).run_import(int(sys.argv[2]))", db_url, str(job_id)],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "GUIFAN_TEST_RUN": str(tmp_path)}, timeout=600,
     )
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            with workspace.sessions() as session:
-                checked = session.get(ImportJob, job_id).checked
-            if checked >= 20 or worker.poll() is not None:
-                break
-            time.sleep(0.02)
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    assert worker.returncode == -signal.SIGKILL
+    _no_orphans(tmp_path)
 
     with workspace.sessions() as session:
         job = session.get(ImportJob, job_id)
@@ -58,6 +54,7 @@ def test_killed_worker_resumes_without_loss_or_duplicates(db_url, tmp_path):
     assert workspace.pending_jobs() == [job_id]  # a restarted server picks it up again
 
     workspace.run_import(job_id)
+    workspace.check_pool.close()
 
     with workspace.sessions() as session:
         job = session.get(ImportJob, job_id)
@@ -70,3 +67,26 @@ def test_killed_worker_resumes_without_loss_or_duplicates(db_url, tmp_path):
     expected = sum(len(Engine().check(c)) for c in read_paths([path]))
     assert stored == expected  # every conversation's findings exactly once
     engine.dispose()
+
+
+def _no_orphans(tmp_path) -> None:
+    """The killed worker's own checking processes (spawned for a job this big on a machine with
+    cores to spare) leave with it, within seconds."""
+    import time
+    from pathlib import Path
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = [p for p in Path("/proc").glob("[0-9]*") if _spawned_here(p, tmp_path)]
+        if not left:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"checking processes outlived the killed worker: {left}")
+
+
+def _spawned_here(proc, tmp_path) -> bool:
+    try:
+        return f"GUIFAN_TEST_RUN={tmp_path}".encode() in proc.joinpath("environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+

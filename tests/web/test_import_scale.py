@@ -1,11 +1,13 @@
 """Imports and lists at scale, on SQLite and PostgreSQL: a big job checked in worker processes and
 stored in bulk stores what one process would (errors, duplicates, agents, re-imports with review
 work); a conversation the database refuses fails alone; the job's total and time left; the list's
-pages after a cursor (keyset) and its capped count; the upgrade that counts standing findings.
-Speed itself is measured by bench/bench_workspace.py, not here."""
+pages after a cursor (keyset) and its capped count; the upgrade that counts standing findings; the
+import page following a running job (headless Chromium). Speed itself is measured by
+bench/bench_workspace.py, not here."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,8 +22,11 @@ from guifan.web.imports.checking import CheckPool
 from guifan.web.imports.service import eta_seconds
 from guifan.web.models import Conversation, Finding, ImportFile, ImportJob, JobStatus, User, utcnow
 from guifan.web.notifications.models import Notification
-from tests.web.conftest import conversation, jsonl, made, stored, wait_for_job
+from tests.web.conftest import PASSWORD, conversation, jsonl, made, serving, stored, wait_for_job
 from tests.web.test_api import import_file
+from tests.web.test_browser import CHROMIUM, browser, log_in, sync_api, violations  # noqa: F401 (fixtures)
+
+expect = sync_api.expect
 
 TEXTS = ("您好,请问有什么可以帮您?", "你好", "他们仓库的事,你自己去问问吧")
 
@@ -178,3 +183,38 @@ def test_the_upgrade_counts_the_findings_that_stand(db_url):
     with session_factory(engine)() as session:
         assert session.scalar(select(Conversation.standing)) == 2
     engine.dispose()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_the_import_page_follows_a_running_job(tmp_path, browser, violations):  # noqa: F811 (fixtures)
+    from guifan.web.app import create_app
+
+    app = create_app(f"sqlite:///{tmp_path / 'progress.db'}", secret="e2e", worker=False, upload_dir=tmp_path / "up")
+    workspace = app.state.workspace
+    with workspace.sessions() as session:
+        workspace.add_user(session, "rev", PASSWORD, "reviewer")
+        upload = workspace.receive("calls.jsonl", jsonl(*(conversation(f"p{n}", None) for n in range(5))), 1 << 20)
+        job_id = workspace.create_import(session, None, [upload]).id
+        session.commit()
+    with serving(app) as base:
+        page = log_in(browser, base, "rev", violations)
+        page.goto(f"{base}/imports")
+        row = page.locator(f'tr.job[data-job="{job_id}"]')
+        expect(row.locator('[data-field="eta"]')).to_have_text("等待开始")
+        with workspace.sessions() as session:  # the job as a run records it: 50 of 200 read in 10 s
+            job = session.get(ImportJob, job_id)
+            job.status, job.total, job.read, job.checked, job.failed = JobStatus.RUNNING, 200, 50, 48, 2
+            job.started_at, job.started_read = utcnow() - timedelta(seconds=10), 0
+            session.commit()
+        expect(row.locator('[data-field="read"]')).to_have_text("50")
+        expect(row.locator('[data-field="total"]')).to_have_text("200")
+        expect(row.locator('[data-field="failed"]')).to_have_text("2")
+        expect(row.locator('[data-field="status"]')).to_have_text("检查中")
+        expect(row.locator('[data-field="eta"]')).to_have_text(re.compile(r"约 \d+ 秒|约 1 分钟"))
+        assert row.locator("progress").evaluate("bar => [bar.value, bar.max]") == [50, 200]
+        with workspace.sessions() as session:
+            session.get(ImportJob, job_id).status = JobStatus.DONE
+            session.commit()
+        page.wait_for_selector(f'tr.job[data-job="{job_id}"][data-status="done"]')
+        expect(row.locator('[data-field="eta"]')).to_have_text("—")
+        assert page.locator('script[src="/static/import-progress.js"]').count() == 0  # reloaded, nothing to follow

@@ -65,6 +65,7 @@ class ImportWorker:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
+        self.workspace.check_pool.close()  # the processes that checked big imports
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import islice
+from multiprocessing.connection import wait
 from typing import Iterable, Iterator
 
 from guifan.engine import Engine as RuleEngine
@@ -57,7 +58,15 @@ def _start_worker(override_yaml: str, version: int, mask: bool) -> None:
     from guifan.web.services import rulebook_from_yaml
 
     global _WORKER
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a server killed outright must not leave its workers waiting forever
+        threading.Thread(target=_leave_with, args=(parent.sentinel,), name="guifan-parent", daemon=True).start()
     _WORKER = Preparer(Checker(RuleEngine(rulebook_from_yaml(override_yaml))), version, mask)
+
+
+def _leave_with(sentinel: int) -> None:
+    wait([sentinel])
+    os._exit(0)
 
 
 def _prepare_chunk(items: list[Item]) -> list[Outcome]:
