@@ -112,13 +112,11 @@ def offsets(text: str, form: str) -> list[int]:
 
     A final entry ``len(text)`` is appended so that an exclusive end maps too.
     """
-    fillers = _FILLERS if form != "basic" else {}
-    kept: list[int] = []
-    for i, ch in enumerate(text):
-        mapped = _FOLDING[ord(ch)]
-        if mapped is None or mapped in fillers:
-            continue
-        kept.append(i)
+    folding = _FOLDING
+    if form == "basic":
+        kept = [i for i, ch in enumerate(text) if folding[ord(ch)] is not None]
+    else:
+        kept = [i for i, ch in enumerate(text) if (mapped := folding[ord(ch)]) is not None and mapped not in _FILLERS]
     kept.append(len(text))
     return kept
 
