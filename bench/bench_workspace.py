@@ -38,7 +38,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, text
 
 from guifan.web.app import create_app
-from guifan.web.db import make_engine, migrate
+from guifan.web.db import make_engine, migrate, session_factory
 
 CORPUS = Path("/work/shared/corpus/jddc-sample.jsonl")
 PG_ADMIN = os.environ.get("GUIFAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -217,6 +217,13 @@ def generate(url: str, rows: int) -> None:
     if sqlite:
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:  # the statistics the code on the path keeps after an import, where it keeps them
+            from guifan.web.imports.service import refresh_statistics
+        except ImportError:
+            refresh_statistics = None
+        if refresh_statistics is not None:
+            with session_factory(engine)() as session:
+                refresh_statistics(session)
     else:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does after a bulk load
@@ -239,6 +246,7 @@ def queries(lead_team: int) -> list[tuple[str, str, dict]]:
             ("filter rare status", "admin", {"status": "appealed"}),
             ("filter dates", "admin", {"date_from": "2026-03-01", "date_to": "2026-03-07"}),
             ("filter uncertain", "admin", {"uncertain": "true"}), ("filter rule", "admin", {"rule": "FBD010"}),
+            ("filter clause", "admin", {"clause": "S-A1"}),
             ("filter score", "admin", {"score_min": 60, "score_max": 70}),
             ("team lead", "lead", {}), ("team lead next", "lead", {"page": 2}), ("agent", "agent", {})]
     return mix

@@ -18,6 +18,7 @@ from guifan.engine import Engine
 from guifan.readers.fields import build
 from guifan.web.conversations import service as lists
 from guifan.web.db import alembic_config, make_engine, migrate, session_factory
+from guifan.web.imports import service as imports
 from guifan.web.imports.checking import CheckPool
 from guifan.web.imports.service import eta_seconds
 from guifan.web.models import Conversation, Finding, ImportFile, ImportJob, JobStatus, User, utcnow
@@ -77,6 +78,28 @@ def test_a_big_job_checked_by_workers_stores_what_one_process_would(app, people,
     engine = Engine()
     assert stored_findings == sum(len(engine.check(build(c))) for c in final.values())
     assert done == 62
+
+
+def test_sqlite_keeps_its_statistics_as_the_conversations_grow(app, people, db_url, monkeypatch):
+    """Without them SQLite sorts a whole team's (or channel's) conversations for a page of the list."""
+    monkeypatch.setattr(imports, "ANALYZE_FROM", 5)
+    rev = people["rev"]
+    import_file(rev, "four.jsonl", jsonl(*(conversation(f"s{n}", None) for n in range(4))))
+    assert analyzed(app) == 0  # too few to matter
+    import_file(rev, "six.jsonl", jsonl(*(conversation(f"t{n}", None) for n in range(6))))
+    assert analyzed(app) == (10 if db_url.startswith("sqlite") else 0)  # PostgreSQL's autovacuum keeps its own
+    import_file(rev, "again.jsonl", jsonl(*(conversation(f"u{n}", None) for n in range(5))))
+    assert analyzed(app) == (10 if db_url.startswith("sqlite") else 0)  # not doubled since
+
+
+def analyzed(app) -> int:
+    """The conversations SQLite's statistics last counted (0: none)."""
+    with app.state.workspace.sessions() as session:
+        if session.get_bind().dialect.name != "sqlite" or not session.scalar(
+                text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+            return 0
+        stat = session.scalar(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'conversations' LIMIT 1"))
+        return int(stat.split()[0]) if stat else 0
 
 
 def test_a_conversation_the_database_refuses_fails_alone(app, people, db_url, workers):

@@ -279,13 +279,13 @@ def matching(query, user: User, filters: Filters):
         query = query.where(score >= filters.score_min)
     if filters.score_max is not None:
         query = query.where(score <= filters.score_max)
-    if filters.rule or filters.clause:
-        having = select(Finding.conversation_id)
+    if filters.rule or filters.clause:  # a probe of each conversation's findings (not a list of every match)
+        having = select(Finding.id).where(Finding.conversation_id == Conversation.id)
         if filters.rule:
             having = having.where(Finding.rule == filters.rule)
         if filters.clause:
             having = having.where(cast(Finding.clauses, String).like(f'%"{_like_escape(filters.clause)}"%', escape="\\"))
-        query = query.where(Conversation.id.in_(having))
+        query = query.where(having.exists())
     if filters.status:
         query = query.where(Conversation.review_status == filters.status)
     if filters.uncertain is not None:

@@ -141,7 +141,9 @@ LIST_SORTED = ("started_at", "agent_code", "auto_score", "final_score", "importe
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = tuple(Index(f"ix_conversations_{column}_id", column, "id") for column in LIST_SORTED)
+    __table_args__ = (*(Index(f"ix_conversations_{column}_id", column, "id") for column in LIST_SORTED),
+                      # a team lead's list, newest first, without sorting the team's rows
+                      Index("ix_conversations_team_id_started_at_id", "team_id", "started_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The id as people read it (masked when personal data is masked) and the key a re-import of the
@@ -155,7 +157,7 @@ class Conversation(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # given with any offset
     agent_code: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     source: Mapped[str | None] = mapped_column(String(500))
     turns: Mapped[list[Any]] = mapped_column(JSON)  # [{"role", "text", "start", "end", "voice"?, "asr"?}], text masked
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

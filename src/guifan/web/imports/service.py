@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from guifan import model
@@ -84,6 +84,7 @@ def run_import(workspace: Workspace, job_id: int) -> None:
         job.status = JobStatus.DONE
         job.finished_at = utcnow()
         session.commit()
+        refresh_statistics(session)
 
 
 def save(workspace: Workspace, session: Session, job: ImportJob, file: ImportFile,
@@ -174,6 +175,26 @@ def _store_recording(workspace: Workspace, session: Session, record: Record, upl
         return found
     except Exception as exc:
         return exc
+
+
+ANALYZE_FROM = 1000  # conversations from which SQLite's statistics are kept
+
+
+def refresh_statistics(session: Session) -> None:
+    """SQLite plans the list's queries (which index walks a filtered list in order) from its tables'
+    statistics, which nothing else keeps (PostgreSQL's autovacuum keeps its own): gathered again
+    (ANALYZE, about 2 s a million conversations) whenever the conversations have doubled since."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    rows = session.scalar(select(func.max(Conversation.id))) or 0
+    analyzed = 0
+    if session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+        stat = session.scalar(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'conversations' LIMIT 1"))
+        analyzed = int(stat.split()[0]) if stat else 0
+    if rows >= ANALYZE_FROM and rows >= 2 * analyzed:
+        session.execute(text("ANALYZE conversations"))
+        session.execute(text("ANALYZE findings"))
+        session.commit()
 
 
 # -- reading and progress ------------------------------------------------------------------------

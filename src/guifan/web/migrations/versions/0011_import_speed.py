@@ -1,6 +1,7 @@
 """import speed and big lists: an import job's total and the pace of its run (the time left), the
 count of findings that stand kept on the conversation (the list sorts by it), and indexes that
-serve every sort of the list in both directions with the row id as tie-break (keyset pages)
+serve every sort of the list in both directions with the row id as tie-break (keyset pages), a
+team's list newest first, and the rule filter
 
 Revision ID: 0011
 Revises: 0010
@@ -32,6 +33,9 @@ def upgrade() -> None:
         op.drop_index(f'ix_conversations_{column}', table_name='conversations')
     for column in REPLACED + ADDED:
         op.create_index(f'ix_conversations_{column}_id', 'conversations', [column, 'id'], unique=False)
+    op.drop_index('ix_conversations_team_id', table_name='conversations')
+    op.create_index('ix_conversations_team_id_started_at_id', 'conversations', ['team_id', 'started_at', 'id'],
+                    unique=False)
     op.drop_index('ix_findings_rule', table_name='findings')
     op.create_index('ix_findings_rule_conversation_id', 'findings', ['rule', 'conversation_id'], unique=False)
 
@@ -39,6 +43,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_findings_rule_conversation_id', table_name='findings')
     op.create_index('ix_findings_rule', 'findings', ['rule'], unique=False)
+    op.drop_index('ix_conversations_team_id_started_at_id', table_name='conversations')
+    op.create_index('ix_conversations_team_id', 'conversations', ['team_id'], unique=False)
     for column in REPLACED + ADDED:
         op.drop_index(f'ix_conversations_{column}_id', table_name='conversations')
     for column in REPLACED:
