@@ -21,9 +21,7 @@ nodes share cores, and the ratio says so.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -34,21 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.jddc import CORPUS, sample  # noqa: E402
 from tests.ray_nodes import ENV, LocalCluster  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus" / "jddc-sample.jsonl"
-
-
-def sample(corpus: Path, n: int, path: Path) -> None:
-    pool = [json.loads(line) for line in corpus.open(encoding="utf-8")]
-    rng = random.Random(7)
-    with path.open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            chat = dict(rng.choice(pool))
-            chat["id"] = f"load-{i}"
-            chat.pop("source", None)
-            fh.write(json.dumps(chat, ensure_ascii=False) + "\n")
-
 
 def run(*args: str) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + sys) of one `guifan check` process (the driver)."""

@@ -84,12 +84,8 @@ def run_batch(paths: list[Path], folder: Path, checker: Checker) -> tuple[BatchS
     context = Context(checker, lambda result, rulebook: None, log=True, seen=log.seen, keep=True)
     results = []
     for outcome in check_stream(chunks(paths, parallel=False), context):
-        summary.read += 1
-        if isinstance(outcome, InputError):
-            summary.failed += 1
-            summary.errors.append(outcome)
-        else:
-            summary.checked += 1
+        summary.count(outcome)
+        if not isinstance(outcome, InputError):
             results.append(outcome.result)
             log.append(outcome.line)
     log.close()

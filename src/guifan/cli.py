@@ -213,12 +213,8 @@ def check(
                     stream = (cluster.check_stream(work, context, meter) if cluster is not None
                               else check_stream(work, context, jobs=jobs, meter=meter))
                     for outcome in store.stored(stream, logged=log is not None) if store is not None else stream:
-                        summary.read += 1
-                        if isinstance(outcome, InputError):
-                            summary.failed += 1
-                            summary.errors.append(outcome)
-                        else:
-                            summary.checked += 1
+                        summary.count(outcome)
+                        if not isinstance(outcome, InputError):
                             totals.add(outcome.stats)
                             report.writer.add(outcome.piece)
                             if outcome.line:

@@ -44,9 +44,6 @@ class InputError(GuifanError):
         errors cross to and from worker processes."""
         return type(self), (self.path, self.message, self.line, self.field)
 
-    def __reduce__(self):  # an exception pickles its args, then sets its attributes: a frozen one refuses
-        return type(self), (self.path, self.message, self.line, self.field)
-
 
 class RulebookError(GuifanError):
     """A rulebook or company override file that is not valid; the message names file and key path."""

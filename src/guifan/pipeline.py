@@ -296,8 +296,13 @@ class _Done:
     judge_failure: str | None
 
 
-def _serve(context: Context, conn: Connection) -> None:
-    """A worker's life: check each chunk the parent sends, answer with its outcomes."""
+def _serve(context: Context, conn: Connection, parents: list[Connection]) -> None:
+    """A worker's life: check each chunk the parent sends, answer with its outcomes, until the
+    parent closes its end of the pipe or dies. ``parents``: the parent's ends of every worker's
+    pipe, this one's included, which the fork copied: closed here, or the parent's death would
+    leave the pipe open."""
+    for end in parents:
+        end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     context.load_recognizer = context.audio is not None
     while True:
@@ -341,7 +346,8 @@ class Workers:
 
     def _start(self) -> _Worker:
         parent, child = self._fork.Pipe()
-        process = self._fork.Process(target=_serve, args=(self.context, child), name="guifan-check", daemon=True)
+        ends = [parent, *(w.conn for w in self._workers if not w.conn.closed)]
+        process = self._fork.Process(target=_serve, args=(self.context, child, ends), name="guifan-check", daemon=True)
         process.start()
         child.close()
         return _Worker(process, parent)

@@ -52,6 +52,15 @@ class BatchSummary:
     failed: int = 0
     errors: list[InputError] = field(default_factory=list)
 
+    def count(self, outcome: object) -> None:
+        """One conversation of the batch done: an InputError failed (and is kept), else checked."""
+        self.read += 1
+        if isinstance(outcome, InputError):
+            self.failed += 1
+            self.errors.append(outcome)
+        else:
+            self.checked += 1
+
 
 @dataclass(frozen=True, slots=True)
 class ResultStats:
