@@ -32,10 +32,10 @@ def test_dashboard_draws_charts_for_a_date_range(tmp_path, browser, violations):
         page.wait_for_url("**/dashboard?*date_from=2026-11-02*")
         assert "2026-11-02 至 2026-11-15 · 2 通会话" in page.locator("h1").inner_text()
         charts = page.locator("svg.chart")
-        assert charts.count() == 7
+        assert charts.count() == 8  # the two periods, distribution, trend, clause trend, four KPIs
         titles = page.locator("svg.chart text.axis-title").all_text_contents()
         assert {"平均得分", "得分区间", "会话数", "静默占比(%)", "平均处理时长(秒)"} <= set(titles)
-        trend = charts.nth(1)
+        trend = charts.nth(2)
         assert trend.locator("text.tick.x").all_text_contents() == ["2026-W45", "2026-W46"]
         assert trend.locator("text.tick.y").all_text_contents() == ["0", "20", "40", "60", "80", "100"]
         assert trend.locator("polyline").count() == 1 and trend.bounding_box()["width"] > 300
