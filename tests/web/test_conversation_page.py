@@ -5,6 +5,7 @@ headless Chromium (j/k, c, x)."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 from tests.web.conftest import PASSWORD, made, stored
@@ -47,9 +48,10 @@ def test_review_by_keyboard(server, browser, violations):  # noqa: F811
                                              {"role": "agent", "text": "你等着,我查一下"},
                                              {"role": "agent", "text": "不知道"}]}]}
         job = api.post("/api/v1/conversations", json=body, headers={"X-CSRF-Token": token}).json()
-        for _ in range(200):
+        for _ in range(600):  # up to a minute on a loaded machine
             if api.get(f"/api/v1/imports/{job['id']}").json()["status"] == "done":
                 break
+            time.sleep(0.1)
         cid = api.get("/api/v1/conversations").json()["items"][0]["id"]
         findings = api.get(f"/api/v1/conversations/{cid}").json()["findings"]
     assert len(findings) >= 2
