@@ -19,8 +19,9 @@ from guifan.errors import GuifanError, InputError
 from guifan.pipeline import Checked, Outcome
 from guifan.reporters import Report
 from guifan.rulebook import Rulebook
-from guifan.scoring import BatchSummary, BatchTotals, CheckResult, check_error
+from guifan.scoring import BatchSummary, BatchTotals, CheckResult
 from guifan.web.db import make_engine, migrate
+from guifan.web.imports.service import refused
 from guifan.web.services import Workspace
 
 BATCH = 200  # conversations per transaction
@@ -83,7 +84,7 @@ class WorkspaceStore:
         except UNAVAILABLE:
             raise
         except Exception as exc:  # e.g. text PostgreSQL cannot hold: that conversation, not the batch
-            return check_error(result.conversation, exc)
+            return refused(result.conversation.source or result.conversation.id, exc, result.conversation.id)
         return None
 
     def report(self) -> Report:

@@ -33,6 +33,7 @@ from guifan.model import Conversation
 from guifan.readers import DEFAULT_MAX_BYTES
 from guifan.readers.jsonfile import read_json
 from guifan.scoring import BatchSummary, CheckResult
+from guifan.web.imports.service import refused
 from guifan.web.models import RulebookVersion
 from guifan.web.services import Workspace
 
@@ -79,14 +80,6 @@ def read_message(delivery: Delivery, name: str, max_bytes: int = DEFAULT_MAX_BYT
     if not text.strip():
         return [InputError(name, "消息为空")]
     return list(read_json(text, name)) or [InputError(name, "消息中没有对话")]
-
-
-def _refused(name: str, exc: Exception) -> InputError:
-    """The database's refusal of a message's conversation: the first line of the driver's reason,
-    cut short (the statement and its parameters, which carry the transcript, are left out)."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    return InputError(name, f"存入工作台时出错: {reason[:200]}")
 
 
 class Ingestor:
@@ -146,7 +139,7 @@ class Ingestor:
                 except UNAVAILABLE:
                     raise
                 except Exception as exc:
-                    self._refuse(delivery, [_refused(name, exc)])
+                    self._refuse(delivery, [refused(name, exc)])
                     continue
                 stored.append(delivery)
                 totals.stored += len(results)

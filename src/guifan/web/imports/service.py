@@ -27,7 +27,6 @@ from guifan import model
 from guifan.errors import InputError
 from guifan.privacy import mask_value
 from guifan.readers import AUDIO_EXTENSIONS, STREAMED_EXTENSIONS
-from guifan.scoring import check_error
 from guifan.web import uploads
 from guifan.web.imports.checking import Item, Outcome, Preparer
 from guifan.web.imports.records import Record
@@ -106,7 +105,7 @@ def save(workspace: Workspace, session: Session, job: ImportJob, file: ImportFil
         found = next(results)
         if isinstance(found, Exception):
             job.failed += 1
-            errors.append(check_error(item, found).to_dict())
+            errors.append(refused(item.source or item.id, found, item.id).to_dict())
         else:
             job.checked += 1
             if found is not None:
@@ -142,6 +141,16 @@ def store_many(workspace: Workspace, session: Session, records: list[Record],
         except Exception as exc:
             results[n] = exc
     return results
+
+
+def refused(where: str, exc: Exception, conversation: str | None = None) -> InputError:
+    """The database's refusal of a conversation (of its id, when given): the first line of the
+    driver's reason, cut short (the statement and its parameters, which carry the transcript, are
+    left out)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    which = f" (对话 {conversation})" if conversation is not None else ""
+    return InputError(where, f"存入工作台时出错{which}: {reason[:200]}")
 
 
 def _insert(session: Session, new: list[tuple[str, Record]]) -> None:
