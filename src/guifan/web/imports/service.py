@@ -36,12 +36,6 @@ if TYPE_CHECKING:
     from guifan.web.services import Workspace
 
 
-def notifications():
-    """guifan.web.notifications.service (which builds on the workspace's services: imported when used)."""
-    from guifan.web.notifications import service as module
-
-    return module
-
 COMMIT_EVERY = 100  # conversations per import transaction, at most
 COMMIT_SECONDS = 2.0  # and a transaction at least this often while conversations come (the progress shown)
 PARALLEL_FROM = 200  # conversations in a job from which worker processes check them
@@ -89,11 +83,11 @@ def run_import(workspace: Workspace, job_id: int) -> None:
 def save(workspace: Workspace, session: Session, job: ImportJob, file: ImportFile,
          batch: list[tuple[int, Item, Outcome]], mask: bool) -> None:
     """Store a group of checked conversations and the job's progress, atomically."""
-    records = [(item, outcome) for _, item, outcome in batch if isinstance(outcome, Record)]
+    records = [outcome for _, _, outcome in batch if isinstance(outcome, Record)]
     if file.path and uploads.is_recording(file.name):
-        stored = [_store_recording(workspace, session, record, Path(file.path), job.id) for _, record in records]
+        stored = [_store_recording(workspace, session, record, Path(file.path), job.id) for record in records]
     else:
-        stored = store_many(workspace, session, [record for _, record in records], job.id)
+        stored = store_many(workspace, session, records, job.id)
     results = iter(stored)
     errors, outcomes = list(job.errors), list(job.outcomes)
     for index, item, outcome in batch:
@@ -170,8 +164,10 @@ def _insert(session: Session, new: list[tuple[str, Record]]) -> None:
                 for cid, (_, r) in zip(ids, new) for f in r.findings]
     if findings:
         session.execute(insert(Finding), findings)
+    from guifan.web.notifications import service as notifications  # it builds on the workspace: when used
+
     for cid, (_, r), row in zip(ids, new, rows):
-        notifications().new_findings(session, cid, row["agent_id"], len(r.findings))
+        notifications.new_findings(session, cid, row["agent_id"], len(r.findings))
 
 
 def _store_recording(workspace: Workspace, session: Session, record: Record, upload: Path,
