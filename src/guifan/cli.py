@@ -475,6 +475,9 @@ def serve(
     ),
     max_upload_mb: int = typer.Option(50, "--max-upload-mb", min=1, help="单个上传文件的大小上限 (MB)"),
     max_request_mb: int = typer.Option(200, "--max-request-mb", min=1, help="一次上传请求的总大小上限 (MB)"),
+    import_jobs: Optional[int] = typer.Option(
+        None, "--import-jobs", min=1, help="大批导入时检查会话的工作进程数 (默认为本机 CPU 核数;1 则在服务进程内检查)"
+    ),
     assist_idle_minutes: float = typer.Option(
         30, "--assist-idle-minutes", min=0.1, help="实时辅助会话无消息超过这么久即自动结束并存入工作台 (分钟)"
     ),
@@ -533,8 +536,8 @@ def serve(
         application = create_app(db, secret=secret, secure_cookies=secure_cookies,
                                  frame_ancestors=_split_codes([frame_ancestors] if frame_ancestors else None),
                                  upload_dir=upload_dir, max_upload_mb=max_upload_mb, max_request_mb=max_request_mb,
-                                 assist_idle_seconds=assist_idle_minutes * 60, assist_meaning=assist_meaning,
-                                 assist_transcriber=transcriber, mail=mail)
+                                 import_jobs=import_jobs, assist_idle_seconds=assist_idle_minutes * 60,
+                                 assist_meaning=assist_meaning, assist_transcriber=transcriber, mail=mail)
     except ValueError as exc:
         _fail(str(exc))
     with application.state.workspace.sessions() as session:

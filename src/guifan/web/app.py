@@ -87,6 +87,7 @@ def create_app(
     max_upload_files: int = 200,
     max_request_mb: int = 200,
     upload_dir: Path | None = None,
+    import_jobs: int | None = None,
     frame_ancestors: Sequence[str] = (),
     assist_idle_seconds: float = 30 * 60,
     assist_meaning: bool = False,
@@ -97,6 +98,7 @@ def create_app(
     mail_poll_seconds: float = 60,
 ) -> FastAPI:
     """``secret`` signs the login form's CSRF cookie (processes serving one workspace share it);
+    ``import_jobs``: the processes that check a big import (default: the machine's cores);
     ``frame_ancestors``: origins allowed to embed the pages in a frame (none by default);
     ``assist_idle_seconds``: a live session without a message this long is ended and stored;
     ``assist_meaning``: live hints and drafts use the meaning stage too; ``assist_transcriber``: the
@@ -107,7 +109,7 @@ def create_app(
     frame_ancestors = check_frame_ancestors(frame_ancestors)
     engine = make_engine(db_url)
     migrate(engine)
-    workspace = Workspace(engine, upload_dir or default_upload_dir(engine))
+    workspace = Workspace(engine, upload_dir or default_upload_dir(engine), import_jobs)
     importer = ImportWorker(workspace)
     from guifan.web.assist.service import LiveSessions
 
