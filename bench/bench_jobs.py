@@ -1,15 +1,22 @@
 """Benchmark: `guifan check --jobs 1` against `--jobs 2`, whole processes, in one run.
 
-    python bench/bench_jobs.py                 # 10,000 JDDC-like chats, JSON report
-    python bench/bench_jobs.py -n 20000 --format jsonl
+    python bench/bench_jobs.py                 # 10,000 and 20,000 JDDC-like chats, JSON report
+    python bench/bench_jobs.py -n 50000 --format jsonl
 
-Builds N conversations by sampling the JDDC chats of the shared corpus (../shared/corpus, read
-where it is, never copied) with new ids, then runs `guifan check FILE --format json -o OUT` as a
-user would: `--jobs 1` pinned to one core, `--jobs 2` pinned to two. Prints for each the wall time
-(start-up, reading and report writing included), conversations per second, the CPU time of the
-process and its workers (user+sys) and the peak resident memory of the largest of them; then the
-speed-up of two jobs over one. The figure is only meaningful with both cores free: the load
-average at the start is printed beside it. Asserts nothing.
+Samples N and 2N chats from the JDDC sample of the shared corpus (bench/jddc.py: read where it is,
+never copied) into temporary files and runs `guifan check FILE --format json -o OUT` on each as a
+user would: `--jobs 1` pinned to one core, `--jobs 2` pinned to two. Prints for each run the wall
+time (start-up, reading and report writing included), conversations per second, the CPU time of
+the process and its workers (user+sys) and the peak resident memory of the largest of them.
+
+Two speed-ups of two jobs over one, measured in the same run:
+- whole process on N chats: what a user sees for a batch of that size;
+- steady state: N divided by the extra wall time the second N chats take (2N run minus N run),
+  which leaves out the fixed costs (start-up; the engine's caches filling: the sample holds 300
+  sessions drawn again and again, and every worker computes each session's sentences once for
+  itself), i.e. the rate of a big batch.
+The figures are only meaningful with both cores free: the load average at the start is printed
+beside them. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.jddc import CORPUS, sample  # noqa: E402
 
+
 def run(command: list[str], cores: set[int]) -> tuple[float, float, float, int]:
     """Wall seconds, CPU seconds (the process and its workers), peak RSS in MB, exit code."""
     started = time.perf_counter()
@@ -39,7 +47,7 @@ def run(command: list[str], cores: set[int]) -> tuple[float, float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=10_000, help="conversations (default 10,000)")
+    parser.add_argument("-n", type=int, default=10_000, help="conversations of the smaller run (default 10,000)")
     parser.add_argument("--format", default="json", choices=["json", "jsonl", "text", "html", "xlsx"])
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="JSONL of chats to sample")
     args = parser.parse_args()
@@ -47,22 +55,30 @@ def main() -> None:
     if len(cores) < 2:
         raise SystemExit("needs two CPUs")
     work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
-    data = work / f"load-{args.n}.jsonl"
-    sample(args.corpus, args.n, data)
-    print(f"{args.n} JDDC-like chats ({data.stat().st_size / 1e6:.1f} MB), --format {args.format}; "
-          f"load average at start {os.getloadavg()[0]:.2f} (meaningful only with both cores free)")
-    figures = {}
-    for jobs, pinned in ((1, {cores[0]}), (2, set(cores[:2]))):
-        out = work / f"out-{jobs}.{args.format}"
-        command = ["guifan", "check", str(data), "--format", args.format, "-o", str(out), "--jobs", str(jobs),
-                   "--no-progress"]
-        wall, cpu, rss, code = run(command, pinned)
-        figures[jobs] = wall
-        print(f"--jobs {jobs} on {len(pinned)} core(s): {wall:.2f} s wall = {args.n / wall:,.0f} conv/s; "
-              f"CPU {cpu:.2f} s; peak RSS {rss:.0f} MB; exit {code}")
-    same = (work / f"out-1.{args.format}").read_bytes() == (work / f"out-2.{args.format}").read_bytes()
-    print(f"speed-up of --jobs 2 over --jobs 1: {figures[1] / figures[2]:.2f}x"
-          + ("; reports identical" if same else "; reports differ" if args.format != "xlsx" else ""))
+    sizes = (args.n, 2 * args.n)
+    for n in sizes:
+        sample(args.corpus, n, work / f"load-{n}.jsonl")
+    print(f"JDDC-like chats ({(work / f'load-{args.n}.jsonl').stat().st_size / 1e6:.1f} MB per {args.n}), "
+          f"--format {args.format}; load average at start {os.getloadavg()[0]:.2f} "
+          "(meaningful only with both cores free)")
+    walls: dict[tuple[int, int], float] = {}
+    for n in sizes:
+        for jobs, pinned in ((1, {cores[0]}), (2, set(cores[:2]))):
+            out = work / f"out-{n}-{jobs}.{args.format}"
+            command = ["guifan", "check", str(work / f"load-{n}.jsonl"), "--format", args.format, "-o", str(out),
+                       "--jobs", str(jobs), "--no-progress"]
+            wall, cpu, rss, code = run(command, pinned)
+            walls[n, jobs] = wall
+            print(f"{n:>9,} chats, --jobs {jobs} on {len(pinned)} core(s): {wall:7.2f} s wall = {n / wall:6,.0f} conv/s;"
+                  f" CPU {cpu:7.2f} s; peak RSS {rss:4.0f} MB; exit {code}")
+        if args.format != "xlsx":
+            same = (work / f"out-{n}-1.{args.format}").read_bytes() == (work / f"out-{n}-2.{args.format}").read_bytes()
+            print(f"{'':>9} reports of --jobs 1 and 2 {'identical' if same else 'DIFFER'}")
+    small, big = sizes
+    steady = {jobs: small / (walls[big, jobs] - walls[small, jobs]) for jobs in (1, 2)}
+    print(f"speed-up of --jobs 2 over --jobs 1, whole process: {walls[small, 1] / walls[small, 2]:.2f}x at {small:,}, "
+          f"{walls[big, 1] / walls[big, 2]:.2f}x at {big:,}; steady state: {steady[1]:,.0f} against "
+          f"{steady[2]:,.0f} conv/s = {steady[2] / steady[1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,16 @@ chunk at a time and leave in input order through a window of a few chunks per wo
 the batch is held. A worker that dies costs the conversations of its chunk (each an InputError
 saying so) and is replaced; the batch goes on.
 
-Workers are forked from this process when the run starts: they share its engine, built once, and
-read no input of their own beyond their chunks. Layers: readers, scoring and resume below; the
+Workers are forked from this process when the run starts: they share its engine, built once and
+warmed by one conversation, and read no input of their own beyond their chunks. Each worker fills
+its own caches of the engine (a text's sentence vectors and judgements): a batch that repeats the
+same conversations pays for each in every worker. Layers: readers, scoring and resume below; the
 reporters (whose encoder is handed in) and the CLI above.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from guifan.errors import InputError
-from guifan.model import Conversation
+from guifan.model import Conversation, Role, Turn
 from guifan.readers import (
     AUDIO_EXTENSIONS, DEFAULT_MAX_BYTES, STREAMED_EXTENSIONS, Meter, Span, input_files, line_spans, read_file,
 )
@@ -46,6 +49,10 @@ CHUNK_BYTES = 128 * 1024  # of input per chunk: about 90 JDDC-like chats, a frac
 CHUNK_ITEMS = 64  # conversations per chunk of a file read here
 WINDOW_PER_WORKER = 4  # chunks sent or waiting their turn to leave, per worker
 PARALLEL_BYTES = 512 * 1024  # a smaller input is checked in this process: workers would not pay off
+# Checked once before the workers are forked, so that what the engine loads on its first
+# conversation is loaded once, in the memory they share.
+WARM_UP = Conversation("warm-up", (Turn(Role.AGENT, "您好,请问有什么可以帮您?"), Turn(Role.CUSTOMER, "我的快递还没到"),
+                                   Turn(Role.AGENT, "好的,请您稍等,我帮您查询一下。")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,10 +338,16 @@ class Workers:
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> "Workers":
+        # What the workers share from the fork: the engine with its lazily loaded parts (the sentence
+        # encoder: loaded once here, not once per worker), out of the garbage collector's way (a
+        # collection in a worker would otherwise walk, and so copy, every page of the engine).
+        self.context.checker.check(WARM_UP)
+        gc.freeze()
         self._workers = [self._start() for _ in range(self.jobs)]
         return self
 
     def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
         for worker in self._workers:
             worker.conn.close()  # an idle worker reads the end of its pipe and leaves
         for worker in self._workers:
@@ -412,8 +425,12 @@ class Workers:
                 judge.failure = answer.judge_failure
 
     def _lost(self, worker: _Worker) -> None:
-        """A worker died: its chunk's conversations are errors, and a new worker takes its place."""
+        """A worker died (or lost its pipe): its chunk's conversations are errors, and a new worker
+        takes its place."""
         worker.process.join(timeout=5)
+        if worker.process.is_alive():  # its pipe broke, the process lives on: it is not waited for
+            worker.process.kill()
+            worker.process.join()
         code = worker.process.exitcode
         if code is not None and code < 0:
             how = f"被信号 {signal.Signals(-code).name} 终止"
