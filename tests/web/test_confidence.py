@@ -87,7 +87,7 @@ def test_reviewers_see_uncertain_conversations_first(app, people):
     two = rev.get(f"/api/v1/conversations/{ids['two']}").json()["findings"]
     rev.post(f"/api/v1/findings/{two[0]['id']}/verdict", json={"confirmed": True})
     assert rev.post(f"/api/v1/conversations/{ids['one']}/review").status_code == 200
-    assert listing(sort="uncertain") == [("two", 1), ("calm", 0), ("one", 0)]
+    assert listing(sort="uncertain") == [("two", 1), ("one", 0), ("calm", 0)]  # ties by id in the sort's direction
 
     # Re-imports: unchanged, the count stays; a new uncertain finding joins the open one.
     stored(app, "two", [SHIRKING, doubtful])
