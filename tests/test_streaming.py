@@ -57,8 +57,10 @@ def write_batch(path: Path, copies: int, bad_every: int = 0) -> list[str]:
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Workers for any input, and chunks of a few conversations: many chunks in flight at once."""
+    """Workers for any input from its start, and chunks of a few conversations: many chunks in
+    flight at once."""
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(pipeline, "WARM_BYTES", 0)
     monkeypatch.setattr(pipeline, "CHUNK_BYTES", 8 * 1024)
     monkeypatch.setattr(pipeline, "CHUNK_ITEMS", 5)
 
@@ -158,14 +160,14 @@ def test_resume_across_jobs_after_the_run_is_killed(tmp_path):
     own), then run again: every conversation once in the report and the state file, the earlier
     ones not checked again."""
     batch, state = tmp_path / "batch.jsonl", tmp_path / "state.jsonl"
-    ids = write_batch(batch, copies=15)  # 600 conversations, past the size that starts workers
-    assert batch.stat().st_size > pipeline.PARALLEL_BYTES
+    ids = write_batch(batch, copies=40)  # 1,600 conversations: workers take over after the first MB
+    assert batch.stat().st_size > 2 * pipeline.WARM_BYTES
     def command(report: str) -> list[str]:
         return [sys.executable, "-m", "guifan", "check", str(batch), "--jobs", "2", "--state", str(state),
                 "-o", str(tmp_path / report), "--no-progress"]
 
     first = subprocess.Popen(command("first.json"), stderr=subprocess.DEVNULL)
-    while first.poll() is None and (not state.exists() or state.stat().st_size < 64 * 1024):
+    while first.poll() is None and (not state.exists() or state.stat().st_size < 3 * pipeline.WARM_BYTES):
         time.sleep(0.05)
     first.kill()
     first.wait()
@@ -298,6 +300,23 @@ def test_an_excel_sheet_ends_at_its_row_limit_saying_so(tmp_path, monkeypatch, l
     if not notice:
         assert [row[0] for row in sheet[1:]] == [r.conversation.id for r in results]
     assert "行数上限" in str(list(book["转写"].values)[-1][0])
+
+
+def test_workers_take_over_once_the_first_text_is_checked_here(small_chunks, folder, monkeypatch):
+    """The first WARM_BYTES of text are checked in this process (what the engine caches from them is
+    then shared by the forked workers); an input that ends within them starts no worker."""
+    here = os.getpid()
+
+    def where(warm: int) -> list[int]:
+        monkeypatch.setattr(pipeline, "WARM_BYTES", warm)
+        context = pipeline.Context(Checker(Engine()), lambda result, rulebook: os.getpid())
+        stream = pipeline.check_stream(pipeline.chunks([folder], parallel=True), context, jobs=2)
+        return [o.piece for o in stream if isinstance(o, pipeline.Checked)]
+
+    pids = where(20 * 1024)
+    first_away = next(n for n, pid in enumerate(pids) if pid != here)
+    assert first_away >= 10 and here not in pids[first_away:] and len(set(pids[first_away:])) == 2
+    assert set(where(1 << 30)) == {here}
 
 
 def test_small_inputs_are_checked_in_this_process(tmp_path):

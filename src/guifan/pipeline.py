@@ -23,6 +23,7 @@ reporters (whose encoder is handed in) and the CLI above.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 import signal
@@ -49,6 +50,7 @@ CHUNK_BYTES = 128 * 1024  # of input per chunk: about 90 JDDC-like chats, a frac
 CHUNK_ITEMS = 64  # conversations per chunk of a file read here
 WINDOW_PER_WORKER = 4  # chunks sent or waiting their turn to leave, per worker
 PARALLEL_BYTES = 512 * 1024  # a smaller input is checked in this process: workers would not pay off
+WARM_BYTES = 1 << 20  # of text checked here before the workers are forked (see ``check_stream``)
 # Checked once before the workers are forked, so that what the engine loads on its first
 # conversation is loaded once, in the memory they share.
 WARM_UP = Conversation("warm-up", (Turn(Role.AGENT, "您好,请问有什么可以帮您?"), Turn(Role.CUSTOMER, "我的快递还没到"),
@@ -248,18 +250,33 @@ def _checked(context: Context, result: CheckResult, fresh: bool) -> Checked:
 def check_stream(chunks: Iterable[Chunk], context: Context, *, jobs: int = 1,
                  meter: Meter | None = None) -> Iterator[Outcome]:
     """The outcomes of every chunk in input order: checked here (``jobs`` 1) or by ``jobs`` worker
-    processes. ``meter`` is told the input bytes of each chunk as its outcomes leave."""
-    if jobs <= 1:
-        for chunk in chunks:
-            yield from iter_chunk(context, chunk)
-            if meter is not None:
-                meter.read(chunk.size)
+    processes. ``meter`` is told the input bytes of each chunk as its outcomes leave.
+
+    With workers, the first ``WARM_BYTES`` of text are checked here before they are forked: what
+    the engine caches from them (the sentence vectors and judgements of the texts that recur,
+    greetings and scripted lines) is then shared by every worker instead of computed by each."""
+    source = iter(chunks)
+    warmed = 0 if jobs > 1 else -1
+    for chunk in source:
+        if 0 <= warmed and (warmed >= WARM_BYTES or _recording(chunk)):
+            source = itertools.chain([chunk], source)  # a recording gains nothing from warm caches
+            break
+        yield from iter_chunk(context, chunk)
+        if meter is not None:
+            meter.read(chunk.size)
+        if warmed >= 0:
+            warmed += chunk.size
+    else:
         return
     with Workers(context, jobs) as workers:
-        for chunk, outcomes in workers.run(chunks):
+        for chunk, outcomes in workers.run(source):
             yield from outcomes
             if meter is not None:
                 meter.read(chunk.size)
+
+
+def _recording(chunk: Chunk) -> bool:
+    return any(piece.path.suffix.lower() in AUDIO_EXTENSIONS for piece in chunk.pieces) and not chunk.resumed
 
 
 def parallel_jobs(jobs: int, paths: Iterable[str | Path], extra_bytes: int = 0) -> int:
