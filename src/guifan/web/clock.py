@@ -26,9 +26,14 @@ def zone_label() -> str:
     return f"{name} (UTC{offset[:3]}:{offset[3:]})"
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time with its zone: a naive value is UTC (SQLite returns stored times without one)."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
 def local(moment: datetime) -> datetime:
-    """``moment`` in local time; a naive value is UTC (SQLite returns stored times without zone)."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(_zone)
+    """``moment`` in local time."""
+    return aware(moment).astimezone(_zone)
 
 
 def when(moment: datetime | str | None) -> str:

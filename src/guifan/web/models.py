@@ -13,6 +13,8 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from guifan.web.clock import aware
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -29,7 +31,7 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+        return aware(value)
 
 
 class Base(DeclarativeBase):

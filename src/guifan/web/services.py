@@ -32,6 +32,7 @@ from guifan.readers.fields import build
 from guifan.rulebook import Rulebook, load_rulebook
 from guifan.scoring import Checker, CheckResult
 from guifan.web import history, uploads
+from guifan.web.clock import aware
 from guifan.web.db import session_factory
 from guifan.web.imports.checking import CheckPool
 from guifan.web.imports.records import Record, categories, record
@@ -355,7 +356,7 @@ class Workspace:
         # At most one write a minute per token: a read must not take SQLite's write lock (with an
         # import writing, concurrent requests would fail with "database is locked").
         now = utcnow()
-        if row.last_used_at is None or now - _aware(row.last_used_at) >= timedelta(minutes=1):
+        if row.last_used_at is None or now - aware(row.last_used_at) >= timedelta(minutes=1):
             row.last_used_at = now
         return row.user
 
@@ -603,7 +604,7 @@ class Workspace:
         if finding.status == FindingStatus.REJECTED:
             raise WorkspaceError("该问题已被驳回,无需申诉")
         window = int(self.setting(session, "appeal_window_days"))
-        reviewed_at = _aware(conversation.reviewed_at)
+        reviewed_at = aware(conversation.reviewed_at)
         if reviewed_at and utcnow() - reviewed_at > timedelta(days=window):
             raise WorkspaceError(f"已超过申诉期限 (复核后 {window} 天内)")
         if session.scalar(select(Appeal).where(Appeal.finding_id == finding.id, Appeal.status == AppealStatus.PENDING)):
@@ -773,13 +774,6 @@ def recordings_beside(upload_dir: Path) -> Path:
     recordings, other → other-recordings."""
     name = upload_dir.name
     return upload_dir.with_name((name.removesuffix("uploads") if name.endswith("uploads") else name + "-") + "recordings")
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes: they were stored as UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
 
 
 _DUMMY_HASH = hash_password("timing-equalizer")

@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -31,6 +31,7 @@ from guifan.assist.audio import LiveAudio
 from guifan.privacy import mask_value
 from guifan.reporters.common import conversation_record
 from guifan.web.assist.models import AssistEvent, AssistSession, AssistTurn, SessionStatus
+from guifan.web.clock import aware
 from guifan.web.models import Conversation, User, UserRole, utcnow
 from guifan.web.services import Workspace, audit
 
@@ -215,13 +216,13 @@ class LiveSessions:
     def _live(self, row: AssistSession, agent_name: str, turns: tuple[model.Turn, ...] = ()) -> Live:
         engine = self.workspace.checker_for(row.rulebook_version).engine
         conversation = model.Conversation(
-            id=row.external_id, turns=turns, channel=model.Channel(row.channel), started_at=_aware(row.started_at),
+            id=row.external_id, turns=turns, channel=model.Channel(row.channel), started_at=aware(row.started_at),
             agent_id=row.agent_code, metadata=dict(row.meta or {}), source=f"live:{row.id}")
         session = LiveSession(engine, conversation, stamp_times=row.stamp_times, meaning=self.meaning,
                               asr_offset=_number(row.meta.get("asr_offset_seconds")))
         return Live(id=row.id, session=session, agent_code=row.agent_code, agent_user=row.agent_id,
                     agent_name=agent_name, team_id=row.team_id, version=row.rulebook_version,
-                    external_id=row.external_id, started_at=_aware(row.started_at), created_at=_aware(row.created_at),
+                    external_id=row.external_id, started_at=aware(row.started_at), created_at=aware(row.created_at),
                     stamp_times=row.stamp_times, dirty=False)
 
     def find(self, user: User, sid: str, *, write: bool = False) -> Live:
@@ -264,7 +265,7 @@ class LiveSessions:
         live.session.dismissed.update(row.dismissed or [])
         live.alerts = list(row.alerts or [])
         live.session.alerted.update(a.get("hint_id", "") for a in live.alerts)
-        age = (utcnow() - _aware(row.updated_at)).total_seconds()
+        age = (utcnow() - aware(row.updated_at)).total_seconds()
         live.active_at = time.monotonic() - max(0.0, age)
         with self._lock:
             return self.open.setdefault(sid, live)
@@ -580,16 +581,12 @@ def _event_row(session_id: str, event: dict[str, Any]) -> dict[str, Any]:
 def _row_summary(row: AssistSession, agent_name: str) -> dict[str, Any]:
     return {"session_id": row.id, "status": row.status, "channel": row.channel, "agent_id": row.agent_code,
             "agent_name": agent_name, "team_id": row.team_id,
-            "started_at": _aware(row.started_at).isoformat() if row.started_at else None,
-            "created_at": _aware(row.created_at).isoformat(), "updated_at": _aware(row.updated_at).isoformat(),
+            "started_at": aware(row.started_at).isoformat() if row.started_at else None,
+            "created_at": aware(row.created_at).isoformat(), "updated_at": aware(row.updated_at).isoformat(),
             "turns": len((row.result or {}).get("turns", [])) if row.result else 0,
             "conversation_id": row.conversation_id, "alerts": list(reversed(row.alerts or [])), "resumed": False}
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def _number(value: Any) -> float:

@@ -18,7 +18,7 @@ import random
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -41,6 +41,7 @@ from guifan.training import (
 )
 from guifan.training.scenario import DIFFICULTIES, MAX_SCENARIO_BYTES
 from guifan.web.assist.service import Bucket
+from guifan.web.clock import aware
 from guifan.web.models import Conversation, Finding, FindingStatus, User, UserRole, utcnow
 from guifan.web.security import Permission, allowed
 from guifan.web.services import Workspace, audit, iso_week
@@ -89,14 +90,8 @@ class Offered:
                 "published": self.published}
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 def _iso(moment: datetime | None) -> str | None:
-    return _aware(moment).isoformat() if moment else None
+    return aware(moment).isoformat() if moment else None
 
 
 class Training:
@@ -367,9 +362,9 @@ class Training:
         if row.status != AttemptStatus.IN_PROGRESS:
             return False
         now = utcnow()
-        if row.deadline is not None and _aware(row.deadline) <= now:
+        if row.deadline is not None and aware(row.deadline) <= now:
             self._grade(db, row, "timeout")
-        elif (now - _aware(row.active_at)).total_seconds() > self.idle_seconds:
+        elif (now - aware(row.active_at)).total_seconds() > self.idle_seconds:
             self._grade(db, row, "idle")
         else:
             return False
@@ -411,7 +406,7 @@ class Training:
             "faulted_clauses": row.faulted or [], "checklist": row.checklist or [], "findings": row.findings or [],
             "transcript": row.transcript, "answers": len(row.answers),
             "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at), "deadline": _iso(row.deadline),
-            "seconds_left": (max(0.0, (_aware(row.deadline) - utcnow()).total_seconds())
+            "seconds_left": (max(0.0, (aware(row.deadline) - utcnow()).total_seconds())
                              if row.deadline and row.status == AttemptStatus.IN_PROGRESS else None),
         }
 
@@ -477,7 +472,7 @@ class Training:
             for clause in row.clauses:
                 steps = [item for item in row.checklist or [] if clause in item["clauses"]]
                 handled = clause not in (row.faulted or []) and all(item["done"] for item in steps)
-                cells.setdefault((clause, iso_week(_aware(row.started_at))), []).append((handled, row.score or 0.0))
+                cells.setdefault((clause, iso_week(aware(row.started_at))), []).append((handled, row.score or 0.0))
         rulebook = self.checker(self.rulebook_version(db)).engine.rulebook
         return [{"clause": clause, "title": rulebook.clause_title(clause), "week": week, "attempts": len(results),
                  "handled": sum(ok for ok, _ in results),
