@@ -173,7 +173,7 @@ def weekly(session: Session, scope: Scope, period: Period, clauses: list[str]) -
         week["timed"] += timed
         for key, value in zip(KPI_KEYS, kpis):
             week[key] += value or 0.0
-    for text, clause, n in _clause_rows(session, scope, period, day):
+    for text, clause, n in _clause_rows(session, scope, period, day) if clauses else ():  # none asked: no query
         counts = weeks[iso_week(date.fromisoformat(text))]["clauses"]
         if clause in counts:
             counts[clause] += n
