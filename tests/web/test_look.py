@@ -6,6 +6,7 @@ its header on one band, and breaks no Content-Security-Policy. Each page is kept
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -55,8 +56,6 @@ def _fill(base: str) -> dict[str, int | str]:
     for _ in range(600):
         if admin.get(f"/api/v1/imports/{job['id']}").json()["status"] in ("done", "failed"):
             break
-        import time
-
         time.sleep(0.2)
     items = admin.get("/api/v1/conversations", params={"per_page": 100}).json()["items"]
     recording = next(c["id"] for c in items if c["external_id"].startswith("call-recording"))
