@@ -9,8 +9,9 @@ an admin signed in through the API, N JDDC-like chats (sampled from /work/shared
 ids, as /work/shared/tools/measure-check.py builds them) uploaded as one JSONL file through
 ``POST /api/v1/imports``, the job polled until done: conversations/s from the upload to the last
 one stored. Then a second batch of N with new ids on the same server ("warm": the checkers have
-seen the agents' words before, as a server that runs all day has). CPU is this process and its
-workers (user+sys, the database server's not counted).
+seen the agents' words before, as a server that runs all day has). CPU: this process and its
+workers (user+sys; the database server's not counted), a measure that a loaded machine does not
+distort as it does the rate.
 
 List: a generated database of ``--list-rows`` conversations (two findings each, 1,000 agents in
 20 teams, a few reviewed), made with set-based SQL (PostgreSQL generate_series, an SQLite
@@ -83,8 +84,18 @@ def login(app, username: str) -> TestClient:
 
 
 def cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    """CPU (user+sys) of this process and its children: those that ended, and those still running
+    (the import's worker processes), read from /proc."""
+    own, ended = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    running = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            running += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime + running / os.sysconf("SC_CLK_TCK")
 
 
 # -- import --------------------------------------------------------------------------------------
@@ -117,18 +128,19 @@ def import_batch(client: TestClient, name: str, payload: bytes) -> tuple[float, 
 
 def bench_import(kind: str, count: int, folder: Path) -> None:
     with database(kind, folder) as url:
-        cpu = cpu_seconds()
         app = create_app(url, secret="bench", upload_dir=folder / f"uploads-{uuid.uuid4().hex[:6]}",
                          max_upload_mb=1024, max_request_mb=1024)
         with TestClient(app):
             client = signed_in(app, "bench", "admin")
             for label, seed in (("cold", 7), ("warm", 8)):
-                seconds, job = import_batch(client, f"{label}.jsonl", jddc_like(count, f"{label}-{seed}", seed))
+                payload = jddc_like(count, f"{label}-{seed}", seed)
+                cpu = cpu_seconds()
+                seconds, job = import_batch(client, f"{label}.jsonl", payload)
+                cpu = cpu_seconds() - cpu
                 print(f"  import {kind:10s} {label}: {job['checked']:,} checked, {job['failed']} failed in "
-                      f"{seconds:.1f} s = {job['read'] / seconds:,.0f} conversations/s", flush=True)
+                      f"{seconds:.1f} s = {job['read'] / seconds:,.0f} conversations/s; CPU {cpu:.1f} s "
+                      f"= {cpu * 1000 / job['read']:.1f} ms a conversation (this process and its workers)", flush=True)
         app.state.workspace.engine.dispose()
-        print(f"  import {kind:10s} CPU of both batches (this process and its workers): "
-              f"{cpu_seconds() - cpu:.1f} s", flush=True)
 
 
 # -- a generated database for the list -----------------------------------------------------------

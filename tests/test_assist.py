@@ -506,7 +506,8 @@ def test_a_context_grown_turn_by_turn_gives_the_batch_findings(engine):
 
 def test_each_turn_is_read_once_however_long_the_conversation(engine, monkeypatch):
     """A new turn's text is normalized and scanned once; the turns before it never again (probes
-    add a few neutral words of their own)."""
+    add a few neutral words of their own). The matcher's cache of texts seen before is emptied
+    before each turn, so that the new turn's text has to be scanned."""
     conversation = next(c for c in example_conversations() if c.channel is Channel.PHONE)
     session = LiveSession(engine, replace(conversation, turns=()), clock=Clock())
     scanned: list[str] = []
@@ -523,6 +524,7 @@ def test_each_turn_is_read_once_however_long_the_conversation(engine, monkeypatc
     probes = {basic(w) for w in ("嗯。", *engine.rulebook.wording("S-A1"), *engine.rulebook.wording("S-A9"))}
     for n, turn in enumerate(list(conversation.turns) * 10):
         scanned.clear()
+        engine.matcher.prepared.clear()
         session.add(turn.role.value, turn.text)
         assert [b for b in scanned if b not in probes] == [basic(turn.text)], n
 

@@ -138,3 +138,11 @@ def test_every_phrase_category_is_used_by_a_rule():
     sources = "".join(p.read_text(encoding="utf-8") for d in ("rules", "engine") for p in (package / d).glob("*.py"))
     unused = [c for c in default_rulebook().phrases if f'"{c}"' not in sources]
     assert not unused, f"phrase categories no rule reads: {unused}"
+
+
+@pytest.mark.parametrize("written", ["off", '"off"', "false"])
+def test_the_meaning_stage_is_turned_off_as_the_readme_writes_it(tmp_path, written):
+    """YAML reads an unquoted ``off`` as false: both spellings turn the stage off."""
+    override = tmp_path / "company.yaml"
+    override.write_text(f"semantic:\n  backend: {written}\n", encoding="utf-8")
+    assert load_rulebook([override]).semantic.backend == "off"

@@ -89,7 +89,9 @@ class Engine:
     def run(self, ctx: CheckContext) -> list[Finding]:
         """The findings of a prepared context (callers that also read the context's analyses,
         such as complaint detection, prepare it once)."""
-        findings = [f for rule, severity in self.planned(ctx) for f in self.findings_of(rule, severity, ctx)]
+        findings = []
+        for rule, severity in self.planned(ctx):
+            findings.extend(self.findings_of(rule, severity, ctx))
         findings.sort(key=lambda f: (f.turn if f.turn is not None else 1 << 30, f.rule))
         return findings
 
@@ -111,6 +113,8 @@ class Engine:
         """One rule's findings on a context, as ``run`` reports them (doubt of recognized speech,
         the rulebook's severity)."""
         found = list(rule.check(ctx))
+        if not found:
+            return found
         if ctx.recognized and rule.needs_text:
             found = qualify(found, ctx.conversation, ctx.doubtful, self.rulebook.review.confidence_below)
         return found if severity is None else [replace(f, severity=severity) for f in found]

@@ -30,7 +30,9 @@ class TurnView:
     loose: str
     _by_category: dict[str, list[Hit]]
     _recognizer: Recognizer | None = None
-    _offsets: dict[str, list[int]] = field(default_factory=dict)  # per form, built on first use
+    # Per form, the positions in the text of the form's characters, built on first use (shared by
+    # the views of one text: CheckContext._views).
+    _offsets: dict[str, list[int]] = field(default_factory=dict)
     _heard: dict[str, list[Hit]] | None = None  # homophone-tolerant hits, on first use
     _judged: dict[str, Judgement | None] = field(default_factory=dict)  # meaning, per act, on first use
     # How far the turn's recognized words can be trusted when it was heard with doubt (engine.hearing).
@@ -221,7 +223,7 @@ def _offences(ctx: CheckContext) -> list[tuple[TurnView, dict[str, Judgement]]]:
     (asked once per act): the conversation's units are encoded first, in one batch."""
     meaning = ctx._recognizer.meaning
     meaning.encode([text for view in ctx.agent for text in unit_forms(view.text)])
-    return [(view, meaning.offences(view.text)) for view in ctx.agent]
+    return list(zip(ctx.agent, meaning.offences([view.text for view in ctx.agent])))
 
 
 def _mostly_quoted(text: str, start: int, end: int) -> bool:
@@ -239,6 +241,10 @@ def _inside_quotes(text: str, position: int) -> bool:
     if any(before.count(o) > before.count(c) for o, c in zip(_OPEN_QUOTES, _CLOSE_QUOTES)):
         return True
     return before.count('"') % 2 == 1
+
+
+# Turn texts the matcher keeps normalized and scanned (about 1 KB each).
+PREPARED_TEXTS = 20_000
 
 
 class CheckContext:
@@ -265,26 +271,48 @@ class CheckContext:
         self.present_categories: set[str] = set().union(*(v._by_category for v in self.turns))
         self.agent: list[TurnView] = [v for v in self.turns if v.is_agent]
         self.customer: list[TurnView] = [v for v in self.turns if v.is_customer]
+        self._expect_meaning(self.agent)
+
+    def _expect_meaning(self, agent: Sequence[TurnView]) -> None:
+        """Tell the meaning stage which turns its questions will be about (MeaningModel.expect)."""
+        meaning = self._recognizer.meaning if self._recognizer is not None else None
+        if meaning is not None and agent:
+            meaning.expect([view.text for view in agent])
 
     def _views(self, turns: Sequence[Turn], first: int) -> list[TurnView]:
-        """Turn views of ``turns`` (numbered from ``first``): normalized twice and scanned once."""
-        views = []
+        """Turn views of ``turns`` (numbered from ``first``): each text normalized twice and
+        scanned once, the texts seen before taken from the matcher's cache (``prepared``)."""
+        prepared = self._matcher.prepared
+        known = [prepared.get(turn.text) for turn in turns]
+        fresh = [n for n, seen in enumerate(known) if seen is None]
+        if fresh:
+            if len(prepared) + len(fresh) > PREPARED_TEXTS:
+                prepared.clear()
+            basics = [textnorm.basic(textnorm.blank_emoticons(turns[n].text)) for n in fresh]
+            looses = [textnorm.loosen(b) for b in basics]
+            for n, basic, loose, found in zip(fresh, basics, looses, self._matcher.scan_many(basics, looses)):
+                offsets: dict[str, list[int]] = {}
+                found = self._clause_ends(turns[n], basic, loose, found, offsets)
+                known[n] = prepared[turns[n].text] = (basic, loose, found, offsets)
+        recognizer, doubtful = self._recognizer, self.doubtful
+        return [
+            TurnView(index, turn, basic, loose, found, recognizer, offsets, heard_with=doubtful.get(index))
+            for index, (turn, (basic, loose, found, offsets)) in enumerate(zip(turns, known), first)
+        ]
+
+    def _clause_ends(self, turn: Turn, basic: str, loose: str, found: dict[str, list[Hit]],
+                     offsets: dict[str, list[int]]) -> dict[str, list[Hit]]:
+        """``found`` without the hits of phrases that must end a clause and do not (checked on the
+        original punctuation, only for the rare categories holding such phrases)."""
+        view = TurnView(0, turn, basic, loose, found, None, offsets)
         vocatives = self.rulebook.settings.vocatives
-        matcher = self._matcher
-        basics = [textnorm.basic(textnorm.blank_emoticons(turn.text)) for turn in turns]
-        looses = [textnorm.loosen(b) for b in basics]
-        scanned = matcher.scan_many(basics, looses) if basics else []
-        for index, (turn, basic, loose, found) in enumerate(zip(turns, basics, looses, scanned), first):
-            view = TurnView(index, turn, basic, loose, found, self._recognizer, heard_with=self.doubtful.get(index))
-            for category in matcher.clause_end_categories.intersection(found):
-                # ends_clause needs the original punctuation: checked only for the rare phrases asking for it.
-                kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]
-                if kept:
-                    found[category] = kept
-                else:
-                    del found[category]
-            views.append(view)
-        return views
+        for category in self._matcher.clause_end_categories.intersection(found):
+            kept = [h for h in found[category] if not h.phrase.entry.ends_clause or view.ends_clause(h, vocatives)]
+            if kept:
+                found[category] = kept
+            else:
+                del found[category]
+        return found
 
     # -- growing (live assist) ------------------------------------------------------------------
 
@@ -307,6 +335,7 @@ class CheckContext:
                 self.agent.append(view)
             elif view.is_customer:
                 self.customer.append(view)
+        self._expect_meaning([view for view in views if view.is_agent])
         self._count_timing(turns)
         self._changed()
 

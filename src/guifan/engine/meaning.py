@@ -283,6 +283,8 @@ class MeaningModel:
         self._must_not_judged = self.judgeable & self.must_not
         self._cache: dict[str, np.ndarray] = {}
         self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
+        self._bank_t = np.ascontiguousarray(self._bank.T)  # the layout that multiplies fastest
+        self._expected: Sequence[str] = ()
         # Per text and act, its judgement (None: the text has no unit to judge): agents repeat
         # their boilerplate, and every rule asks about the same turns.
         self._judgements: dict[str, dict[str, Judgement | None]] = {}
@@ -330,10 +332,37 @@ class MeaningModel:
         being checked: its rules ask about several acts)."""
         similarity = self._similarity.get(text)
         if similarity is None:
-            if len(self._similarity) > 64:
-                self._similarity.clear()
-            similarity = self._similarity[text] = self.vectors(unit_forms(text)) @ self._bank.T
+            expected, self._expected = self._expected, ()
+            known = self._similarity.keys() | self._judgements.keys()
+            self._compare([text, *(t for t in dict.fromkeys(expected) if t != text and t not in known)])
+            similarity = self._similarity[text]
         return similarity
+
+    def expect(self, texts: Sequence[str]) -> None:
+        """The turns about to be judged (the agent's turns of the conversation being checked): when
+        the first of them is, those never judged before are compared with the bank together."""
+        self._expected = texts
+
+    def _compare(self, texts: Sequence[str]) -> None:
+        """``_similarities`` of several turns at once: their units stacked and multiplied with the
+        bank in blocks of SIMILARITY_BLOCK rows. A product costs about the same for 2 rows as for
+        SIMILARITY_BLOCK (a single row is a cheaper kind of product), and every block has the same
+        shape, so that a unit's row is the same whichever units share its block."""
+        if len(self._similarity) + len(texts) > SIMILARITIES:
+            self._similarity.clear()
+        forms = [unit_forms(text) for text in texts]
+        vectors = self.vectors([form for found in forms for form in found])
+        rows = np.empty((len(vectors), self._bank_t.shape[1]), dtype=np.float32)
+        block = np.zeros((SIMILARITY_BLOCK, vectors.shape[1]), dtype=np.float32)
+        for start in range(0, len(vectors), SIMILARITY_BLOCK):
+            part = vectors[start: start + SIMILARITY_BLOCK]
+            block[: len(part)] = part
+            block[len(part):] = 0
+            rows[start: start + len(part)] = (block @ self._bank_t)[: len(part)]
+        at = 0
+        for text, found in zip(texts, forms):
+            self._similarity[text] = rows[at: at + len(found)]
+            at += len(found)
 
     def judge(self, text: str, acts: Iterable[str]) -> dict[str, Judgement]:
         """For each act, the unit of ``text`` that performs it most probably (cached by text:
@@ -350,15 +379,19 @@ class MeaningModel:
                 known[act] = found.get(act)
         return {a: judged for a in acts if (judged := known.get(a)) is not None}
 
-    def offences(self, text: str) -> dict[str, Judgement]:
-        """``judge`` of every must-not act that is judged by meaning (not ``phrase_only``), cached
-        by text: the forbidden-language rules ask about each agent turn of every conversation."""
-        found = self._offences.get(text)
-        if found is None:
-            if len(self._offences) > 100_000:
-                self._offences.clear()
-            found = self._offences[text] = self.judge(text, self._must_not_judged)
-        return found
+    def offences(self, texts: Sequence[str]) -> list[dict[str, Judgement]]:
+        """For each text, ``judge`` of every must-not act that is judged by meaning (not
+        ``phrase_only``), cached by text: the forbidden-language rules ask about each agent turn
+        of every conversation. The texts not seen before are compared with the bank together."""
+        known = self._offences
+        fresh = [t for t in dict.fromkeys(texts) if t not in known]
+        if fresh:
+            if len(known) + len(fresh) > 100_000:
+                known.clear()
+            self.expect(fresh)
+            for text in fresh:
+                known[text] = self.judge(text, self._must_not_judged)
+        return [known[t] for t in texts]
 
     def _judge(self, text: str, wanted: list[str]) -> dict[str, Judgement]:
         found = units(text)
@@ -417,6 +450,8 @@ class MeaningModel:
 
 
 MIN_FIT_EXEMPLARS = 20
+SIMILARITY_BLOCK = 32  # unit rows per product with the bank (MeaningModel._compare)
+SIMILARITIES = 256  # turns whose similarities are kept (a unit's row is 32 KB with the default bank)
 RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
 
 

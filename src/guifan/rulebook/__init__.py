@@ -217,6 +217,12 @@ class Semantic(_Strict):
     # Act -> exemplar bank: the defaults from rulebook/meaning/*.yaml, a company's `add_exemplars`.
     banks: dict[str, Bank] = {}
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: object) -> object:
+        """YAML reads an unquoted ``backend: off`` as false."""
+        return "off" if value is False else value
+
     @model_validator(mode="after")
     def _known_acts(self) -> "Semantic":
         for act, excuses in self.excused_by.items():

@@ -1,0 +1,62 @@
+"""Benchmark: peak memory of `guifan check` as the batch grows (issue 16, "Constant memory").
+
+    python bench/bench_memory.py                          # 100,000 and 1,000,000 chats, JSON and JSONL
+    python bench/bench_memory.py -n 20000 200000 --format jsonl
+
+Samples the largest N JDDC-like chats once (bench/jddc.py) and runs, for each N and format,
+`guifan check FILE --format F -o OUT --jobs 1` on the first N lines as a user would, pinned to one
+core: one process holds the whole batch, the case that a report kept in memory would blow up.
+Prints the peak resident memory, the CPU time and the rate; memory that stays flat from N to 10×N
+is what the streaming reports promise. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.jddc import CORPUS, sample  # noqa: E402
+
+
+def run(command: list[str]) -> tuple[float, float, int]:
+    """CPU seconds (user+sys), peak RSS in MB of the largest process, exit code."""
+    pid = os.fork()
+    if pid == 0:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        os.execvp(command[0], command)
+    _, status, usage = os.wait4(pid, 0)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, nargs="+", default=[100_000, 1_000_000], help="batch sizes")
+    parser.add_argument("--format", nargs="+", default=["json", "jsonl"], choices=["json", "jsonl", "xlsx", "html"])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as folder:
+        work = Path(folder)
+        everything = work / "all.jsonl"
+        sample(args.corpus, max(args.n), everything)
+        print(f"JDDC-like chats, --jobs 1 on one core; load average at start {os.getloadavg()[0]:.2f}", flush=True)
+        for n in sorted(args.n):
+            data = work / f"chats-{n}.jsonl"
+            with everything.open("rb") as source, data.open("wb") as target:
+                target.writelines(islice(source, n))
+            for fmt in args.format:
+                out = work / f"out-{n}.{fmt}"
+                cpu, rss, code = run(["guifan", "check", str(data), "--format", fmt, "-o", str(out), "--jobs", "1"])
+                print(f"  {n:>9,} chats, --format {fmt:5s}: peak RSS {rss:5.0f} MB; CPU {cpu:7.1f} s = "
+                      f"{n / cpu:5.0f} conv/s; report {out.stat().st_size / 1e6:,.0f} MB; exit {code}", flush=True)
+                out.unlink()
+            data.unlink()
+
+
+if __name__ == "__main__":
+    main()
