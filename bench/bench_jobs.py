@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="conversations of the smaller run (default 10,000)")
     parser.add_argument("--format", default="json", choices=["json", "jsonl", "text", "html", "xlsx"])
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="JSONL of chats to sample")
+    parser.add_argument("--distinct", action="store_true", help="every turn's text unique: no cache helps")
+    parser.add_argument("--config", type=Path, help="a rulebook override, e.g. semantic: {backend: off}")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
@@ -57,16 +59,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     sizes = (args.n, 2 * args.n)
     for n in sizes:
-        sample(args.corpus, n, work / f"load-{n}.jsonl")
-    print(f"JDDC-like chats ({(work / f'load-{args.n}.jsonl').stat().st_size / 1e6:.1f} MB per {args.n}), "
-          f"--format {args.format}; load average at start {os.getloadavg()[0]:.2f} "
+        sample(args.corpus, n, work / f"load-{n}.jsonl", distinct=args.distinct)
+    print(f"JDDC-like chats{', every text distinct' if args.distinct else ''} "
+          f"({(work / f'load-{args.n}.jsonl').stat().st_size / 1e6:.1f} MB per {args.n}), "
+          f"--format {args.format}{f', --config {args.config.name}' if args.config else ''}; load average at start {os.getloadavg()[0]:.2f} "
           "(meaningful only with both cores free)")
     walls: dict[tuple[int, int], float] = {}
     for n in sizes:
         for jobs, pinned in ((1, {cores[0]}), (2, set(cores[:2]))):
             out = work / f"out-{n}-{jobs}.{args.format}"
             command = ["guifan", "check", str(work / f"load-{n}.jsonl"), "--format", args.format, "-o", str(out),
-                       "--jobs", str(jobs), "--no-progress"]
+                       "--jobs", str(jobs), "--no-progress", *(["--config", str(args.config)] if args.config else [])]
             wall, cpu, rss, code = run(command, pinned)
             walls[n, jobs] = wall
             print(f"{n:>9,} chats, --jobs {jobs} on {len(pinned)} core(s): {wall:7.2f} s wall = {n / wall:6,.0f} conv/s;"

@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 128 * 1024  # of input per chunk: about 90 JDDC-like chats, a fraction of a second's work
 CHUNK_ITEMS = 64  # conversations per chunk of a file read here
 WINDOW_PER_WORKER = 4  # chunks sent or waiting their turn to leave, per worker
+# Chunks a worker may be sent before it answers: the next one waits in its pipe, so that it never
+# idles until the parent is scheduled to send more. Only chunks that are descriptions (spans,
+# paths): a chunk of conversations could fill the pipe while the worker's answer fills the other.
+AHEAD = 2
 PARALLEL_BYTES = 512 * 1024  # a smaller input is checked in this process: workers would not pay off
 WARM_BYTES = 1 << 20  # of text checked here before the workers are forked (see ``check_stream``)
 # Checked once before the workers are forked, so that what the engine loads on its first
@@ -298,7 +302,7 @@ def default_jobs() -> int:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    entry: "_Entry | None" = None  # the chunk it is checking
+    entries: deque["_Entry"] = field(default_factory=deque)  # chunks sent, not answered, in order
 
 
 @dataclass
@@ -368,7 +372,7 @@ class Workers:
         for worker in self._workers:
             worker.conn.close()  # an idle worker reads the end of its pipe and leaves
         for worker in self._workers:
-            worker.process.join(timeout=5 if worker.entry is None else 0)
+            worker.process.join(timeout=0 if worker.entries else 5)
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join()
@@ -386,31 +390,43 @@ class Workers:
         """Each chunk with its outcomes, in the chunks' order."""
         pending: deque[_Entry] = deque()
         source = iter(chunks)
+        held: Chunk | None = None  # taken from the source, no worker free for it yet
         exhausted = False
         window = WINDOW_PER_WORKER * self.jobs
         while True:
             while not exhausted and len(pending) < window:
-                idle = next((w for w in self._workers if w.entry is None), None)
-                if idle is None:
-                    break
-                chunk = next(source, None)
+                chunk, held = (held, None) if held is not None else (next(source, None), None)
                 if chunk is None:
                     exhausted = True
                     break
-                entry = _Entry(chunk, [] if chunk.empty else None)
+                if chunk.empty:
+                    pending.append(_Entry(chunk, []))
+                    continue
+                worker = self._free(chunk)
+                if worker is None:
+                    held = chunk
+                    break
+                entry = _Entry(chunk)
                 pending.append(entry)
-                if not chunk.empty:
-                    self._send(idle, entry)
+                self._send(worker, entry)
             while pending and pending[0].outcomes is not None:
                 entry = pending.popleft()
                 yield entry.chunk, entry.outcomes
             if exhausted and not pending:
                 return
-            if any(w.entry is not None for w in self._workers):
+            if any(w.entries for w in self._workers):
                 self._collect()
 
+    def _free(self, chunk: Chunk) -> _Worker | None:
+        """The worker to send ``chunk`` to: an idle one, else (a description) one with fewer than
+        AHEAD chunks; None if there is none."""
+        worker = min(self._workers, key=lambda w: len(w.entries))
+        if not worker.entries or (not chunk.items and len(worker.entries) < AHEAD):
+            return worker
+        return None
+
     def _send(self, worker: _Worker, entry: _Entry) -> None:
-        worker.entry = entry
+        worker.entries.append(entry)
         try:
             worker.conn.send(entry.chunk)
         except (BrokenPipeError, OSError):
@@ -418,7 +434,7 @@ class Workers:
 
     def _collect(self) -> None:
         """Wait for a busy worker to answer (or die), and take what every ready one has."""
-        busy = [w for w in self._workers if w.entry is not None]
+        busy = [w for w in self._workers if w.entries]
         ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
         for worker in busy:
             if worker.conn not in ready and worker.process.sentinel not in ready:
@@ -432,7 +448,7 @@ class Workers:
             if answer is None:
                 self._lost(worker)
                 continue
-            entry, worker.entry = worker.entry, None
+            entry = worker.entries.popleft()
             if isinstance(answer, _Failed):
                 entry.outcomes = self._unchecked(entry.chunk, f"出错 ({answer.reason})")
                 continue
@@ -442,8 +458,8 @@ class Workers:
                 judge.failure = answer.judge_failure
 
     def _lost(self, worker: _Worker) -> None:
-        """A worker died (or lost its pipe): its chunk's conversations are errors, and a new worker
-        takes its place."""
+        """A worker died (or lost its pipe): the conversations of the chunk it was checking are
+        errors, a new worker takes its place and is sent the chunks the old one had not begun."""
         worker.process.join(timeout=5)
         if worker.process.is_alive():  # its pipe broke, the process lives on: it is not waited for
             worker.process.kill()
@@ -453,9 +469,12 @@ class Workers:
             how = f"被信号 {signal.Signals(-code).name} 终止"
         else:
             how = f"意外退出 (退出码 {code})"
-        worker.entry.outcomes = self._unchecked(worker.entry.chunk, how)
+        lost = worker.entries.popleft()
+        lost.outcomes = self._unchecked(lost.chunk, how)
         worker.conn.close()
-        self._workers[self._workers.index(worker)] = self._start()
+        self._workers[self._workers.index(worker)] = replacement = self._start()
+        for entry in worker.entries:
+            self._send(replacement, entry)
 
     def _unchecked(self, chunk: Chunk, how: str) -> list[Outcome]:
         """The outcomes of a chunk its worker could not finish: an InputError for each of its
