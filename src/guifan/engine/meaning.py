@@ -451,7 +451,7 @@ class MeaningModel:
 
 MIN_FIT_EXEMPLARS = 20
 SIMILARITY_BLOCK = 32  # unit rows per product with the bank (MeaningModel._compare)
-SIMILARITIES = 256  # turns whose similarities are kept (a unit's row is 32 KB with the default bank)
+SIMILARITIES = 64  # turns whose similarities are kept: a conversation's (a unit's row is 32 KB with the default bank)
 RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
 
 
