@@ -283,7 +283,7 @@ class MeaningModel:
         self._must_not_judged = self.judgeable & self.must_not
         self._cache: dict[str, np.ndarray] = {}
         self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
-        self._bank_t = np.ascontiguousarray(self._bank.T)  # the layout that multiplies fastest
+        self._bank_t: np.ndarray | None = None  # the bank transposed, the layout that multiplies fastest
         self._expected: Sequence[str] = ()
         # Per text and act, its judgement (None: the text has no unit to judge): agents repeat
         # their boilerplate, and every rule asks about the same turns.
@@ -352,7 +352,9 @@ class MeaningModel:
             self._similarity.clear()
         forms = [unit_forms(text) for text in texts]
         vectors = self.vectors([form for found in forms for form in found])
-        rows = np.empty((len(vectors), self._bank_t.shape[1]), dtype=np.float32)
+        if self._bank_t is None:  # made on first use: a run whose turns no rule asks about never needs it
+            self._bank_t = np.ascontiguousarray(self._bank.T)
+        rows = np.empty((len(vectors), len(self._bank)), dtype=np.float32)
         block = np.zeros((SIMILARITY_BLOCK, vectors.shape[1]), dtype=np.float32)
         for start in range(0, len(vectors), SIMILARITY_BLOCK):
             part = vectors[start: start + SIMILARITY_BLOCK]
