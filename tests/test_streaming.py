@@ -307,8 +307,9 @@ def test_workers_take_over_once_the_first_text_is_checked_here(small_chunks, fol
     then shared by the forked workers); an input that ends within them starts no worker."""
     here = os.getpid()
 
-    def where(warm: int) -> list[int]:
+    def where(warm: int, seconds: float = 1e9) -> list[int]:
         monkeypatch.setattr(pipeline, "WARM_BYTES", warm)
+        monkeypatch.setattr(pipeline, "WARM_SECONDS", seconds)
         context = pipeline.Context(Checker(Engine()), lambda result, rulebook: os.getpid())
         stream = pipeline.check_stream(pipeline.chunks([folder], parallel=True), context, jobs=2)
         return [o.piece for o in stream if isinstance(o, pipeline.Checked)]
@@ -317,6 +318,9 @@ def test_workers_take_over_once_the_first_text_is_checked_here(small_chunks, fol
     first_away = next(n for n, pid in enumerate(pids) if pid != here)
     assert first_away >= 10 and here not in pids[first_away:] and len(set(pids[first_away:])) == 2
     assert set(where(1 << 30)) == {here}
+    # The time spent warming up is bounded too: with none allowed, the workers check everything.
+    pids = where(1 << 30, seconds=0)
+    assert here not in pids and len(set(pids)) == 2
 
 
 def test_small_inputs_are_checked_in_this_process(tmp_path):

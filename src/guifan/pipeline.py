@@ -27,6 +27,7 @@ import itertools
 import multiprocessing
 import os
 import signal
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -55,6 +56,7 @@ WINDOW_PER_WORKER = 4  # chunks sent or waiting their turn to leave, per worker
 AHEAD = 2
 PARALLEL_BYTES = 512 * 1024  # a smaller input is checked in this process: workers would not pay off
 WARM_BYTES = 1 << 20  # of text checked here before the workers are forked (see ``check_stream``)
+WARM_SECONDS = 2.0  # of CPU at most spent so: on text that never recurs the warm-up gains nothing
 # Checked once before the workers are forked, so that what the engine loads on its first
 # conversation is loaded once, in the memory they share.
 WARM_UP = Conversation("warm-up", (Turn(Role.AGENT, "您好,请问有什么可以帮您?"), Turn(Role.CUSTOMER, "我的快递还没到"),
@@ -258,11 +260,13 @@ def check_stream(chunks: Iterable[Chunk], context: Context, *, jobs: int = 1,
 
     With workers, the first ``WARM_BYTES`` of text are checked here before they are forked: what
     the engine caches from them (the sentence vectors and judgements of the texts that recur,
-    greetings and scripted lines) is then shared by every worker instead of computed by each."""
+    greetings and scripted lines) is then shared by every worker instead of computed by each. At
+    most ``WARM_SECONDS`` of CPU: where nothing recurs, the workers would only wait for it."""
     source = iter(chunks)
     warmed = 0 if jobs > 1 else -1
+    until = time.process_time() + WARM_SECONDS
     for chunk in source:
-        if 0 <= warmed and (warmed >= WARM_BYTES or _recording(chunk)):
+        if 0 <= warmed and (warmed >= WARM_BYTES or time.process_time() >= until or _recording(chunk)):
             source = itertools.chain([chunk], source)  # a recording gains nothing from warm caches
             break
         yield from iter_chunk(context, chunk)
