@@ -317,7 +317,7 @@ class MeaningModel:
         cache = self._cache
         fresh = list(dict.fromkeys(t for t in texts if t not in cache))
         if fresh:
-            if len(cache) > 200_000:
+            if len(cache) > VECTORS:
                 cache.clear()
             for text, vector in zip(fresh, self.encoder.encode(fresh)):
                 cache[text] = vector
@@ -453,6 +453,8 @@ class MeaningModel:
 
 MIN_FIT_EXEMPLARS = 20
 SIMILARITY_BLOCK = 32  # unit rows per product with the bank (MeaningModel._compare)
+# Sentence vectors kept (2 KB each with USE): 100 MB at most, on text that never recurs.
+VECTORS = 50_000
 SIMILARITIES = 64  # turns whose similarities are kept: a conversation's (a unit's row is 32 KB with the default bank)
 RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
 
