@@ -333,8 +333,8 @@ class MeaningModel:
         similarity = self._similarity.get(text)
         if similarity is None:
             expected, self._expected = self._expected, ()
-            known = self._similarity.keys() | self._judgements.keys()
-            self._compare([text, *(t for t in dict.fromkeys(expected) if t != text and t not in known)])
+            self._compare([text, *(t for t in dict.fromkeys(expected)
+                                    if t != text and t not in self._similarity and t not in self._judgements)])
             similarity = self._similarity[text]
         return similarity
 
