@@ -21,17 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_jobs import run  # noqa: E402
 from bench.jddc import CORPUS, sample  # noqa: E402
-
-
-def run(command: list[str]) -> tuple[float, float, int]:
-    """CPU seconds (user+sys), peak RSS in MB of the largest process, exit code."""
-    pid = os.fork()
-    if pid == 0:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        os.execvp(command[0], command)
-    _, status, usage = os.wait4(pid, 0)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
 def main() -> None:
@@ -45,13 +36,14 @@ def main() -> None:
         everything = work / "all.jsonl"
         sample(args.corpus, max(args.n), everything)
         print(f"JDDC-like chats, --jobs 1 on one core; load average at start {os.getloadavg()[0]:.2f}", flush=True)
+        core = {min(os.sched_getaffinity(0))}
         for n in sorted(args.n):
             data = work / f"chats-{n}.jsonl"
             with everything.open("rb") as source, data.open("wb") as target:
                 target.writelines(islice(source, n))
             for fmt in args.format:
                 out = work / f"out-{n}.{fmt}"
-                cpu, rss, code = run(["guifan", "check", str(data), "--format", fmt, "-o", str(out), "--jobs", "1"])
+                _, cpu, rss, code = run(["guifan", "check", str(data), "--format", fmt, "-o", str(out), "--jobs", "1"], core)
                 print(f"  {n:>9,} chats, --format {fmt:5s}: peak RSS {rss:5.0f} MB; CPU {cpu:7.1f} s = "
                       f"{n / cpu:5.0f} conv/s; report {out.stat().st_size / 1e6:,.0f} MB; exit {code}", flush=True)
                 out.unlink()
