@@ -587,8 +587,6 @@ def _row_summary(row: AssistSession, agent_name: str) -> dict[str, Any]:
             "conversation_id": row.conversation_id, "alerts": list(reversed(row.alerts or [])), "resumed": False}
 
 
-
-
 def _number(value: Any) -> float:
     try:
         number = float(value)

@@ -65,4 +65,3 @@ def _expression_statistics() -> bool:
     """PostgreSQL 14 and later keep statistics of an expression."""
     bind = op.get_bind()
     return bind.dialect.name == 'postgresql' and bind.dialect.server_version_info >= (14,)
-
