@@ -399,7 +399,8 @@ class Workers:
         window = WINDOW_PER_WORKER * self.jobs
         while True:
             while not exhausted and len(pending) < window:
-                chunk, held = (held, None) if held is not None else (next(source, None), None)
+                chunk = held if held is not None else next(source, None)
+                held = None
                 if chunk is None:
                     exhausted = True
                     break
