@@ -17,9 +17,10 @@ from guifan.cli import app as cli
 from guifan.training import load_scenarios
 from guifan.web.models import utcnow
 from guifan.web.training.models import TrainingAttempt
+from guifan.web.training.service import BURST, RATE
 
 from .conftest import PASSWORD, Actor, made, stored
-from .test_assist_api import chinese, detail
+from .test_assist_api import chinese, detail, stopped_clock  # noqa: F401 (a fixture)
 
 API = "/api/v1/training"
 SCENARIOS = load_scenarios()
@@ -293,11 +294,14 @@ def test_bad_input_is_refused_in_chinese(trainees):
     assert trainee.client.post(path, json={"text": "您好"}).status_code == 403
 
 
-def test_answers_are_rate_limited(trainees):
+def test_answers_are_rate_limited(trainees, stopped_clock):
     trainee = trainees["trainee1"]
     attempt = start(trainee)
-    codes = [trainee.post(f"{API}/attempts/{attempt['id']}/answers", json={"text": "[等待 1]"}).status_code
-             for _ in range(40)]
-    assert 429 in codes and codes[0] == 200
-    refused = trainee.post(f"{API}/attempts/{attempt['id']}/answers", json={"text": "[等待 1]"})
+    path = f"{API}/attempts/{attempt['id']}/answers"
+    # Starting the attempt took one of the 30 a burst allows; refilled at 5 a second.
+    codes = [trainee.post(path, json={"text": "[等待 1]"}).status_code for _ in range(32)]
+    assert codes == [200] * (BURST - 1) + [429] * 3
+    refused = trainee.post(path, json={"text": "[等待 1]"})
     assert refused.status_code == 429 and detail(refused) == "请求过于频繁,请稍后再试"
+    stopped_clock.now += 1.0
+    assert [trainee.post(path, json={"text": "[等待 1]"}).status_code for _ in range(6)] == [200] * int(RATE) + [429]

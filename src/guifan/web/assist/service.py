@@ -56,11 +56,13 @@ ALL = frozenset({UserRole.ADMIN, UserRole.SUPERVISOR})
 class Bucket:
     """A token bucket: ``rate`` a second, ``burst`` at once."""
 
+    clock: Callable[[], float] = staticmethod(time.monotonic)  # tests stop it to count exactly
+
     def __init__(self, rate: float = RATE, burst: float = BURST):
-        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, self.clock()
 
     def take(self, amount: float = 1) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < amount:
