@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import socket
 
 import pytest
 
 from guifan.engine import Engine
 from guifan.engine.judge import ModelJudge
+from guifan.engine.meaning import MeaningModel
 from guifan.model import Evidence
 from guifan.readers.textlog import parse_example
 from guifan.reporters import render_html, render_json
@@ -153,3 +155,40 @@ def test_a_real_model_endpoint_answers_yes_or_no():
     judge = ModelJudge(os.environ["GUIFAN_JUDGE_URL"], os.environ.get("GUIFAN_JUDGE_MODEL", "default"), timeout=120)
     verdict = judge.judge("推卸语", "推卸责任,让客户自己去找别人", "我的快递丢了", "这不归我们管,你自己去找快递公司吧")
     assert judge.failure is None and verdict is not None and verdict.performs  # the glue, not the model's accuracy
+
+
+class CountingEncoder:
+    """The engine's encoder, counting the sentences it is asked to encode."""
+
+    def __init__(self, encoder):
+        self.name, self._encoder, self.sentences = encoder.name, encoder, 0
+
+    def encode(self, texts):
+        self.sentences += len(texts)
+        return self._encoder.encode(texts)
+
+
+def test_what_one_model_works_out_another_takes_instead_of_encoding_again(engine):
+    """``--jobs`` workers share what their meaning stages work out (guifan.pipeline): a model that
+    learns it judges those texts as the first did, and encodes nothing."""
+    first = MeaningModel(engine.rulebook)
+    assert first.learned() is None
+    first.record()
+    texts = ["这么便宜的东西您还指望用十年啊", "您好,很高兴为您服务,请问有什么可以帮您", "请您稍等,我帮您查询一下"]
+    acts = sorted(first.judgeable)
+    judged = [first.judge(text, acts) for text in texts]
+    offences = first.offences(texts)
+    learned = first.learned()
+    assert learned is not None and set(learned.judgements) == set(learned.offences) == set(texts)
+    assert first.learned() is None  # each thing once
+
+    counting = CountingEncoder(first.encoder)
+    second = MeaningModel(engine.rulebook, counting)
+    second.record()
+    second.learn(pickle.loads(pickle.dumps(learned)))  # as it travels between processes
+    assert [second.judge(text, acts) for text in texts] == judged
+    assert second.offences(texts) == offences and counting.sentences == 0
+    assert second.learned() is None  # what it was taught is not passed on again
+    # A text it was not taught it works out, and passes on.
+    assert second.judge("我们也没办法,您自己看着办吧", acts) and counting.sentences > 0
+    assert set(second.learned().judgements) == {"我们也没办法,您自己看着办吧"}

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from guifan import pipeline, scoring
 from guifan.cli import app
 from guifan.engine import Engine
+from guifan.engine.meaning import MeaningModel
 from guifan.readers import read_paths
 from guifan.reporters import html as html_report
 from guifan.reporters import report_document, report_schema, write_report
@@ -60,7 +61,6 @@ def small_chunks(monkeypatch):
     """Workers for any input from its start, and chunks of a few conversations: many chunks in
     flight at once."""
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 1)
-    monkeypatch.setattr(pipeline, "WARM_BYTES", 0)
     monkeypatch.setattr(pipeline, "CHUNK_BYTES", 8 * 1024)
     monkeypatch.setattr(pipeline, "CHUNK_ITEMS", 5)
 
@@ -160,14 +160,13 @@ def test_resume_across_jobs_after_the_run_is_killed(tmp_path):
     own), then run again: every conversation once in the report and the state file, the earlier
     ones not checked again."""
     batch, state = tmp_path / "batch.jsonl", tmp_path / "state.jsonl"
-    ids = write_batch(batch, copies=40)  # 1,600 conversations: workers take over after the first MB
-    assert batch.stat().st_size > 2 * pipeline.WARM_BYTES
+    ids = write_batch(batch, copies=40)  # 1,600 conversations, 2.5 MB
     def command(report: str) -> list[str]:
         return [sys.executable, "-m", "guifan", "check", str(batch), "--jobs", "2", "--state", str(state),
                 "-o", str(tmp_path / report), "--no-progress"]
 
     first = subprocess.Popen(command("first.json"), stderr=subprocess.DEVNULL)
-    while first.poll() is None and (not state.exists() or state.stat().st_size < 3 * pipeline.WARM_BYTES):
+    while first.poll() is None and (not state.exists() or state.stat().st_size < 3 << 20):
         time.sleep(0.05)
     first.kill()
     first.wait()
@@ -302,25 +301,27 @@ def test_an_excel_sheet_ends_at_its_row_limit_saying_so(tmp_path, monkeypatch, l
     assert "行数上限" in str(list(book["转写"].values)[-1][0])
 
 
-def test_workers_take_over_once_the_first_text_is_checked_here(small_chunks, folder, monkeypatch):
-    """The first WARM_BYTES of text are checked in this process (what the engine caches from them is
-    then shared by the forked workers); an input that ends within them starts no worker."""
-    here = os.getpid()
-
-    def where(warm: int, seconds: float = 1e9) -> list[int]:
-        monkeypatch.setattr(pipeline, "WARM_BYTES", warm)
-        monkeypatch.setattr(pipeline, "WARM_SECONDS", seconds)
-        context = pipeline.Context(Checker(Engine()), lambda result, rulebook: os.getpid())
-        stream = pipeline.check_stream(pipeline.chunks([folder], parallel=True), context, jobs=2)
+def test_workers_pass_on_what_their_meaning_stage_works_out(small_chunks, folder, monkeypatch):
+    """What one worker's meaning stage works out about a text reaches the other, which takes it
+    (``MeaningModel.learn``) instead of working it out again; the report is the one a single
+    process writes."""
+    taken = []
+    learn = MeaningModel.learn
+    monkeypatch.setattr(MeaningModel, "learn", lambda model, learned: (taken.append(len(learned.judgements)),
+                                                                       learn(model, learned)))
+    def checked(jobs: int) -> list:
+        context = pipeline.Context(Checker(Engine()), lambda result, rulebook: (os.getpid(), sum(taken), result.findings))
+        stream = pipeline.check_stream(pipeline.chunks([folder], parallel=jobs > 1), context, jobs=jobs)
         return [o.piece for o in stream if isinstance(o, pipeline.Checked)]
 
-    pids = where(20 * 1024)
-    first_away = next(n for n, pid in enumerate(pids) if pid != here)
-    assert first_away >= 10 and here not in pids[first_away:] and len(set(pids[first_away:])) == 2
-    assert set(where(1 << 30)) == {here}
-    # The time spent warming up is bounded too: with none allowed, the workers check everything.
-    pids = where(1 << 30, seconds=0)
-    assert here not in pids and len(set(pids)) == 2
+    here = [findings for _, _, findings in checked(1)]
+    pieces = checked(2)  # engines of their own: the workers start knowing nothing of the batch
+    assert not taken  # nothing to learn in a single process
+    assert [findings for _, _, findings in pieces] == here
+    by_worker: dict[int, int] = {}
+    for pid, learned, _ in pieces:
+        by_worker[pid] = max(learned, by_worker.get(pid, 0))
+    assert len(by_worker) == 2 and max(by_worker.values()) > 0  # texts judged by one, learned by the other
 
 
 def test_small_inputs_are_checked_in_this_process(tmp_path):

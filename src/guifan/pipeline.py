@@ -14,20 +14,22 @@ the batch is held. A worker that dies costs the conversations of its chunk (each
 saying so) and is replaced; the batch goes on.
 
 Workers are forked from this process when the run starts: they share its engine, built once and
-warmed by one conversation, and read no input of their own beyond their chunks. Each worker fills
-its own caches of the engine (a text's sentence vectors and judgements): a batch that repeats the
-same conversations pays for each in every worker. Layers: readers, scoring and resume below; the
+warmed by one conversation, and read no input of their own beyond their chunks. What a worker's
+meaning stage works out about a text (its sentence vectors and judgements) goes to the parent as
+soon as a conversation is checked and on to the other workers, who take it before their next
+conversation (``MeaningModel.learned``): the sentences a batch repeats (greetings, scripted lines)
+are worked out about once, not once in every worker. Layers: readers, scoring and resume below; the
 reporters (whose encoder is handed in) and the CLI above.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
 import multiprocessing
 import os
+import pickle
+import queue
 import signal
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -43,7 +45,10 @@ from guifan.resume import read_results, record_line
 from guifan.scoring import Checker, CheckResult, ResultStats, check_error
 
 if TYPE_CHECKING:
+    import multiprocessing.queues
+
     from guifan.audio import AudioOptions
+    from guifan.engine.meaning import MeaningModel
     from guifan.engine.judge import ModelJudge
     from guifan.rulebook import Rulebook
 
@@ -55,8 +60,6 @@ WINDOW_PER_WORKER = 4  # chunks sent or waiting their turn to leave, per worker
 # paths): a chunk of conversations could fill the pipe while the worker's answer fills the other.
 AHEAD = 2
 PARALLEL_BYTES = 512 * 1024  # a smaller input is checked in this process: workers would not pay off
-WARM_BYTES = 1 << 20  # of text checked here before the workers are forked (see ``check_stream``)
-WARM_SECONDS = 2.0  # of CPU at most spent so: on text that never recurs the warm-up gains nothing
 # Checked once before the workers are forked, so that what the engine loads on its first
 # conversation is loaded once, in the memory they share.
 WARM_UP = Conversation("warm-up", (Turn(Role.AGENT, "您好,请问有什么可以帮您?"), Turn(Role.CUSTOMER, "我的快递还没到"),
@@ -256,35 +259,18 @@ def _checked(context: Context, result: CheckResult, fresh: bool) -> Checked:
 def check_stream(chunks: Iterable[Chunk], context: Context, *, jobs: int = 1,
                  meter: Meter | None = None) -> Iterator[Outcome]:
     """The outcomes of every chunk in input order: checked here (``jobs`` 1) or by ``jobs`` worker
-    processes. ``meter`` is told the input bytes of each chunk as its outcomes leave.
-
-    With workers, the first ``WARM_BYTES`` of text are checked here before they are forked: what
-    the engine caches from them (the sentence vectors and judgements of the texts that recur,
-    greetings and scripted lines) is then shared by every worker instead of computed by each. At
-    most ``WARM_SECONDS`` of CPU: where nothing recurs, the workers would only wait for it."""
-    source = iter(chunks)
-    warmed = 0 if jobs > 1 else -1
-    until = time.process_time() + WARM_SECONDS
-    for chunk in source:
-        if 0 <= warmed and (warmed >= WARM_BYTES or time.process_time() >= until or _recording(chunk)):
-            source = itertools.chain([chunk], source)  # a recording gains nothing from warm caches
-            break
-        yield from iter_chunk(context, chunk)
-        if meter is not None:
-            meter.read(chunk.size)
-        if warmed >= 0:
-            warmed += chunk.size
-    else:
+    processes. ``meter`` is told the input bytes of each chunk as its outcomes leave."""
+    if jobs <= 1:
+        for chunk in chunks:
+            yield from iter_chunk(context, chunk)
+            if meter is not None:
+                meter.read(chunk.size)
         return
     with Workers(context, jobs) as workers:
-        for chunk, outcomes in workers.run(source):
+        for chunk, outcomes in workers.run(chunks):
             yield from outcomes
             if meter is not None:
                 meter.read(chunk.size)
-
-
-def _recording(chunk: Chunk) -> bool:
-    return any(piece.path.suffix.lower() in AUDIO_EXTENSIONS for piece in chunk.pieces) and not chunk.resumed
 
 
 def parallel_jobs(jobs: int, paths: Iterable[str | Path], extra_bytes: int = 0) -> int:
@@ -306,7 +292,16 @@ def default_jobs() -> int:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
+    # What the other workers' meaning stages learned, pickled (None: no meaning stage). A queue,
+    # not the pipe: its thread sends while this worker is busy and the parent goes on.
+    knowledge: multiprocessing.queues.Queue | None
     entries: deque["_Entry"] = field(default_factory=deque)  # chunks sent, not answered, in order
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.knowledge is not None:
+            self.knowledge.cancel_join_thread()  # what a finished worker never read is dropped
+            self.knowledge.close()
 
 
 @dataclass
@@ -328,29 +323,62 @@ class _Done:
     judge_failure: str | None
 
 
-def _serve(context: Context, conn: Connection, parents: list[Connection]) -> None:
+_GONE = object()  # a worker's pipe ended (Workers._answer)
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """What a worker's meaning stage worked out while checking a conversation, for the others."""
+
+    pickled: bytes
+
+
+def _serve(context: Context, conn: Connection, parents: list[Connection],
+           knowledge: multiprocessing.queues.Queue | None) -> None:
     """A worker's life: check each chunk the parent sends, answer with its outcomes, until the
     parent closes its end of the pipe or dies. ``parents``: the parent's ends of every worker's
     pipe, this one's included, which the fork copied: closed here, or the parent's death would
-    leave the pipe open."""
+    leave the pipe open. Between conversations it sends what its meaning stage worked out and
+    takes what the other workers' did."""
     for end in parents:
         end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     context.load_recognizer = context.audio is not None
+    meaning = context.checker.engine.meaning if knowledge is not None else None
+    if meaning is not None:
+        meaning.record()
     while True:
         try:
             chunk = conn.recv()
         except (EOFError, OSError):
             return  # the parent is gone, or done
         try:
-            answer: _Done | _Failed = _Done(check_chunk(context, chunk),
-                                            context.judge.failure if context.judge is not None else None)
+            outcomes = []
+            for outcome in iter_chunk(context, chunk):
+                outcomes.append(outcome)
+                if meaning is not None:
+                    _share(meaning, conn, knowledge)
+            answer: _Done | _Failed = _Done(outcomes, context.judge.failure if context.judge is not None else None)
         except Exception as exc:
             answer = _Failed(f"{type(exc).__name__}: {exc}"[:200])
         try:
             conn.send(answer)
         except (BrokenPipeError, OSError):
             return
+
+
+def _share(meaning: MeaningModel, conn: Connection, knowledge: multiprocessing.queues.Queue) -> None:
+    """Send what the meaning stage worked out since the last time; take everything the other
+    workers have sent so far, without waiting for more."""
+    learned = meaning.learned()
+    if learned is not None:
+        conn.send(_Learned(pickle.dumps(learned, pickle.HIGHEST_PROTOCOL)))
+    while True:
+        try:
+            learned = knowledge.get_nowait()
+        except queue.Empty:
+            return
+        meaning.learn(pickle.loads(learned))
 
 
 class Workers:
@@ -374,7 +402,7 @@ class Workers:
     def __exit__(self, *exc: object) -> None:
         gc.unfreeze()
         for worker in self._workers:
-            worker.conn.close()  # an idle worker reads the end of its pipe and leaves
+            worker.close()  # an idle worker reads the end of its pipe and leaves
         for worker in self._workers:
             worker.process.join(timeout=0 if worker.entries else 5)
             if worker.process.is_alive():
@@ -385,10 +413,12 @@ class Workers:
     def _start(self) -> _Worker:
         parent, child = self._fork.Pipe()
         ends = [parent, *(w.conn for w in self._workers if not w.conn.closed)]
-        process = self._fork.Process(target=_serve, args=(self.context, child, ends), name="guifan-check", daemon=True)
+        knowledge = self._fork.Queue() if self.context.checker.engine.meaning is not None else None
+        process = self._fork.Process(target=_serve, args=(self.context, child, ends, knowledge),
+                                     name="guifan-check", daemon=True)
         process.start()
         child.close()
-        return _Worker(process, parent)
+        return _Worker(process, parent, knowledge)
 
     def run(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, list[Outcome]]]:
         """Each chunk with its outcomes, in the chunks' order."""
@@ -444,13 +474,12 @@ class Workers:
         for worker in busy:
             if worker.conn not in ready and worker.process.sentinel not in ready:
                 continue
-            try:
-                answer = worker.conn.recv() if worker.conn.poll() else None
-            except (EOFError, OSError):
-                answer = None
-            except Exception as exc:  # an answer that does not unpickle: a bug, not a death
-                answer = _Failed(f"{type(exc).__name__}: {exc}"[:200])
+            answer = self._answer(worker)
             if answer is None:
+                if worker.process.sentinel in ready or not worker.process.is_alive():
+                    self._lost(worker)
+                continue  # it only shared what it learned
+            if answer is _GONE:
                 self._lost(worker)
                 continue
             entry = worker.entries.popleft()
@@ -461,6 +490,22 @@ class Workers:
             judge = self.context.judge
             if judge is not None and judge.failure is None and answer.judge_failure:
                 judge.failure = answer.judge_failure
+
+    def _answer(self, worker: _Worker) -> _Done | _Failed | object | None:
+        """A worker's answer to its oldest chunk, once what it learned meanwhile is passed on to
+        the others; None if it has not answered yet, _GONE if its pipe ended."""
+        while True:
+            try:
+                message = worker.conn.recv() if worker.conn.poll() else None
+            except (EOFError, OSError):
+                return _GONE
+            except Exception as exc:  # an answer that does not unpickle: a bug, not a death
+                return _Failed(f"{type(exc).__name__}: {exc}"[:200])
+            if not isinstance(message, _Learned):
+                return message
+            for other in self._workers:
+                if other is not worker and other.knowledge is not None:
+                    other.knowledge.put(message.pickled)
 
     def _lost(self, worker: _Worker) -> None:
         """A worker died (or lost its pipe): the conversations of the chunk it was checking are
@@ -476,7 +521,7 @@ class Workers:
             how = f"意外退出 (退出码 {code})"
         lost = worker.entries.popleft()
         lost.outcomes = self._unchecked(lost.chunk, how)
-        worker.conn.close()
+        worker.close()
         self._workers[self._workers.index(worker)] = replacement = self._start()
         for entry in worker.entries:
             self._send(replacement, entry)

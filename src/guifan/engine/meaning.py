@@ -243,6 +243,18 @@ class Judgement:
     resemblance: float = 0.0  # mean similarity to the nearest positives (the margin's first term)
 
 
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What a meaning model worked out about turn texts (``MeaningModel.learned``), which another
+    one with the same rulebook takes instead of working it out again (``MeaningModel.learn``):
+    workers checking one batch share what recurs in it (greetings, scripted lines)."""
+
+    texts: tuple[str, ...]  # units, with their vectors
+    vectors: np.ndarray
+    judgements: dict[str, dict[str, Judgement | None]]  # turn text -> act -> judgement
+    offences: dict[str, dict[str, Judgement]]  # turn text -> ``offences``
+
+
 class MeaningModel:
     """The acts of the rulebook's banks, judged by meaning. Encodes each distinct unit once.
 
@@ -289,6 +301,11 @@ class MeaningModel:
         # their boilerplate, and every rule asks about the same turns.
         self._judgements: dict[str, dict[str, Judgement | None]] = {}
         self._offences: dict[str, dict[str, Judgement]] = {}
+        # What this model worked out since ``learned`` was last asked, while ``record`` is on.
+        self._recording = False
+        self._new_units: list[str] = []
+        self._new_judged: set[str] = set()
+        self._new_offences: list[str] = []
 
     def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]],
                 centroids: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -321,6 +338,8 @@ class MeaningModel:
                 cache.clear()
             for text, vector in zip(fresh, self.encoder.encode(fresh)):
                 cache[text] = vector
+            if self._recording:
+                self._new_units += fresh
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts``, encoding only those not seen before, in one batch."""
@@ -371,7 +390,7 @@ class MeaningModel:
         agents repeat their boilerplate, and every rule asks about the same turns)."""
         known = self._judgements.get(text)
         if known is None:
-            if len(self._judgements) > 100_000:
+            if len(self._judgements) > JUDGED:
                 self._judgements.clear()
             known = self._judgements[text] = {}
         missing = [a for a in acts if a not in known and a in self._rows]
@@ -379,6 +398,8 @@ class MeaningModel:
             found = self._judge(text, missing)
             for act in missing:
                 known[act] = found.get(act)
+            if self._recording:
+                self._new_judged.add(text)
         return {a: judged for a in acts if (judged := known.get(a)) is not None}
 
     def offences(self, texts: Sequence[str]) -> list[dict[str, Judgement]]:
@@ -388,12 +409,48 @@ class MeaningModel:
         known = self._offences
         fresh = [t for t in dict.fromkeys(texts) if t not in known]
         if fresh:
-            if len(known) + len(fresh) > 100_000:
+            if len(known) + len(fresh) > JUDGED:
                 known.clear()
             self.expect(fresh)
             for text in fresh:
                 known[text] = self.judge(text, self._must_not_judged)
+            if self._recording:
+                self._new_offences += fresh
         return [known[t] for t in texts]
+
+    def record(self) -> None:
+        """From now on, keep track of what is worked out, for ``learned``."""
+        self._recording = True
+
+    def learned(self) -> Learned | None:
+        """What was worked out since the last call (None: nothing), for other models to ``learn``.
+        What a full cache dropped meanwhile is left out."""
+        units = [t for t in self._new_units if t in self._cache]
+        judged = {t: dict(found) for t in self._new_judged if (found := self._judgements.get(t)) is not None}
+        offences = {t: self._offences[t] for t in self._new_offences if t in self._offences}
+        self._new_units, self._new_judged, self._new_offences = [], set(), []
+        if not (units or judged or offences):
+            return None
+        vectors = np.stack([self._cache[t] for t in units]) if units else np.zeros((0, self._bank.shape[1]), np.float32)
+        return Learned(tuple(units), vectors, judged, offences)
+
+    def learn(self, learned: Learned) -> None:
+        """Take what another model of the same rulebook worked out; what this one knows stays."""
+        cache = self._cache
+        if len(cache) + len(learned.texts) > VECTORS:
+            cache.clear()
+        for text, vector in zip(learned.texts, learned.vectors):
+            cache.setdefault(text, vector)
+        if len(self._judgements) + len(learned.judgements) > JUDGED:
+            self._judgements.clear()
+        for text, found in learned.judgements.items():
+            known = self._judgements.setdefault(text, {})
+            for act, judged in found.items():
+                known.setdefault(act, judged)
+        if len(self._offences) + len(learned.offences) > JUDGED:
+            self._offences.clear()
+        for text, found in learned.offences.items():
+            self._offences.setdefault(text, found)
 
     def _judge(self, text: str, wanted: list[str]) -> dict[str, Judgement]:
         found = units(text)
@@ -455,6 +512,7 @@ MIN_FIT_EXEMPLARS = 20
 SIMILARITY_BLOCK = 32  # unit rows per product with the bank (MeaningModel._compare)
 # Sentence vectors kept (2 KB each with USE): 100 MB at most, on text that never recurs.
 VECTORS = 50_000
+JUDGED = 100_000  # turn texts whose judgements (and, apart, offences) are kept
 SIMILARITIES = 64  # turns whose similarities are kept: a conversation's (a unit's row is 32 KB with the default bank)
 RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
 
