@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     import multiprocessing.queues
 
     from guifan.audio import AudioOptions
-    from guifan.engine.meaning import MeaningModel
     from guifan.engine.judge import ModelJudge
+    from guifan.engine.meaning import MeaningModel
     from guifan.rulebook import Rulebook
 
 CHUNK_BYTES = 128 * 1024  # of input per chunk: about 90 JDDC-like chats, a fraction of a second's work

@@ -23,6 +23,7 @@ conversation and cached by text, and what a model works out can be handed to ano
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import math
@@ -177,16 +178,18 @@ def _load_use():
         except Exception:  # an unreadable or foreign pickle: loaded from the package instead
             model = USE(threads=1)
     backend = model._model  # the library loads the tokenizer and the weights here
-    limits, backend._threadpool = backend._threadpool, None  # a handle on loaded libraries: not kept
+    limits = getattr(backend, "_threadpool", None)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
     try:
+        backend._threadpool = None  # a handle on loaded libraries: not kept
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
         with tmp.open("wb") as f:
             os.chmod(tmp, 0o600)
             pickle.dump((model._sp, backend), f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
-    except OSError:
-        pass  # a read-only home: loaded from the package next time
+    except Exception:  # a read-only home, a version of the library that does not pickle: loaded from it next time
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     finally:
         backend._threadpool = limits
     return model
