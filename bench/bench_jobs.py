@@ -2,6 +2,7 @@
 
     python bench/bench_jobs.py                 # 10,000 and 20,000 JDDC-like chats, JSON report
     python bench/bench_jobs.py -n 50000 --format jsonl
+    python bench/bench_jobs.py -n 20000 --pairs 5   # paired runs: median and range of the ratio
 
 Samples N and 2N chats from the JDDC sample of the shared corpus (bench/jddc.py: read where it is,
 never copied) into temporary files and runs `guifan check FILE --format json -o OUT` on each as a
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +54,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="JSONL of chats to sample")
     parser.add_argument("--distinct", action="store_true", help="every turn's text unique: no cache helps")
     parser.add_argument("--config", type=Path, help="a rulebook override, e.g. semantic: {backend: off}")
+    parser.add_argument("--pairs", type=int, default=0, metavar="K",
+                        help="instead: K pairs of runs on N chats, --jobs 1 then --jobs 2, and the median and "
+                             "range of their ratios (the machine's drift cancels out within a pair)")
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
@@ -64,15 +69,23 @@ def main() -> None:
           f"({(work / f'load-{args.n}.jsonl').stat().st_size / 1e6:.1f} MB per {args.n}), "
           f"--format {args.format}{f', --config {args.config.name}' if args.config else ''}; load average at start {os.getloadavg()[0]:.2f} "
           "(meaningful only with both cores free)")
+    def check(n: int, jobs: int) -> tuple[float, float, float, int]:
+        out = work / f"out-{n}-{jobs}.{args.format}"
+        command = ["guifan", "check", str(work / f"load-{n}.jsonl"), "--format", args.format, "-o", str(out),
+                   "--jobs", str(jobs), "--no-progress", *(["--config", str(args.config)] if args.config else [])]
+        return run(command, {cores[0]} if jobs == 1 else set(cores[:2]))
+
+    if args.pairs:
+        ratios = sorted(check(args.n, 1)[0] / check(args.n, 2)[0] for _ in range(args.pairs))
+        print(f"speed-up of --jobs 2 over --jobs 1 on {args.n:,} chats, {args.pairs} pairs of runs: median "
+              f"{statistics.median(ratios):.2f}x, range {ratios[0]:.2f}-{ratios[-1]:.2f}x")
+        return
     walls: dict[tuple[int, int], float] = {}
     for n in sizes:
-        for jobs, pinned in ((1, {cores[0]}), (2, set(cores[:2]))):
-            out = work / f"out-{n}-{jobs}.{args.format}"
-            command = ["guifan", "check", str(work / f"load-{n}.jsonl"), "--format", args.format, "-o", str(out),
-                       "--jobs", str(jobs), "--no-progress", *(["--config", str(args.config)] if args.config else [])]
-            wall, cpu, rss, code = run(command, pinned)
+        for jobs in (1, 2):
+            wall, cpu, rss, code = check(n, jobs)
             walls[n, jobs] = wall
-            print(f"{n:>9,} chats, --jobs {jobs} on {len(pinned)} core(s): {wall:7.2f} s wall = {n / wall:6,.0f} conv/s;"
+            print(f"{n:>9,} chats, --jobs {jobs} on {jobs} core(s): {wall:7.2f} s wall = {n / wall:6,.0f} conv/s;"
                   f" CPU {cpu:7.2f} s; peak RSS {rss:4.0f} MB; exit {code}")
         if args.format != "xlsx":
             same = (work / f"out-{n}-1.{args.format}").read_bytes() == (work / f"out-{n}-2.{args.format}").read_bytes()
