@@ -575,9 +575,12 @@ class MeaningModel:
 
 MIN_FIT_EXEMPLARS = 20
 SIMILARITY_BLOCK = 32  # unit rows per product with the bank (MeaningModel._compare)
-# Sentence vectors kept (2 KB each with USE): 100 MB at most, on text that never recurs.
-VECTORS = 50_000
-JUDGED = 100_000  # turn texts whose judgements (and, apart, offences) are kept
+# What is kept by text, each emptied when full (a batch's recurring sentences are a few thousand):
+# on text that never recurs a check of 6,000 chats passed 520 MB with room for 50,000 vectors and
+# 100,000 texts. Sentence vectors take 2.3 KB each with USE (46 MB at most), a text's judgements
+# and its offences about 3 KB each (30 MB each).
+VECTORS = 20_000
+JUDGED = 10_000  # turn texts whose judgements (and, apart, offences) are kept
 SIMILARITIES = 64  # turns whose similarities are kept: a conversation's (a unit's row is 32 KB with the default bank)
 RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
 
