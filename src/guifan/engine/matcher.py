@@ -152,11 +152,11 @@ class PhraseMatcher:
             for form, keys in self._keys.items()
             if keys
         }
-        self._scan_sound = lru_cache(maxsize=65536)(self._scan_sound_uncached)
+        self._scan_sound = lru_cache(maxsize=10_000)(self._scan_sound_uncached)
         # Turn texts already normalized and scanned (CheckContext.prepared): agents repeat their
         # boilerplate, so most turns of a batch were seen before. Bounded: cleared when full.
         self.prepared: dict[str, tuple[str, str, dict[str, list[Hit]], dict[str, list[int]]]] = {}
-        self._near_sound = lru_cache(maxsize=65536)(self._near_sound_uncached)
+        self._near_sound = lru_cache(maxsize=10_000)(self._near_sound_uncached)
         # Sound keys per category, for near_sound (recognized speech that may hide the wording).
         self._sounds: dict[str, list[str]] = {}
         for key, group in zip(self._keys["sound"], self._phrases["sound"]):

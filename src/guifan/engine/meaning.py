@@ -71,13 +71,13 @@ def form(text: str) -> str:
     return _CODES.sub("", textnorm.basic(textnorm.blank_emoticons(text)))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=10_000)
 def unit_forms(text: str) -> tuple[str, ...]:
     """What is encoded of each unit of a turn (``form``), in the order of ``units``."""
     return tuple(form(u.text) for u in units(text))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=10_000)
 def units(text: str) -> tuple[Unit, ...]:
     """The clauses of a turn and the pairs of adjacent clauses within a sentence (cached:
     boilerplate repeats)."""
