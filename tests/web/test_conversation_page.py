@@ -37,6 +37,12 @@ def test_findings_beside_their_turn_with_the_phrase_marked(app, people):
     assert people["agent2"].get(f"/conversations/{cid}").status_code == 404
 
 
+judged_and_focused = """([id, status]) => {
+    const shown = document.querySelector(`#${id} .status`);
+    return document.activeElement.id === id && shown !== null && shown.innerText.includes(status);
+}"""
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_review_by_keyboard(server, browser, violations):  # noqa: F811
     import httpx
@@ -63,14 +69,13 @@ def test_review_by_keyboard(server, browser, violations):  # noqa: F811
     assert page.evaluate("document.activeElement.id") == ids[1]
     page.keyboard.press("k")
     assert page.evaluate("document.activeElement.id") == ids[0]
+    # A verdict reloads the page; focus is already on the finding before the reload, so wait for
+    # the new status and the focus together.
     page.keyboard.press("c")  # confirm the first
-    page.wait_for_load_state()
-    page.wait_for_function(f"document.activeElement.id === '{ids[0]}'")
-    assert "已确认" in page.inner_text(f"#{ids[0]} .status")
+    page.wait_for_function(judged_and_focused, arg=[ids[0], "已确认"])
     page.keyboard.press("j")
     page.keyboard.press("x")  # reject the second
-    page.wait_for_function(f"document.activeElement.id === '{ids[1]}'")
-    assert "已驳回" in page.inner_text(f"#{ids[1]} .status")
+    page.wait_for_function(judged_and_focused, arg=[ids[1], "已驳回"])
     # Typing in a field does not judge anything.
     page.fill(f"#{ids[1]} input[name=comment]", "cx")
     assert "已驳回" in page.inner_text(f"#{ids[1]} .status")
