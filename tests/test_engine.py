@@ -126,11 +126,12 @@ LAYERS = {
     "model": set(),
     "errors": set(),
     "text": {"_text_tables"},  # its own character tables, generated (scripts/make_text_tables.py)
-    "rulebook": {"errors", "model"},
+    "cache": set(),  # what is derived from the package's data, kept between runs
+    "rulebook": {"errors", "model", "cache"},
     "readers": {"errors", "model", "audio"},  # audio: the reader of call recordings
     "audio": {"errors", "model", "audio"},
     "holidays": {"rulebook", "model", "errors"},
-    "engine": {"model", "errors", "text", "rulebook", "rules", "holidays"},  # rules: only to register them
+    "engine": {"model", "errors", "text", "cache", "rulebook", "rules", "holidays"},  # rules: only to register them
     "rules": {"model", "errors", "text", "rulebook", "engine", "holidays", "rules"},
     "scoring": {"model", "errors", "rulebook", "engine"},
     "docs": {"model", "errors", "rulebook", "engine", "readers"},

@@ -11,6 +11,7 @@ import socket
 
 import pytest
 
+from guifan.cache import private
 from guifan.engine import Engine
 from guifan.engine.judge import ModelJudge
 from guifan.engine import meaning
@@ -208,8 +209,32 @@ def test_the_sentence_encoder_loads_from_this_users_cache_and_encodes_the_same(t
     # A pickle others may write is never read: it is loaded from the package again (and rewritten).
     kept.write_bytes(b"not a pickle")
     kept.chmod(0o666)
-    assert not meaning._trusted(kept)
+    assert not private(kept)
     assert (meaning._load_use().encode(sentences) == fresh.encode(sentences)).all()
     kept.write_bytes(b"not a pickle either")
     kept.chmod(0o600)  # a broken one of this user's: loaded from the package too
     assert (meaning._load_use().encode(sentences) == fresh.encode(sentences)).all()
+
+
+def test_bank_vectors_are_kept_under_what_is_encoded_and_found_again_without_preparing_it(engine, tmp_path, monkeypatch):
+    """A bank's vectors are named for its sentences' encoded forms; the next start finds them from
+    the sentences as written, remembered per package version, without preparing the forms again."""
+    monkeypatch.setenv("GUIFAN_CACHE", str(tmp_path))
+    sentences = ["您好,很高兴为您服务", "订单号 A12345678 已经发货了", "请您稍等"]
+    counting = CountingEncoder(engine.meaning.encoder)
+    first = meaning.VectorStore(counting, sentences)
+    assert counting.sentences == 3 and first.vectors.shape[0] == 3
+    [memo] = tmp_path.glob("bank-*.digest")
+    monkeypatch.setattr(meaning, "form", lambda text: pytest.fail("prepared again"))
+    second = meaning.VectorStore(counting, sentences)
+    assert counting.sentences == 3 and (second.vectors == first.vectors).all()
+    monkeypatch.undo()
+    monkeypatch.setenv("GUIFAN_CACHE", str(tmp_path))
+    memo.write_text("not a digest", encoding="ascii")  # damaged: worked out again, the same vectors
+    meaning.VectorStore._loaded.clear()
+    third = meaning.VectorStore(counting, sentences)
+    assert counting.sentences == 3 and (third.vectors == first.vectors).all()
+    # Sentences written differently that encode alike (width, 你/您) share the vectors.
+    meaning.VectorStore._loaded.clear()
+    assert (meaning.VectorStore(counting, ["你好,很高兴为你服务", *sentences[1:]]).vectors == first.vectors).all()
+    assert counting.sentences == 3

@@ -74,6 +74,52 @@ def test_bundled_rulebook_is_read_once_then_from_the_cache(tmp_path, monkeypatch
     assert json.loads(cached.read_text(encoding="utf-8")) == parsed
 
 
+def test_a_validated_rulebook_and_its_phrase_tables_are_kept_for_the_next_start(tmp_path, monkeypatch):
+    """What a start-up builds from the rulebook files (the merged, validated rulebook; the phrase
+    automata's tables) is kept in GUIFAN_CACHE under the files' fingerprint and read back the same;
+    a damaged file or one others may write is built again; an invalid override is never kept."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GUIFAN_CACHE", str(cache))
+    company = tmp_path / "company.yaml"
+    company.write_text("company:\n  name: 欧飞\nsemantic:\n  backend: off\n", encoding="utf-8")
+    built = load_rulebook([company])
+    [kept] = cache.glob("rulebook-*.pickle")
+    assert kept.stat().st_mode & 0o777 == 0o600 and built.fingerprint and built.fingerprint in kept.name
+    engine = Engine(built)
+    [tables] = cache.glob(f"phrases-{built.fingerprint}.pickle")
+
+    again = load_rulebook([company])
+    assert again == built and again.company.name == "欧飞" and again.origin == "default + company.yaml"
+    renamed = tmp_path / "ofei.yaml"
+    renamed.write_text(company.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_rulebook([renamed]).origin == "default + ofei.yaml"  # same content: same file, its own name
+    rebuilt = Engine(again)
+    assert rebuilt.matcher._keys == engine.matcher._keys and rebuilt.matcher._phrases == engine.matcher._phrases
+    said = parse_example("客户: 在吗\n客服: 您好,很高兴为您服务,请问有什么可以帮您\n客户: 没事了\n客服: 感谢您的耐心等待,再见")
+    assert rebuilt.check(said) == engine.check(said)
+
+    company.write_text("company:\n  name: 欧飞二\nsemantic:\n  backend: off\n", encoding="utf-8")  # edited: a new fingerprint
+    assert load_rulebook([company]).company.name == "欧飞二" and len(list(cache.glob("rulebook-*.pickle"))) == 2
+    for damaged in (kept, tables):
+        damaged.write_bytes(b"not a pickle")
+    again = load_rulebook([renamed])
+    assert again.fingerprint == built.fingerprint and again.model_dump(exclude={"origin"}) == built.model_dump(exclude={"origin"})
+    assert Engine(built).matcher._phrases == engine.matcher._phrases
+    assert kept.read_bytes() != b"not a pickle" and tables.read_bytes() != b"not a pickle"  # written again
+    kept.chmod(0o666)  # others may write it: never read, built again
+    monkeypatch.setattr("guifan.rulebook.Rulebook.model_validate", lambda data: pytest.fail("not read"), raising=True)
+    with pytest.raises(BaseException, match="not read"):
+        load_rulebook([renamed])
+    monkeypatch.undo()
+
+    monkeypatch.setenv("GUIFAN_CACHE", str(cache))
+    company.write_text("company:\n  nmae: 欧飞\n", encoding="utf-8")
+    for _ in range(2):  # reported every time, never kept
+        with pytest.raises(RulebookError, match="nmae"):
+            load_rulebook([company])
+    assert len(list(cache.glob("rulebook-*.pickle"))) == 2
+
+
 def test_company_override_merges_and_fills_placeholders(tmp_path):
     company = tmp_path / "company.yaml"
     company.write_text(

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Iterable, Iterator
 
 from guifan import text as textnorm
+from guifan.cache import cache_dir
 from guifan.engine.context import CheckContext, Recognizer
 from guifan.engine.hearing import qualify
 from guifan.engine.matcher import PhraseMatcher
@@ -31,6 +32,7 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
         sound_categories=settings.homophone_categories,
         aliases=aliases,
         vocatives=[textnorm.basic(v) for v in settings.vocatives],
+        cache=cache_dir() / f"phrases-{rulebook.fingerprint}.pickle" if rulebook.fingerprint else None,
     )
 
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import accumulate
+from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 import ahocorasick_rs
 
 from guifan import text as textnorm
+from guifan.cache import load_pickle, prune, save_pickle
 from guifan.rulebook import PhraseEntry
 
 _EDITORIAL = re.compile(r"[((][^))]*[))]")
@@ -40,9 +41,9 @@ def max_misheard(length: int) -> int:
     return max(1, length // 3)
 
 
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    """A compiled phrase: its category, the wording shown to users and its normalized key."""
+class Phrase(NamedTuple):
+    """A compiled phrase: its category, the wording shown to users and its normalized key (a
+    tuple: thousands are made at every start, and a frozen dataclass took four times as long)."""
 
     category: str
     text: str
@@ -71,6 +72,7 @@ class Hit(NamedTuple):
 
 # Hit((phrase, start, end)) without the generated __new__'s Python frame: scans make many.
 _new_hit = partial(tuple.__new__, Hit)
+_new_phrase = partial(tuple.__new__, Phrase)
 
 
 def phrase_keys(
@@ -109,6 +111,58 @@ _NORMALIZERS = {
 }
 
 
+# What compiling a rulebook's phrases yields, as plain data (kept in the cache): per form, per key,
+# the phrases it stands for as (category, index of the entry in its category, normalized near-miss
+# guards after and before, the loose key a sound phrase sounds like).
+Table = dict[str, dict[str, list[tuple[str, int, tuple[str, ...], tuple[str, ...], str]]]]
+FORMS = ("basic", "loose", "sound")
+
+
+def compile_table(
+    categories: Mapping[str, Sequence[PhraseEntry]],
+    sound_categories: Iterable[str] = (),
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    vocatives: Sequence[str] = (),
+) -> Table:
+    table: Table = {form: {} for form in FORMS}
+    sound_categories = frozenset(sound_categories)
+
+    def add(category: str, index: int, entry: PhraseEntry, form: str, key: str, spelled: str = "") -> None:
+        group = table[form].setdefault(key, [])
+        if not any(p[0] == category and p[1] == index for p in group):
+            norm = _NORMALIZERS[form]
+            group.append((category, index, tuple(norm(x) for x in entry.unless_followed_by),
+                          tuple(norm(x) for x in entry.unless_preceded_by), spelled))
+
+    for category, entries in categories.items():
+        for index, entry in enumerate(entries):
+            for form, key in phrase_keys(entry, aliases, vocatives):
+                add(category, index, entry, form, key)
+                if category in sound_categories and entry.homophones:
+                    spelled = textnorm.loosen(key)
+                    if len(spelled) >= MIN_SOUND_CHARS:
+                        add(category, index, entry, "sound", textnorm.sound(spelled), spelled)
+    return table
+
+
+def _phrases(table: Table, categories: Mapping[str, Sequence[PhraseEntry]]) -> dict[str, dict[str, list[Phrase]]] | None:
+    """The phrases of a compiled table, each with its rulebook entry; None if the table does not fit
+    the categories (a damaged cache file)."""
+    try:
+        by_form: dict[str, dict[str, list[Phrase]]] = {}
+        for form in FORMS:
+            by_form[form] = found = {}
+            for key, group in table[form].items():
+                phrases = found[key] = []
+                for category, index, followed, preceded, spelled in group:
+                    entry = categories[category][index]
+                    phrases.append(_new_phrase((category, entry.text, key, form, entry, followed, preceded,
+                                                bool(followed or preceded), spelled)))
+        return by_form
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
+
+
 class PhraseMatcher:
     def __init__(
         self,
@@ -116,31 +170,20 @@ class PhraseMatcher:
         sound_categories: Iterable[str] = (),
         aliases: Mapping[str, Sequence[str]] | None = None,
         vocatives: Sequence[str] = (),
+        *,
+        cache: Path | None = None,
     ):
-        by_form: dict[str, dict[str, list[Phrase]]] = {"basic": {}, "loose": {}, "sound": {}}
-        sound_categories = frozenset(sound_categories)
-
-        def add(category: str, entry: PhraseEntry, form: str, key: str, spelled: str = "") -> None:
-            norm = _NORMALIZERS[form]
-            phrase = Phrase(
-                category, entry.text, key, form, entry,
-                tuple(norm(x) for x in entry.unless_followed_by),
-                tuple(norm(x) for x in entry.unless_preceded_by),
-                bool(entry.unless_followed_by or entry.unless_preceded_by),
-                spelled,
-            )
-            group = by_form[form].setdefault(key, [])
-            if not any(p.category == category and p.entry is entry for p in group):
-                group.append(phrase)
-
-        for category, entries in categories.items():
-            for entry in entries:
-                for form, key in phrase_keys(entry, aliases, vocatives):
-                    add(category, entry, form, key)
-                    if category in sound_categories and entry.homophones:
-                        spelled = textnorm.loosen(key)
-                        if len(spelled) >= MIN_SOUND_CHARS:
-                            add(category, entry, "sound", textnorm.sound(spelled), spelled)
+        """``cache``: a file to keep the compiled table in, named for everything the arguments
+        hold (compiling took a sixth of every start-up)."""
+        categories = {category: tuple(entries) for category, entries in categories.items()}
+        cached = load_pickle(cache) if cache is not None else None
+        by_form = _phrases(cached, categories) if isinstance(cached, dict) else None
+        if by_form is None:
+            table = compile_table(categories, sound_categories, aliases, vocatives)
+            by_form = _phrases(table, categories)
+            if cache is not None:
+                save_pickle(cache, table)
+                prune("phrases-*.pickle", keep=16)
         self._keys = {form: list(table) for form, table in by_form.items()}
         # Categories holding phrases that must end a clause; only these need the original-text check.
         self.clause_end_categories = frozenset(

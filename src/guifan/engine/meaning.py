@@ -27,10 +27,7 @@ import contextlib
 import hashlib
 import importlib.util
 import math
-import os
-import pickle
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,8 +37,9 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 
 from guifan import text as textnorm
+from guifan.cache import cache_dir, load_pickle, package_stamp, prune, save_bytes, save_pickle, write
 from guifan.errors import RulebookError
-from guifan.rulebook import Rulebook, cache_dir
+from guifan.rulebook import Rulebook
 
 # Clause boundaries: punctuation and the spaces that join chat messages; sentences end at 。!?.
 _CLAUSE_BREAKS = re.compile(r"[,，;；~～、\s]+")
@@ -169,41 +167,20 @@ def _load_use():
     except OSError:
         return model
     path = cache_dir() / f"use-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.pickle"
-    if _trusted(path):
-        try:
-            with path.open("rb") as f:
-                model._sp, model._backend = pickle.load(f)
-            model._backend._threadpool = _blas_limits()
-            return model
-        except Exception:  # an unreadable or foreign pickle: loaded from the package instead
-            model = USE(threads=1)
+    loaded = load_pickle(path)
+    if isinstance(loaded, tuple) and len(loaded) == 2:
+        model._sp, model._backend = loaded
+        model._backend._threadpool = _blas_limits()
+        return model
     backend = model._model  # the library loads the tokenizer and the weights here
     limits = getattr(backend, "_threadpool", None)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
     try:
         backend._threadpool = None  # a handle on loaded libraries: not kept
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as f:
-            os.chmod(tmp, 0o600)
-            pickle.dump((model._sp, backend), f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except Exception:  # a read-only home, a version of the library that does not pickle: loaded from it next time
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        save_pickle(path, (model._sp, backend))  # a library that does not pickle: loaded from it next time
     finally:
         backend._threadpool = limits
+    prune("use-*.pickle", keep=1)  # a file per version of the library: 85 MB each
     return model
-
-
-def _trusted(path: Path) -> bool:
-    """``path`` and its folder belong to this user and only they may write them."""
-    try:
-        for found in (path.stat(), path.parent.stat()):
-            if found.st_uid != os.geteuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                return False
-    except OSError:
-        return False
-    return True
 
 
 def _blas_limits():
@@ -259,10 +236,26 @@ class VectorStore:
     _loaded: dict[Path, np.ndarray] = {}  # per process: engines built again reuse them
 
     def __init__(self, encoder: Encoder, texts: Sequence[str]):
-        digest = hashlib.sha256("\n".join([encoder.name, *texts]).encode()).hexdigest()[:16]
-        self._stem = cache_dir() / f"bank-{encoder.name}-{digest}"
+        """``texts`` as written; what is encoded is their ``form``."""
         self._persist = encoder.name != "ngram"
-        self.vectors = self._array("vectors", lambda: _encode_all(encoder, texts))
+        self._stem = cache_dir() / f"bank-{encoder.name}-{self._digest(encoder, texts)}"
+        self.vectors = self._array("vectors", lambda: _encode_all(encoder, [form(t) for t in texts]))
+
+    def _digest(self, encoder: Encoder, texts: Sequence[str]) -> str:
+        """The digest of what is encoded (the texts' forms), remembered per texts and version of the
+        package: the forms of 8,000 sentences took 25 ms of every start-up."""
+        written = hashlib.sha256("\n".join([encoder.name, *texts]).encode()).hexdigest()[:16]
+        memo = cache_dir() / f"bank-{encoder.name}-{written}-{package_stamp()}.digest"
+        if self._persist:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                found = memo.read_text(encoding="ascii")
+                if re.fullmatch(r"[0-9a-f]{16}", found):
+                    return found
+        digest = hashlib.sha256("\n".join([encoder.name, *(form(t) for t in texts)]).encode()).hexdigest()[:16]
+        if self._persist:
+            save_bytes(memo, digest.encode("ascii"))
+            prune("bank-*.digest", keep=16)
+        return digest
 
     def derived(self, name: str, compute) -> np.ndarray:
         return self._array(name, compute)
@@ -279,13 +272,7 @@ class VectorStore:
             # 4 million of them took 0.05 s of every start-up.
             found = found.astype(np.float32) if found.dtype == np.float16 else found
             if self._persist:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-                    np.save(tmp, found)
-                    tmp.replace(path)
-                except OSError:
-                    pass  # a read-only home: computed again next time
+                write(path, lambda f: np.save(f, found))
         self._loaded[path] = found
         return found
 
@@ -345,7 +332,7 @@ class MeaningModel:
             spans[name] = (np.arange(first, middle), np.arange(middle, len(texts)))
         self._texts = texts
         self._banks = banks
-        store = VectorStore(self.encoder, [form(t) for t in texts])
+        store = VectorStore(self.encoder, texts)
         self._bank = store.vectors
         centroids = {name: _centroid(self._bank[positive]) for name, (positive, _) in spans.items() if len(positive)}
         self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {
