@@ -130,6 +130,7 @@ def test_a_killed_driver_resumes_with_nothing_lost_or_checked_twice(cluster, inp
     run = guifan("check", *args, "--state", state, "--no-progress")
     assert run.returncode == 1, run.stderr
     resumed = json.loads(report.read_text(encoding="utf-8"))
+    assert resumed["summary"]["failed"] == 2, run.stderr[-3000:]  # the two bad inputs, no task lost
     assert sorted(resumed["conversations"], key=lambda c: c["source"]) == sorted(expected, key=lambda c: c["source"])
     assert resumed["summary"]["read"] == len(expected) + 2 and resumed["summary"]["failed"] == 2
     assert sorted(e["path"] for e in resumed["summary"]["errors"]) == sorted(e["path"] for e in plain["summary"]["errors"])
@@ -149,7 +150,7 @@ def test_db_stores_every_conversation_once_through_a_killed_run(cluster, inputs,
     assert run.returncode == 1, run.stderr
     assert run.stdout == "" and "已存入工作台" in run.stderr  # no report: the conversations are in the workspace
     records = _records(state)
-    assert len(records) == len({r["source"] for r in records}) == len(expected)
+    assert len(records) == len({r["source"] for r in records}) == len(expected), run.stderr[-3000:]
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -314,10 +315,14 @@ def test_workers_pass_on_what_their_meaning_stage_works_out(small_chunks, folder
         stream = pipeline.check_stream(pipeline.chunks([folder], parallel=jobs > 1), context, jobs=jobs)
         return [o.piece for o in stream if isinstance(o, pipeline.Checked)]
 
-    here = [findings for _, _, findings in checked(1)]
+    def rounded(findings) -> list:
+        # A sentence's vector differs in its last digits with the batch it was encoded in (padding).
+        return [replace(f, confidence=round(f.confidence, 4)) for f in findings]
+
+    here = [rounded(findings) for _, _, findings in checked(1)]
     pieces = checked(2)  # engines of their own: the workers start knowing nothing of the batch
     assert not taken  # nothing to learn in a single process
-    assert [findings for _, _, findings in pieces] == here
+    assert [rounded(findings) for _, _, findings in pieces] == here
     by_worker: dict[int, int] = {}
     for pid, learned, _ in pieces:
         by_worker[pid] = max(learned, by_worker.get(pid, 0))
