@@ -42,10 +42,13 @@ CONVERSATION = {
     ],
 }
 
-# Runs `guifan check` in this process after hooking CheckContext: the first context built writes
-# the CPU time so far to the file named by the first argument.
+# Runs `guifan check` in this process as the command does (guifan.launch) after hooking
+# CheckContext: the first context built writes the CPU time so far to the file named by the first
+# argument.
 HOOKED = """
 import os, sys
+from guifan import launch
+launch.begin()
 from guifan.engine import context
 first, done, mark = context.CheckContext.__init__, [], sys.argv[1]
 def hooked(self, *args, **kwargs):
@@ -57,8 +60,7 @@ def hooked(self, *args, **kwargs):
     first(self, *args, **kwargs)
 context.CheckContext.__init__ = hooked
 sys.argv = ["guifan", *sys.argv[2:]]
-from guifan.cli import app
-app()
+launch.main()
 """
 
 

@@ -1,13 +1,15 @@
 """The command line, end to end: reports, exit codes, bad input, selection, resume, docs."""
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from guifan import scoring
+from guifan import launch, scoring
 from guifan.cli import app
 from guifan.docs import reference_markdown
 from guifan.rulebook import default_rulebook
@@ -31,6 +33,26 @@ def test_readme_command_one_writes_the_html_report(tmp_path):
     html = report.read_text(encoding="utf-8")
     assert "<mark" in html and "FBD" in html
     assert "读取 47 · 检查 47 · 失败 0" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["check", EXAMPLES / "chat_sessions.jsonl", "-f", "json", "--no-progress"], ["rules"]])
+def test_the_command_keeps_the_collector_out_of_start_up_and_turns_it_on_for_the_work(command, monkeypatch):
+    """``guifan`` (guifan.launch) starts with the garbage collector off; check turns it on once its
+    engine is built, with what start-up made frozen out of its way; other commands at once."""
+    on_when_checking = []
+    checked = scoring.Checker.check
+    monkeypatch.setattr(scoring.Checker, "check", lambda self, c: (on_when_checking.append(gc.isenabled()), checked(self, c))[1])
+    launch.begin()
+    try:
+        assert not gc.isenabled()
+        assert run(*command).exit_code == 0
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert all(on_when_checking) and (command[0] != "check" or on_when_checking)
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    launch.collect_from_here()  # where it was not turned off: nothing frozen
+    assert gc.get_freeze_count() == 0
 
 
 def test_json_report_on_stdout_names_rule_clause_quote_and_suggestion():

@@ -1,3 +1,3 @@
-from guifan.cli import app
+from guifan.launch import main
 
-app()
+main()

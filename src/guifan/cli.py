@@ -42,6 +42,7 @@ from rich.table import Table
 from guifan.cli_zh import Typer
 from guifan.engine import Engine, all_rules, get_rule
 from guifan.errors import GuifanError, InputError
+from guifan.launch import collect_from_here
 from guifan.pipeline import Context, check_stream, chunks, default_jobs, parallel_jobs, resumed_chunks
 from guifan.readers import Meter, input_size, read_paths
 from guifan.reporters import SUFFIXES, guess_format, open_report
@@ -70,9 +71,11 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="显示版本并退出。"),
 ) -> None:
-    pass
+    if ctx.invoked_subcommand != "check":  # check turns it on once its engine is built
+        collect_from_here()
 
 
 class Segmentation(str, Enum):
@@ -177,6 +180,7 @@ def check(
         engine = Engine(rulebook, select=_split_codes(select), ignore=_split_codes(ignore), judge=model_judge)
     except KeyError as exc:
         _fail(f"未知的规则或条款: {exc.args[0]} (运行 guifan rules 查看全部规则)")
+    collect_from_here()
     checker = Checker(engine)
     log = ResultLog(state, checker) if state else None
     resumed = 0
