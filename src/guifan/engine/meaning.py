@@ -335,9 +335,23 @@ class MeaningModel:
         store = VectorStore(self.encoder, texts)
         self._bank = store.vectors
         centroids = {name: _centroid(self._bank[positive]) for name, (positive, _) in spans.items() if len(positive)}
+        rivals = {name: self._rivals(name, spans, centroids) for name in spans}
         self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {
-            name: (positive, np.concatenate([negative, np.arange(len(neutral)), *self._rivals(name, spans, centroids)]))
+            name: (positive, np.concatenate([negative, np.arange(len(neutral)), *(spans[r][0] for r in rivals[name])]))
             for name, (positive, negative) in spans.items()
+        }
+        # The bank in groups of adjacent rows: the neutral sentences, then each act's positives and
+        # its near misses. An act's negatives are groups (its near misses, the neutral ones, its
+        # rivals' positives), so the k nearest of each group, found once per unit, answer every act.
+        self._groups = [(0, len(neutral))]
+        at: dict[tuple[str, int], int] = {}
+        for name, sides in spans.items():
+            for side, rows in enumerate(sides):
+                at[name, side] = len(self._groups)
+                self._groups.append((int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0))
+        self._act_groups = {
+            name: (at[name, 0], np.array([at[name, 1], 0, *(at[r, 0] for r in rivals[name])]))
+            for name in spans
         }
         composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
         self.curves = store.derived(f"curves{MARGIN_VERSION}-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
@@ -346,7 +360,8 @@ class MeaningModel:
         self.must_not = frozenset(a for a, bank in banks.items() if bank.kind == "must_not")
         self._must_not_judged = self.judgeable & self.must_not
         self._cache: dict[str, np.ndarray] = {}
-        self._similarity: dict[str, np.ndarray] = {}  # the last turns' units against the bank
+        # The last turns' units against the bank, per group: (k largest, the row of the largest).
+        self._nearest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._bank_t: np.ndarray | None = None  # the bank transposed, the layout that multiplies fastest
         self._expected: Sequence[str] = ()
         # Per text and act, its judgement (None: the text has no unit to judge): agents repeat
@@ -360,7 +375,7 @@ class MeaningModel:
         self._new_offences: list[str] = []
 
     def _rivals(self, act: str, spans: dict[str, tuple[np.ndarray, np.ndarray]],
-                centroids: dict[str, np.ndarray]) -> list[np.ndarray]:
+                centroids: dict[str, np.ndarray]) -> list[str]:
         """Other acts' positives that are near misses of ``act``: for a must-not act every must-say
         act (an apology is never an insult); for a must-say act those of unrelated acts (the centroid
         of their positives far from its own), so that "非常抱歉" alone is no announcement of the end
@@ -368,11 +383,11 @@ class MeaningModel:
         inconvenience) do not push each other away."""
         polite = [n for n, b in self._banks.items() if b.kind == "must_say" and n != act and len(spans[n][0])]
         if self._banks[act].kind == "must_not":
-            return [spans[n][0] for n in polite]
+            return polite
         own = centroids.get(act)
         if own is None:
             return []
-        return [spans[n][0] for n in polite if float(own @ centroids[n]) < RELATED_ACTS]
+        return [n for n in polite if float(own @ centroids[n]) < RELATED_ACTS]
 
     def name(self, act: str) -> str:
         """The act's name as people read it (the bank's ``act``), else its key."""
@@ -398,16 +413,16 @@ class MeaningModel:
         self.encode(texts)
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self._bank.shape[1]))
 
-    def _similarities(self, text: str) -> np.ndarray:
-        """The units of a turn against every bank sentence (kept for the turns of the conversation
-        being checked: its rules ask about several acts)."""
-        similarity = self._similarity.get(text)
-        if similarity is None:
+    def _nearest_of(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The units of a turn against every group of the bank (kept for the turns of the
+        conversation being checked: its rules ask about several acts)."""
+        nearest = self._nearest.get(text)
+        if nearest is None:
             expected, self._expected = self._expected, ()
             self._compare([text, *(t for t in dict.fromkeys(expected)
-                                    if t != text and t not in self._similarity and t not in self._judgements)])
-            similarity = self._similarity[text]
-        return similarity
+                                    if t != text and t not in self._nearest and t not in self._judgements)])
+            nearest = self._nearest[text]
+        return nearest
 
     def expect(self, texts: Sequence[str]) -> None:
         """The turns about to be judged (the agent's turns of the conversation being checked): when
@@ -415,12 +430,12 @@ class MeaningModel:
         self._expected = texts
 
     def _compare(self, texts: Sequence[str]) -> None:
-        """``_similarities`` of several turns at once: their units stacked and multiplied with the
+        """``_nearest_of`` several turns at once: their units stacked and multiplied with the
         bank in blocks of SIMILARITY_BLOCK rows. A product costs about the same for 2 rows as for
         SIMILARITY_BLOCK (a single row is a cheaper kind of product), and every block has the same
         shape, so that a unit's row is the same whichever units share its block."""
-        if len(self._similarity) + len(texts) > SIMILARITIES:
-            self._similarity.clear()
+        if len(self._nearest) + len(texts) > SIMILARITIES:
+            self._nearest.clear()
         forms = [unit_forms(text) for text in texts]
         vectors = self.vectors([form for found in forms for form in found])
         if self._bank_t is None:  # made on first use: a run whose turns no rule asks about never needs it
@@ -432,10 +447,27 @@ class MeaningModel:
             block[: len(part)] = part
             block[len(part):] = 0
             rows[start: start + len(part)] = (block @ self._bank_t)[: len(part)]
+        largest, where = self._group_nearest(rows)
         at = 0
         for text, found in zip(texts, forms):
-            self._similarity[text] = rows[at: at + len(found)]
+            self._nearest[text] = largest[at: at + len(found)], where[at: at + len(found)]
             at += len(found)
+
+    def _group_nearest(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per unit and group of the bank, the ``k`` largest similarities (-inf where the group has
+        fewer rows) and the bank row of the largest."""
+        largest = np.full((len(rows), len(self._groups), self.k), -np.inf, dtype=np.float32)
+        where = np.zeros((len(rows), len(self._groups)), dtype=np.intp)
+        if not len(rows):
+            return largest, where
+        for group, (start, stop) in enumerate(self._groups):
+            size = stop - start
+            if size:
+                part = rows[:, start:stop]
+                k = min(self.k, size)
+                largest[:, group, :k] = np.partition(part, size - k, axis=1)[:, size - k:]
+                where[:, group] = start + part.argmax(axis=1)
+        return largest, where
 
     def judge(self, text: str, acts: Iterable[str]) -> dict[str, Judgement]:
         """For each act, the unit of ``text`` that performs it most probably (cached by text:
@@ -508,18 +540,19 @@ class MeaningModel:
         found = units(text)
         if not found:
             return {}
-        similarity = self._similarities(text)
+        largest, where = self._nearest_of(text)
         best: dict[str, Judgement] = {}
         for act in wanted:
+            own, against = self._act_groups[act]
             positive, negative = self._rows[act]
-            to_positive, to_negative = similarity[:, positive], similarity[:, negative]
-            resemblance, nearest = _top(to_positive, self.k)
-            margins = _margin(resemblance, nearest, *_top(to_negative, self.k))
+            resemblance, nearest = _top_of_groups(largest, [own], len(positive), self.k)
+            margins = _margin(resemblance, nearest, *_top_of_groups(largest, against, len(negative), self.k))
             row = int(np.argmax(margins))
+            closest = against[int(np.argmax(largest[row, against].max(axis=1)))]
             best[act] = Judgement(
                 self.probability(act, float(margins[row])), found[row],
-                self._texts[positive[int(np.argmax(to_positive[row]))]],
-                self._texts[negative[int(np.argmax(to_negative[row]))]] if len(negative) else "",
+                self._texts[where[row, own]],
+                self._texts[where[row, closest]] if len(negative) else "",
                 float(resemblance[row]),
             )
         return best
@@ -568,7 +601,7 @@ SIMILARITY_BLOCK = 32  # unit rows per product with the bank (MeaningModel._comp
 # and its offences about 3 KB each (30 MB each).
 VECTORS = 20_000
 JUDGED = 10_000  # turn texts whose judgements (and, apart, offences) are kept
-SIMILARITIES = 64  # turns whose similarities are kept: a conversation's (a unit's row is 32 KB with the default bank)
+SIMILARITIES = 64  # turns whose nearest bank rows are kept: a conversation's (2 KB a unit with the default bank)
 RELATED_ACTS = 0.75  # centroid cosine from which two must-say acts are kin, not rivals
 
 
@@ -607,6 +640,18 @@ def _margins(positive: np.ndarray, negative: np.ndarray, k: int) -> np.ndarray:
 
 def _margin(positive_k: np.ndarray, positive_1: np.ndarray, negative_k: np.ndarray, negative_1: np.ndarray) -> np.ndarray:
     return 0.5 * (positive_k - negative_k) + 0.5 * (positive_1 - negative_1)
+
+
+def _top_of_groups(largest: np.ndarray, groups, size: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_top`` over the bank rows of several groups (``size`` in all), from the ``k`` largest of
+    each (``MeaningModel._group_nearest``): the k largest of the whole are among them."""
+    if size == 0:
+        none = np.full(largest.shape[0], -1.0, dtype=np.float32)
+        return none, none
+    candidates = largest[:, groups, :].reshape(largest.shape[0], -1)
+    k = min(k, size)
+    top = np.partition(candidates, candidates.shape[1] - k, axis=1)[:, -k:]
+    return top.mean(axis=1), top.max(axis=1)
 
 
 def _top(similarity: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
