@@ -349,10 +349,15 @@ class MeaningModel:
             for side, rows in enumerate(sides):
                 at[name, side] = len(self._groups)
                 self._groups.append((int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0))
-        self._act_groups = {
-            name: (at[name, 0], np.array([at[name, 1], 0, *(at[r, 0] for r in rivals[name])]))
-            for name in spans
-        }
+        # Per act (in ``self._order``): the group of its positives, the groups of its negatives
+        # (padded with an empty group to the longest list), how many rows each side has.
+        against = [[at[name, 1], 0, *(at[r, 0] for r in rivals[name])] for name in spans]
+        self._groups.append((0, 0))
+        width = max(map(len, against), default=0)
+        self._order = {name: i for i, name in enumerate(spans)}
+        self._own = np.array([at[name, 0] for name in spans], dtype=np.intp)
+        self._against = np.array([g + [len(self._groups) - 1] * (width - len(g)) for g in against], dtype=np.intp)
+        self._sizes = np.array([(len(p), len(n)) for p, n in self._rows.values()], dtype=np.intp)
         composition = hashlib.sha256(b"".join(a.tobytes() + b"|" + b.tobytes() for a, b in self._rows.values()))
         self.curves = store.derived(f"curves{MARGIN_VERSION}-k{self.k}-{composition.hexdigest()[:12]}", self._fit_curves)
         self.acts = frozenset(self._rows)
@@ -541,19 +546,22 @@ class MeaningModel:
         if not found:
             return {}
         largest, where = self._nearest_of(text)
+        acts = np.array([self._order[act] for act in wanted], dtype=np.intp)
+        own, against = self._own[acts], self._against[acts]
+        resemblance, nearest = _top_of_groups(largest[:, own, :], self.k)  # units x acts
+        negatives = largest[:, against, :]  # units x acts x groups x k
+        margins = _margin(resemblance, nearest, *_top_of_groups(negatives.reshape(*negatives.shape[:2], -1), self.k))
+        rows = margins.argmax(axis=0)
+        columns = np.arange(len(acts))
+        closest = against[columns, negatives[rows, columns].max(axis=2).argmax(axis=1)]
         best: dict[str, Judgement] = {}
-        for act in wanted:
-            own, against = self._act_groups[act]
-            positive, negative = self._rows[act]
-            resemblance, nearest = _top_of_groups(largest, [own], len(positive), self.k)
-            margins = _margin(resemblance, nearest, *_top_of_groups(largest, against, len(negative), self.k))
-            row = int(np.argmax(margins))
-            closest = against[int(np.argmax(largest[row, against].max(axis=1)))]
+        for i, act in enumerate(wanted):
+            row = rows[i]
             best[act] = Judgement(
-                self.probability(act, float(margins[row])), found[row],
-                self._texts[where[row, own]],
-                self._texts[where[row, closest]] if len(negative) else "",
-                float(resemblance[row]),
+                self.probability(act, float(margins[row, i])), found[row],
+                self._texts[where[row, own[i]]],
+                self._texts[where[row, closest[i]]] if self._sizes[acts[i], 1] else "",
+                float(resemblance[row, i]),
             )
         return best
 
@@ -642,16 +650,15 @@ def _margin(positive_k: np.ndarray, positive_1: np.ndarray, negative_k: np.ndarr
     return 0.5 * (positive_k - negative_k) + 0.5 * (positive_1 - negative_1)
 
 
-def _top_of_groups(largest: np.ndarray, groups, size: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``_top`` over the bank rows of several groups (``size`` in all), from the ``k`` largest of
-    each (``MeaningModel._group_nearest``): the k largest of the whole are among them."""
-    if size == 0:
-        none = np.full(largest.shape[0], -1.0, dtype=np.float32)
-        return none, none
-    candidates = largest[:, groups, :].reshape(largest.shape[0], -1)
-    k = min(k, size)
-    top = np.partition(candidates, candidates.shape[1] - k, axis=1)[:, -k:]
-    return top.mean(axis=1), top.max(axis=1)
+def _top_of_groups(largest: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_top`` over the bank rows of some groups from the ``k`` largest of each, on the last axis
+    (``MeaningModel._group_nearest``: -inf where a group has fewer rows): the k largest of the
+    whole are among them, fewer when the groups have fewer rows; -1 for groups without any."""
+    top = np.partition(largest, largest.shape[-1] - k, axis=-1)[..., -k:]
+    finite = np.isfinite(top)
+    count = finite.sum(axis=-1)
+    mean = np.where(finite, top, 0.0).sum(axis=-1) / np.maximum(count, 1).astype(np.float32)
+    return np.where(count > 0, mean, -1.0).astype(np.float32), np.where(count > 0, top.max(axis=-1), -1.0).astype(np.float32)
 
 
 def _top(similarity: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
