@@ -86,7 +86,7 @@ def test_a_validated_rulebook_and_its_phrase_tables_are_kept_for_the_next_start(
     [kept] = cache.glob("rulebook-*.pickle")
     assert kept.stat().st_mode & 0o777 == 0o600 and built.fingerprint and built.fingerprint in kept.name
     engine = Engine(built)
-    [tables] = cache.glob(f"phrases-{built.fingerprint}.pickle")
+    [tables] = cache.glob(f"phrases-{built.fingerprint}-*.pickle")
 
     again = load_rulebook([company])
     assert again == built and again.company.name == "欧飞" and again.origin == "default + company.yaml"

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Iterable, Iterator
 
 from guifan import text as textnorm
-from guifan.cache import cache_dir
+from guifan.cache import cache_dir, package_stamp
 from guifan.engine.context import CheckContext, Recognizer
 from guifan.engine.hearing import qualify
 from guifan.engine.matcher import PhraseMatcher
@@ -32,7 +32,8 @@ def build_matcher(rulebook: Rulebook) -> PhraseMatcher:
         sound_categories=settings.homophone_categories,
         aliases=aliases,
         vocatives=[textnorm.basic(v) for v in settings.vocatives],
-        cache=cache_dir() / f"phrases-{rulebook.fingerprint}.pickle" if rulebook.fingerprint else None,
+        # Named for this machine's code too: a rulebook can come from another machine (a cluster's driver).
+        cache=cache_dir() / f"phrases-{rulebook.fingerprint}-{package_stamp()}.pickle" if rulebook.fingerprint else None,
     )
 
 
